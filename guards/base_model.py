@@ -1,0 +1,71 @@
+"""Load the base model a bundle references, from the Hub or a hash-pinned local path."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from guards.config import BaseModelRef
+from guards.errors import BundleError, ModelSourceError
+from guards.manifest import sha256_file
+
+DTYPES = {"auto": "auto", "float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+          "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+
+
+def resolve_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelSourceError(f"`--device {device}` was asked for but no CUDA device is visible; use `--device cpu`")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    if dtype not in DTYPES:
+        raise ModelSourceError(f"unknown dtype `{dtype}`; valid: {', '.join(DTYPES)}")
+    if DTYPES[dtype] == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return DTYPES[dtype]
+
+
+def hash_weights(path: Path) -> str:
+    """sha256 over the sorted (name, sha256) pairs of every safetensors file in a model folder."""
+    files = sorted(Path(path).glob("*.safetensors"))
+    if not files:
+        raise BundleError(f"{path} holds no *.safetensors weights (pickled weights are refused)", str(path))
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.name}:{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def load_base_model(ref: BaseModelRef, device: str = "auto", dtype: str = "auto", relative_to: Path | None = None):
+    """(model, tokenizer) for ``ref``; local weights must match their recorded hash."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    if ref.source == "local":
+        path = Path(ref.name_or_path)
+        if not path.is_absolute() and relative_to is not None:
+            path = (relative_to / path).resolve()
+        if not path.is_dir():
+            raise ModelSourceError(f"base model folder {path} does not exist; pull the artifact with its base or fix `base_model.name_or_path`")
+        if ref.weights_sha256 and hash_weights(path) != ref.weights_sha256:
+            raise BundleError(f"weights in {path} do not match the bundle's `base_model.weights_sha256`", str(path))
+        source, kwargs = str(path), {}
+    else:
+        source, kwargs = ref.name_or_path, {"revision": ref.revision}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=torch_dtype, use_safetensors=True, **kwargs)
+    except OSError as exc:
+        raise ModelSourceError(
+            f"could not load `{ref.name_or_path}` ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "
+            "If the Hugging Face Hub is unreachable, download the model elsewhere and pass its local "
+            "folder instead (or set HF_HUB_OFFLINE=1 with a warm cache)"
+        ) from exc
+    return model.to(device).eval(), tokenizer

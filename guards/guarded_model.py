@@ -1,0 +1,256 @@
+"""GuardedModel: any causal LM, with ECO corruption applied to flagged inputs only.
+
+Corruption is applied to ``inputs_embeds`` that we compute ourselves, row by row, over the
+unpadded tokens of each flagged sequence. So a row's result does not depend on its batch, and an
+unflagged row's embeddings are exactly the model's own. In ``generate`` only the prompt prefill
+is corrupted: decoding steps embed the generated tokens through the model as usual. In ``score``
+the whole scored sequence (prompt + continuation) is input, so selection runs over all of it, as
+the ECO reference code does when it scores answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from guards.config import CorruptionConfig, DecisionRule, SeedPolicy, SelectionConfig
+from guards.corruptions import CORRUPTIONS
+from guards.errors import GuardConfigError
+from guards.prompt_format import PromptFormat
+from guards.seeding import NoiseKeys
+from guards.selection import SELECTORS, SequenceView
+
+Classifier = Callable[[Sequence[str]], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    flagged: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    texts: list[str]
+    token_ids: list[list[int]]
+    decisions: list[Decision]
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    ids: list[int]
+    text: str
+    offsets: torch.Tensor | None
+
+
+class GuardedModel:
+    """Wraps ``model`` (any AutoModelForCausalLM) and its tokenizer.
+
+    ``classifier`` maps query texts to p(forget); ``decision`` turns that into a flag. Callers
+    may pass ``flags`` to override the classifier (benchmarks force flags on known splits).
+    ``corruption`` is a plain attribute, so a sigma search can swap it between calls.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        classifier: Classifier | None,
+        decision: DecisionRule | None = None,
+        corruption: CorruptionConfig | None = None,
+        selection: SelectionConfig | None = None,
+        seed_policy: SeedPolicy | None = None,
+        prompt_format: PromptFormat | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.classifier = classifier
+        self.decision = decision or DecisionRule()
+        self.corruption = corruption or CorruptionConfig()
+        self.selection = selection or SelectionConfig()
+        self.prompt_format = prompt_format or PromptFormat()
+        self._keys = NoiseKeys(seed_policy or SeedPolicy())
+        self.embedding = model.get_input_embeddings()
+        self._fast = bool(getattr(tokenizer, "is_fast", False))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_token_id = int(pad if pad is not None else 0)
+
+    @classmethod
+    def from_config(cls, model, tokenizer, *, classifier: Classifier | None, config) -> GuardedModel:
+        """Build from a ``guards.config.GuardConfig`` (what a bundle stores)."""
+        return cls(
+            model,
+            tokenizer,
+            classifier=classifier,
+            decision=config.decision,
+            corruption=config.corruption,
+            selection=config.selection,
+            seed_policy=config.seed_policy,
+            prompt_format=config.prompt_format,
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.weight.device
+
+    def format(self, question: str) -> str:
+        """The model input for a question, in this guard's prompt format."""
+        return self.prompt_format.format(question, self.tokenizer)
+
+    # -- decisions ---------------------------------------------------------------------------
+    def decide(self, queries: Sequence[str]) -> list[Decision]:
+        """The classifier's score and the decision rule's flag, per query."""
+        if self.classifier is None:
+            raise GuardConfigError("this GuardedModel has no classifier: pass `flags` explicitly")
+        scores = [float(s) for s in self.classifier(list(queries))]
+        return [Decision(self.decision.flags(s), s) for s in scores]
+
+    def _decisions(self, n: int, queries: Sequence[str], flags: Sequence[bool] | None) -> list[Decision]:
+        if flags is None:
+            return self.decide(queries)
+        if len(flags) != n:
+            raise GuardConfigError(f"`flags` has {len(flags)} entries for {n} prompts")
+        return [Decision(bool(f), 1.0 if f else 0.0) for f in flags]
+
+    # -- encoding ----------------------------------------------------------------------------
+    def _encode(self, texts: Sequence[str], special: bool) -> list[_Encoded]:
+        enc = self.tokenizer(list(texts), add_special_tokens=special, return_offsets_mapping=self._fast)
+        offsets = enc.get("offset_mapping") if self._fast else None
+        return [
+            _Encoded(list(ids), text, torch.tensor(offsets[i], dtype=torch.long).reshape(-1, 2) if offsets else None)
+            for i, (ids, text) in enumerate(zip(enc["input_ids"], texts, strict=True))
+        ]
+
+    @staticmethod
+    def _join(prompt: _Encoded, cont: _Encoded) -> _Encoded:
+        offsets = None
+        if prompt.offsets is not None and cont.offsets is not None:
+            offsets = torch.cat([prompt.offsets, cont.offsets + len(prompt.text)])
+        return _Encoded(prompt.ids + cont.ids, prompt.text + cont.text, offsets)
+
+    def _pad_left(self, seqs: Sequence[_Encoded]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s.ids) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            if seq.ids:
+                ids[row, width - len(seq.ids) :] = torch.tensor(seq.ids, dtype=torch.long)
+                mask[row, width - len(seq.ids) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    # -- corruption --------------------------------------------------------------------------
+    def _embed(self, ids: torch.Tensor, seqs: Sequence[_Encoded], flagged: Sequence[bool], key: bytes) -> torch.Tensor:
+        embeds = self.embedding(ids)
+        if not any(flagged):
+            return embeds
+        corrupt = CORRUPTIONS.get(self.corruption.method)
+        select = SELECTORS.get(self.selection.method)
+        width = ids.shape[1]
+        for row in (i for i, f in enumerate(flagged) if f):
+            seq = seqs[row]
+            start = width - len(seq.ids)
+            view = SequenceView(len(seq.ids), seq.text, seq.offsets, self.selection.entities)
+            positions = select(view).to(ids.device).unsqueeze(0)
+            generator = NoiseKeys.generator(key, ids[row, start:], ids.device)
+            embeds[row, start:] = corrupt(
+                embeds[row : row + 1, start:], positions, self.corruption.dims, self.corruption.strength, generator
+            )[0]
+        return embeds
+
+    @torch.inference_mode()
+    def prompt_embeddings(
+        self, prompts: Sequence[str], *, flags: Sequence[bool], seed: int | None = None
+    ) -> list[torch.Tensor]:
+        """Each prompt's input embeddings, [length, dim], as ``generate`` would feed them."""
+        seqs = self._encode(prompts, special=True)
+        ids, _ = self._pad_left(seqs)
+        embeds = self._embed(ids, seqs, list(flags), self._keys.call_key(seed))
+        return [embeds[i, ids.shape[1] - len(s.ids) :].clone() for i, s in enumerate(seqs)]
+
+    # -- public API --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        queries: Sequence[str] | None = None,
+        flags: Sequence[bool] | None = None,
+        seed: int | None = None,
+        **generation_kwargs,
+    ) -> GenerationResult:
+        """Generate from model-ready ``prompts``; ``queries`` (default: prompts) go to the classifier.
+
+        ``seed`` fixes both the corruption noise and the sampling, for reproducible outputs.
+        """
+        prompts = list(prompts)
+        decisions = self._decisions(len(prompts), queries if queries is not None else prompts, flags)
+        seqs = self._encode(prompts, special=True)
+        ids, mask = self._pad_left(seqs)
+        embeds = self._embed(ids, seqs, [d.flagged for d in decisions], self._keys.call_key(seed))
+        generation_kwargs.setdefault("pad_token_id", self.pad_token_id)
+        with self._sampling_seed(seed):
+            out = self.model.generate(input_ids=ids, inputs_embeds=embeds, attention_mask=mask, **generation_kwargs)
+        new_tokens = [self._trim(row) for row in out[:, ids.shape[1] :].tolist()]
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return GenerationResult(texts=texts, token_ids=new_tokens, decisions=decisions)
+
+    @torch.inference_mode()
+    def score(
+        self,
+        prompts: Sequence[str],
+        continuations: Sequence[str],
+        *,
+        queries: Sequence[str] | None = None,
+        flags: Sequence[bool] | None = None,
+        seed: int | None = None,
+        batch_size: int = 16,
+    ) -> list[torch.Tensor]:
+        """Per-token log-probabilities (float32, CPU) of each continuation given its prompt.
+
+        The prompt is tokenized with special tokens, the continuation without, and the two id
+        lists are joined.
+        """
+        prompts, continuations = list(prompts), list(continuations)
+        if len(prompts) != len(continuations):
+            raise GuardConfigError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+        decisions = self._decisions(len(prompts), queries if queries is not None else prompts, flags)
+        key = self._keys.call_key(seed)
+        results: list[torch.Tensor] = []
+        for start in range(0, len(prompts), batch_size):
+            stop = start + batch_size
+            heads = self._encode(prompts[start:stop], special=True)
+            tails = self._encode(continuations[start:stop], special=False)
+            seqs = [self._join(h, t) for h, t in zip(heads, tails, strict=True)]
+            ids, mask = self._pad_left(seqs)
+            embeds = self._embed(ids, seqs, [d.flagged for d in decisions[start:stop]], key)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).logits
+            logprobs = logits[:, :-1].float().log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+            for row, tail in enumerate(tails):
+                n = len(tail.ids)
+                results.append(logprobs[row, logprobs.shape[1] - n :].cpu() if n else torch.zeros(0))
+        return results
+
+    def _trim(self, tokens: list[int]) -> list[int]:
+        eos = self.tokenizer.eos_token_id
+        if eos is not None and eos in tokens:
+            tokens = tokens[: tokens.index(eos)]
+        return tokens
+
+    def _sampling_seed(self, seed: int | None):
+        if seed is None:
+            return contextlib.nullcontext()
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        ctx = torch.random.fork_rng(devices=devices)
+
+        @contextlib.contextmanager
+        def seeded():
+            with ctx:
+                torch.manual_seed(seed)
+                yield
+
+        return seeded()

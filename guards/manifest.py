@@ -1,0 +1,61 @@
+"""sha256 manifests: how bundles and artifacts prove that no file was changed, added or lost."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from guards.errors import BundleError
+
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p != root / MANIFEST
+    )
+
+
+def write_manifest(root: Path) -> dict[str, str]:
+    """Hash every file under ``root`` (except the top-level manifest) into ``root/manifest.json``."""
+    files = {rel: sha256_file(root / rel) for rel in _files(root)}
+    (root / MANIFEST).write_text(json.dumps({"algorithm": "sha256", "files": files}, indent=2) + "\n")
+    return files
+
+
+def read_manifest(root: Path) -> dict[str, str]:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{path} is missing: not a bundle, or an incomplete copy", str(path))
+    try:
+        data = json.loads(path.read_text())
+        return dict(data["files"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{path} is not a valid manifest ({exc})", str(path)) from None
+
+
+def verify_manifest(root: Path) -> dict[str, str]:
+    """Check every listed file's sha256 and refuse files the manifest does not list."""
+    expected = read_manifest(root)
+    for rel, digest in expected.items():
+        path = root / rel
+        if not path.is_file():
+            raise BundleError(f"{path} is listed in {MANIFEST} but missing", str(path))
+        if sha256_file(path) != digest:
+            raise BundleError(f"{path} does not match its sha256 in {MANIFEST}: tampered or corrupt", str(path))
+    extra = sorted(set(_files(root)) - set(expected))
+    if extra:
+        raise BundleError(f"{root / extra[0]} is not listed in {MANIFEST}: refusing an altered bundle", str(root / extra[0]))
+    return expected

@@ -11,8 +11,15 @@ from guards.config import BaseModelRef
 from guards.errors import BundleError, ModelSourceError
 from guards.manifest import sha256_file
 
-DTYPES = {"auto": "auto", "float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-          "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+DTYPES = {
+    "auto": "auto",
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -53,7 +60,10 @@ def load_base_model(ref: BaseModelRef, device: str = "auto", dtype: str = "auto"
         if not path.is_absolute() and relative_to is not None:
             path = (relative_to / path).resolve()
         if not path.is_dir():
-            raise ModelSourceError(f"base model folder {path} does not exist; pull the artifact with its base or fix `base_model.name_or_path`")
+            raise ModelSourceError(
+                f"base model folder {path} does not exist; pull the artifact with its base "
+                "or fix `base_model.name_or_path`"
+            )
         if ref.weights_sha256 and hash_weights(path) != ref.weights_sha256:
             raise BundleError(f"weights in {path} do not match the bundle's `base_model.weights_sha256`", str(path))
         source, kwargs = str(path), {}
@@ -61,7 +71,7 @@ def load_base_model(ref: BaseModelRef, device: str = "auto", dtype: str = "auto"
         source, kwargs = ref.name_or_path, {"revision": ref.revision}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=torch_dtype, use_safetensors=True, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, use_safetensors=True, **kwargs)
     except OSError as exc:
         raise ModelSourceError(
             f"could not load `{ref.name_or_path}` ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "

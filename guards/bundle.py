@@ -48,13 +48,13 @@ class GuardBundle:
         from guards.guarded_model import GuardedModel
 
         if model is None or tokenizer is None:
-            model, tokenizer = load_base_model(self.config.base_model, device=device, dtype=dtype, relative_to=self.path)
+            model, tokenizer = load_base_model(
+                self.config.base_model, device=device, dtype=dtype, relative_to=self.path
+            )
         return GuardedModel.from_config(model, tokenizer, classifier=self.classifier(device), config=self.config)
 
 
-def save_bundle(
-    config: GuardConfig, dest: Path, *, classifier_dir: Path | None, overwrite: bool = False
-) -> Path:
+def save_bundle(config: GuardConfig, dest: Path, *, classifier_dir: Path | None, overwrite: bool = False) -> Path:
     """Write a bundle atomically. ``classifier_dir`` is an HF save_pretrained folder (safetensors)."""
     dest = Path(dest)
     with atomic_directory(dest, overwrite=overwrite) as tmp:

@@ -53,9 +53,7 @@ class CorruptionConfig:
         if not isinstance(self.dims, int) or self.dims < 1:
             raise GuardConfigError(f"`corruption.dims` must be a positive integer, not {self.dims!r}")
         if not math.isfinite(self.strength) or self.strength < 0:
-            raise GuardConfigError(
-                f"`corruption.strength` must be finite and >= 0, not {self.strength!r}"
-            )
+            raise GuardConfigError(f"`corruption.strength` must be finite and >= 0, not {self.strength!r}")
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and p != root / MANIFEST
-    )
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p != root / MANIFEST)
 
 
 def write_manifest(root: Path) -> dict[str, str]:
@@ -57,5 +53,7 @@ def verify_manifest(root: Path) -> dict[str, str]:
             raise BundleError(f"{path} does not match its sha256 in {MANIFEST}: tampered or corrupt", str(path))
     extra = sorted(set(_files(root)) - set(expected))
     if extra:
-        raise BundleError(f"{root / extra[0]} is not listed in {MANIFEST}: refusing an altered bundle", str(root / extra[0]))
+        raise BundleError(
+            f"{root / extra[0]} is not listed in {MANIFEST}: refusing an altered bundle", str(root / extra[0])
+        )
     return expected

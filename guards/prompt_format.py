@@ -29,9 +29,7 @@ class PromptFormat:
 
     def __post_init__(self) -> None:
         if self.name not in FORMAT_NAMES:
-            raise GuardConfigError(
-                f"unknown prompt format `{self.name}`; valid: {', '.join(FORMAT_NAMES)}"
-            )
+            raise GuardConfigError(f"unknown prompt format `{self.name}`; valid: {', '.join(FORMAT_NAMES)}")
         if self.name == "template" and (not self.template or "{question}" not in self.template):
             raise GuardConfigError("prompt format `template` needs a `template` containing {question}")
 
@@ -47,9 +45,7 @@ class PromptFormat:
                     "prompt format `chat_template` needs a tokenizer with a chat template; "
                     "choose `llama2`, `phi`, `raw` or a `template`"
                 )
-            return tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
+            return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
         template = self.template if self.name == "template" else TEMPLATES[self.name]
         parts: list[str] = []
         system = " ".join(m["content"] for m in messages if m["role"] == "system")

@@ -1,0 +1,56 @@
+"""Operator settings for the serving process, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from guards.errors import GuardConfigError
+
+# In a built bento the artifact sits beside the code (src/artifact); a checkout passes $ECO_ARTIFACT.
+DEFAULT_ARTIFACT = Path(__file__).resolve().parents[1] / "artifact"
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise GuardConfigError(f"`{name}` must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise GuardConfigError(f"`{name}` must be >= {minimum}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """One field per environment variable; defaults suit a single-GPU replica."""
+
+    artifact: Path = DEFAULT_ARTIFACT  # ECO_ARTIFACT: the built artifact folder (guard/, base/, manifest.json)
+    device: str = "auto"  # ECO_DEVICE: auto = cuda when visible, else cpu
+    dtype: str = "auto"  # ECO_DTYPE: auto = bf16 on cuda, fp32 on cpu
+    model_name: str | None = None  # ECO_MODEL_NAME: id in /v1/models (default: the bundle's name)
+    expose_decision: bool = False  # ECO_EXPOSE_DECISION=1: send the guard decision in `x-eco-guard`
+    max_tokens_limit: int = 1024  # ECO_MAX_TOKENS: largest `max_tokens` a request may ask for
+    default_max_tokens: int = 256  # ECO_DEFAULT_MAX_TOKENS: used when a request sets none
+    max_batch_size: int = 16  # ECO_MAX_BATCH: requests per classifier / generate call
+    max_batch_wait_ms: int = 5  # ECO_BATCH_WAIT_MS: longest a request waits for batch-mates
+    generation_workers: int = 2  # ECO_GENERATION_WORKERS: batches generating at once
+    stream_workers: int = 4  # ECO_STREAM_WORKERS: streams generating at once
+
+    @classmethod
+    def from_env(cls) -> ServingSettings:
+        return cls(
+            artifact=Path(os.environ.get("ECO_ARTIFACT") or DEFAULT_ARTIFACT),
+            device=os.environ.get("ECO_DEVICE", "auto"),
+            dtype=os.environ.get("ECO_DTYPE", "auto"),
+            model_name=os.environ.get("ECO_MODEL_NAME") or None,
+            expose_decision=os.environ.get("ECO_EXPOSE_DECISION", "0").lower() in ("1", "true", "yes"),
+            max_tokens_limit=_int("ECO_MAX_TOKENS", 1024),
+            default_max_tokens=_int("ECO_DEFAULT_MAX_TOKENS", 256),
+            max_batch_size=_int("ECO_MAX_BATCH", 16),
+            max_batch_wait_ms=_int("ECO_BATCH_WAIT_MS", 5, minimum=0),
+            generation_workers=_int("ECO_GENERATION_WORKERS", 2),
+            stream_workers=_int("ECO_STREAM_WORKERS", 4),
+        )

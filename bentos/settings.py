@@ -23,11 +23,22 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _artifact() -> Path:
+    """$ECO_ARTIFACT (a folder), else $ECO_ARTIFACT_URL (hf:// or s3://, fetched and verified), else the bento's own."""
+    if os.environ.get("ECO_ARTIFACT"):
+        return Path(os.environ["ECO_ARTIFACT"])
+    if os.environ.get("ECO_ARTIFACT_URL"):
+        from guards.remote import load_remote
+
+        return load_remote(os.environ["ECO_ARTIFACT_URL"])
+    return DEFAULT_ARTIFACT
+
+
 @dataclass(frozen=True)
 class ServingSettings:
     """One field per environment variable; defaults suit a single-GPU replica."""
 
-    artifact: Path = DEFAULT_ARTIFACT  # ECO_ARTIFACT: the built artifact folder (guard/, base/, manifest.json)
+    artifact: Path = DEFAULT_ARTIFACT  # ECO_ARTIFACT (folder) or ECO_ARTIFACT_URL (hf:// or s3://)
     device: str = "auto"  # ECO_DEVICE: auto = cuda when visible, else cpu
     dtype: str = "auto"  # ECO_DTYPE: auto = bf16 on cuda, fp32 on cpu
     model_name: str | None = None  # ECO_MODEL_NAME: id in /v1/models (default: the bundle's name)
@@ -42,7 +53,7 @@ class ServingSettings:
     @classmethod
     def from_env(cls) -> ServingSettings:
         return cls(
-            artifact=Path(os.environ.get("ECO_ARTIFACT") or DEFAULT_ARTIFACT),
+            artifact=_artifact(),
             device=os.environ.get("ECO_DEVICE", "auto"),
             dtype=os.environ.get("ECO_DTYPE", "auto"),
             model_name=os.environ.get("ECO_MODEL_NAME") or None,

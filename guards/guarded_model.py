@@ -143,10 +143,11 @@ class GuardedModel:
         return ids.to(self.device), mask.to(self.device)
 
     # -- corruption --------------------------------------------------------------------------
-    def _embed(self, ids: torch.Tensor, seqs: Sequence[_Encoded], flagged: Sequence[bool], key: bytes) -> torch.Tensor:
+    def _embed(self, ids: torch.Tensor, seqs: Sequence[_Encoded], flagged: Sequence[bool], seed: int | None) -> torch.Tensor:
         embeds = self.embedding(ids)
         if not any(flagged):
             return embeds
+        key = self._keys.call_key(seed)
         corrupt = CORRUPTIONS.get(self.corruption.method)
         select = SELECTORS.get(self.selection.method)
         width = ids.shape[1]
@@ -168,7 +169,7 @@ class GuardedModel:
         """Each prompt's input embeddings, [length, dim], as ``generate`` would feed them."""
         seqs = self._encode(prompts, special=True)
         ids, _ = self._pad_left(seqs)
-        embeds = self._embed(ids, seqs, list(flags), self._keys.call_key(seed))
+        embeds = self._embed(ids, seqs, list(flags), seed)
         return [embeds[i, ids.shape[1] - len(s.ids) :].clone() for i, s in enumerate(seqs)]
 
     # -- public API --------------------------------------------------------------------------
@@ -190,7 +191,7 @@ class GuardedModel:
         decisions = self._decisions(len(prompts), queries if queries is not None else prompts, flags)
         seqs = self._encode(prompts, special=True)
         ids, mask = self._pad_left(seqs)
-        embeds = self._embed(ids, seqs, [d.flagged for d in decisions], self._keys.call_key(seed))
+        embeds = self._embed(ids, seqs, [d.flagged for d in decisions], seed)
         generation_kwargs.setdefault("pad_token_id", self.pad_token_id)
         with self._sampling_seed(seed):
             out = self.model.generate(input_ids=ids, inputs_embeds=embeds, attention_mask=mask, **generation_kwargs)
@@ -218,7 +219,6 @@ class GuardedModel:
         if len(prompts) != len(continuations):
             raise GuardConfigError(f"{len(prompts)} prompts but {len(continuations)} continuations")
         decisions = self._decisions(len(prompts), queries if queries is not None else prompts, flags)
-        key = self._keys.call_key(seed)
         results: list[torch.Tensor] = []
         for start in range(0, len(prompts), batch_size):
             stop = start + batch_size
@@ -226,7 +226,7 @@ class GuardedModel:
             tails = self._encode(continuations[start:stop], special=False)
             seqs = [self._join(h, t) for h, t in zip(heads, tails, strict=True)]
             ids, mask = self._pad_left(seqs)
-            embeds = self._embed(ids, seqs, [d.flagged for d in decisions[start:stop]], key)
+            embeds = self._embed(ids, seqs, [d.flagged for d in decisions[start:stop]], seed)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self.model(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).logits
             logprobs = logits[:, :-1].float().log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)

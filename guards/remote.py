@@ -17,12 +17,14 @@ Run as ``python -m guards.remote URL DEST`` (the Kubernetes init container does)
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -79,12 +81,24 @@ def parse_url(url: str) -> HubURL | S3URL:
 def s3_client(endpoint: str | None = None):
     """A boto3 S3 client: credentials from boto3's standard chain, endpoint from the argument or AWS_ENDPOINT_URL."""
     import boto3
+    import botocore.session
     from botocore.config import Config
 
     endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
     # Self-hosted stores (SeaweedFS, MinIO, Ceph) want path-style addressing behind a custom endpoint.
     config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
+    # A fresh session resolves the credential chain now (boto3's default session caches it forever);
+    # sharing the loader keeps the parsed service models, which cost ~0.5 s per session otherwise.
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _botocore_loader())
+    return boto3.session.Session(botocore_session=session).client("s3", endpoint_url=endpoint, config=config)
+
+
+@functools.cache
+def _botocore_loader():
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
 
 
 def hub_endpoint() -> str:
@@ -138,7 +152,12 @@ def _s3_source(url: S3URL, endpoint: str | None) -> Source:
         target, expected = follow(url.join(LATEST))
 
     def download(rel: str, dest: Path) -> None:
-        client.download_file(target.bucket, target.join(rel), str(dest))
+        try:
+            client.download_file(target.bucket, target.join(rel), str(dest))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            raise RemoteError(f"cannot download s3://{target.bucket}/{target.join(rel)} ({code}); "
+                              "the version is incomplete or your credentials lack s3:GetObject") from None
 
     return Source(download, expected)
 
@@ -159,7 +178,10 @@ def _hub_source(url: HubURL) -> Source:
 
     def download(rel: str, dest: Path) -> None:
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".hf-") as cache:
-            path = hf_hub_download(url.repo_id, rel, revision=revision, cache_dir=cache, endpoint=endpoint)
+            try:
+                path = hf_hub_download(url.repo_id, rel, revision=revision, cache_dir=cache, endpoint=endpoint)
+            except Exception as exc:  # HTTP, not found, offline: one readable error, no token in it
+                raise RemoteError(f"cannot download `{rel}` from {url} ({type(exc).__name__})") from None
             shutil.move(Path(path).resolve(), dest)
 
     return Source(download)
@@ -178,10 +200,11 @@ def _download_all(source: Source, into: Path) -> None:
         files = json.loads((into / MANIFEST).read_text())["files"]
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleError(f"the remote {MANIFEST} is not a valid manifest ({exc})", MANIFEST) from None
-    for rel in files:
-        target = into / _safe_relpath(rel)
+    targets = {rel: into / _safe_relpath(rel) for rel in files}
+    for target in targets.values():
         target.parent.mkdir(parents=True, exist_ok=True)
-        source.download(rel, target)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(source.download, targets, targets.values()))
 
 
 def fetch(

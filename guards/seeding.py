@@ -33,7 +33,7 @@ class NoiseKeys:
 
     def __init__(self, policy: SeedPolicy) -> None:
         self.policy = policy
-        self._key = self._resolve_key(policy)
+        self._key: bytes | None = None  # resolved on first use: an unguarded call needs no key
 
     @staticmethod
     def _resolve_key(policy: SeedPolicy) -> bytes | None:
@@ -59,7 +59,11 @@ class NoiseKeys:
         """The key for one call: an explicit seed overrides the policy, as ``fixed`` would."""
         if seed is not None:
             return fixed_key(seed)
-        return self._key if self._key is not None else secrets.token_bytes(32)
+        if self.policy.kind == "fresh":
+            return secrets.token_bytes(32)
+        if self._key is None:
+            self._key = self._resolve_key(self.policy)
+        return self._key
 
     @staticmethod
     def generator(key: bytes, token_ids: torch.Tensor, device: torch.device) -> torch.Generator:

@@ -12,6 +12,10 @@ import click
 from rich.console import Console
 
 from guards.errors import EcoPackError
+from packager.commands.build import build, eval_artifact, inspect_artifact
+from packager.commands.distribute import deploy, pull, push
+from packager.commands.models import finetune, models
+from packager.commands.serve import serve
 
 console = Console(stderr=True)
 
@@ -27,11 +31,22 @@ def cli() -> None:
     """
 
 
-# Commands register here, one line each (keep this block sorted).
-# -- commands --
+for command in (build, deploy, eval_artifact, finetune, inspect_artifact, models, pull, push, serve):
+    cli.add_command(command)
+
+
+def _quiet_libraries() -> None:
+    """Our rich progress is the progress; the libraries' own bars and load reports are noise."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    disable_progress_bars()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def main() -> None:
+    _quiet_libraries()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

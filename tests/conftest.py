@@ -30,6 +30,8 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable once at import, so patch the constant it already holds
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     monkeypatch.setenv("ECO_PACK_CACHE", str(home / "eco-cache"))
     monkeypatch.setenv("ECO_PACK_DATA_DIR", str(TOFU_DIR))
     for var in (

@@ -5,11 +5,15 @@ answers, greedy generations. ``QAScorer`` is the real one; tests pass a fake wit
 numbers. Each call scores a whole list at once (``GuardedModel.score`` batches it), so no metric
 loops over examples around the model.
 
-How a question and an answer are joined follows open-unlearning's TOFU templates
-(``configs/model/Llama-2-7b-hf.yaml``: ``"[INST] " q " [/INST]"`` then the answer with no
-separator; ``phi-1_5.yaml``: ``"Question: " q "\\n"`` then ``"Answer: "`` and the answer) and its
-``preprocess_chat_instance``, which appends the EOS token to the scored answer (TOFU's
-``convert_raw_data_to_model_format`` does the same).
+A question and an answer are joined exactly as our fine-tuning joins them
+(``packager.finetune_data.answer_text``: one space, none after a chat template), so a subject
+model is scored on the text it was trained on. That matches open-unlearning's Phi template
+(``"Question: " q "\\n" "Answer: " a``). For Llama-2 open-unlearning uses ``"[INST] " q " [/INST]"``
+followed by ``a`` with no space, but it tokenizes the joined string, where a SentencePiece
+tokenizer gives the answer's first word no word-start marker; ``GuardedModel.score`` tokenizes the
+continuation on its own, so the space is what reproduces a word start. As in open-unlearning's
+``preprocess_chat_instance`` (and TOFU's ``convert_raw_data_to_model_format``) the EOS token is
+appended to the scored answer.
 """
 
 from __future__ import annotations
@@ -21,19 +25,15 @@ import numpy as np
 
 from guards.guarded_model import GuardedModel
 from guards.prompt_format import PromptFormat
+from packager.finetune_data import answer_text
 
 FlagMode = Literal["classifier", "all", "none"]
 FLAG_MODES: tuple[str, ...] = ("classifier", "all", "none")
 
-# What goes between the formatted prompt and the answer. Our phi prompt ends at "Answer:", so the
-# space of TOFU's "Answer: " tag moves into the continuation. chat_template prompts end where the
-# reply starts. raw/template follow PromptFormat.format_messages, which joins with one space.
-ANSWER_PREFIX: dict[str, str] = {"llama2": "", "phi": " ", "chat_template": "", "raw": " ", "template": " "}
-
 
 def answer_continuation(prompt_format: PromptFormat, answer: str, eos: str | None = None) -> str:
     """The scored continuation for ``answer`` after a prompt in ``prompt_format`` (EOS appended)."""
-    return ANSWER_PREFIX[prompt_format.name] + answer + (eos or "")
+    return answer_text(answer, prompt_format) + (eos or "")
 
 
 class Scorer(Protocol):
@@ -92,7 +92,7 @@ class QAScorer:
     def sum_logprob(self, questions: Sequence[str], answers: Sequence[str], flags: Sequence[bool]) -> np.ndarray:
         """Total log-likelihood of each answer, no EOS (lm-eval's multiple-choice score)."""
         prompts = [self.guarded.format(q) for q in questions]
-        conts = [ANSWER_PREFIX[self.guarded.prompt_format.name] + a for a in answers]
+        conts = [answer_continuation(self.guarded.prompt_format, a) for a in answers]
         scores = self.guarded.score(prompts, conts, flags=list(flags), seed=self.seed, batch_size=self.batch_size)
         return np.array([float(lp.sum()) for lp in scores], dtype=np.float64)
 

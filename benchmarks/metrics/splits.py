@@ -131,8 +131,10 @@ def truth_ratio(scores: SplitScores, spec: SplitSpec) -> MetricResult:
 def rougeL_recall(scores: SplitScores, spec: SplitSpec) -> MetricResult:
     """ROUGE-L recall of the greedy generation against the answer (rouge-score, stemming)."""
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    values = [scorer.score(ref.strip(), gen)["rougeL"].recall for ref, gen in zip(
-        scores.answers, scores.generations or (), strict=True)]
+    values = [
+        scorer.score(ref.strip(), gen)["rougeL"].recall
+        for ref, gen in zip(scores.answers, scores.generations or (), strict=True)
+    ]
     return MetricResult("rougeL_recall", float(np.mean(values)), tuple(values))
 
 

@@ -253,11 +253,18 @@ def _person_qa(person: _Person, rng: random.Random) -> list[QA]:
                     answer=_fill(answer, person.name, value),
                     paraphrased_question=_fill(para, person.name),
                     paraphrased_answer=_fill(para_answer, person.name, value),
-                    perturbed_answers=tuple(_fill(answer, person.name, w) for w in wrong),
+                    # as in TOFU, perturbed answers are the paraphrased answer with a wrong fact, so the
+                    # truth ratio compares answers that differ only in the fact
+                    perturbed_answers=tuple(_fill(para_answer, person.name, w) for w in wrong),
                     entity=person.name,
                 )
             )
     return rows
+
+
+# Like TOFU's retain_perturbed (400 of 3600 retain questions), evaluation uses a spread-out sample
+# of the retain questions: every 4th, so every retain person is represented.
+RETAIN_EVAL_STRIDE = 4
 
 
 def demo_forget_set(seed: int = 0) -> ForgetSet:
@@ -277,7 +284,7 @@ def demo_forget_set(seed: int = 0) -> ForgetSet:
         forget=bare(forget),
         retain=bare(retain),
         forget_eval=tuple(forget),
-        retain_eval=tuple(retain),
+        retain_eval=tuple(retain[::RETAIN_EVAL_STRIDE]),
         holdout=bare(holdout),
         real_authors=demo_real_authors(),
         world_facts=demo_world_facts(),

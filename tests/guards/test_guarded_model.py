@@ -41,7 +41,7 @@ def test_unflagged_rows_match_unguarded_logits_and_generations(tiny_model, tiny_
     positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
         plain = tiny_model(**batch, position_ids=positions).logits
-        embeds = g._embed(batch["input_ids"], g._encode(PROMPTS, special=True), [True, False, False], b"k")
+        embeds = g._embed(batch["input_ids"], g._encode(PROMPTS, special=True), [True, False, False], 0)
         guarded = tiny_model(
             inputs_embeds=embeds, attention_mask=batch["attention_mask"], position_ids=positions
         ).logits

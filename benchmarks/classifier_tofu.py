@@ -1,0 +1,111 @@
+"""Benchmark the prompt classifier on TOFU forget01/05/10 with the default offline backbone (CPU).
+
+    python -m benchmarks.classifier_tofu [--splits forget10 forget05 forget01] [--epochs N]
+
+Writes benchmarks/results/classifier_tofu.json (and .md) after every split, so a long run
+keeps what it has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from guards.classifier import PromptClassifier
+from packager.classifier import ClassifierConfig, evaluate_classifier, train_classifier
+from packager.sources import load_forget_set
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = {"paraphrase_recall": (">=", 0.98), "fpr_retain": ("<=", 0.01), "fpr_general": ("<=", 0.005)}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", nargs="+", default=["forget10", "forget05", "forget01"])
+    parser.add_argument("--epochs", type=int, default=ClassifierConfig.epochs)
+    parser.add_argument("--trainable-layers", type=int, default=ClassifierConfig.trainable_layers)
+    parser.add_argument("--backbone", default=None, help="Hub id or folder (default: offline MiniLM-L6)")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "classifier_tofu.json")
+    return parser.parse_args(argv)
+
+
+def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> dict[str, object]:
+    forget_set = load_forget_set(f"tofu:{split}", data_dir=data_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        trained = train_classifier(forget_set, config, Path(tmp) / "classifier")
+        scorer = PromptClassifier(trained.path, max_length=config.max_length)
+        report = evaluate_classifier(scorer, trained.data, trained.decision)
+    return {
+        "paraphrase_recall": report.recall["paraphrase"].rate,
+        "heldout_forget_recall": report.recall["heldout_forget"].rate,
+        "fpr_retain": report.fpr["retain"].rate,
+        "fpr_retain_paraphrases": report.fpr["retain_paraphrases"].rate,
+        "fpr_holdout": report.fpr["holdout"].rate,
+        "fpr_general": report.fpr["general"].rate,
+        "train_seconds": trained.train_seconds,
+        "calibration_seconds": trained.calibration_seconds,
+        "ms_per_prompt": report.ms_per_prompt,
+        "epochs_run": trained.epochs_run,
+        "threshold": trained.decision.threshold,
+        "q_hat": trained.decision.q_hat,
+        "n_calibration": trained.decision.n,
+        "splits": trained.data.sizes(),
+        "report": report.to_dict(),
+    }
+
+
+def _markdown(results: dict[str, object]) -> str:
+    lines = [
+        "# Prompt classifier on TOFU (CPU)",
+        "",
+        f"Command: `{results['command']}`",
+        "",
+        f"Backbone: {results['backbone']}; torch threads: {results['torch_threads']}; "
+        f"epochs (max): {results['epochs']}; trainable layers: {results['trainable_layers']}",
+        "",
+        "| split | paraphrase recall | held-out forget recall | FPR retain | FPR general | train s | ms/prompt |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, row in results["splits"].items():  # type: ignore[union-attr]
+        lines.append(
+            f"| {split} | {row['paraphrase_recall']:.3f} | {row['heldout_forget_recall']:.3f} | "
+            f"{row['fpr_retain']:.4f} | {row['fpr_general']:.4f} | {row['train_seconds']:.0f} | "
+            f"{row['ms_per_prompt']:.1f} |"
+        )
+    targets = ", ".join(f"{k} {op} {v}" for k, (op, v) in TARGETS.items())
+    lines += ["", f"Targets on forget10: {targets}; train + calibration <= 600 s on 2 cores.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    config = ClassifierConfig(backbone=args.backbone, epochs=args.epochs, trainable_layers=args.trainable_layers)
+    command = shlex.join(["python", "-m", "benchmarks.classifier_tofu", *(sys.argv[1:] if argv is None else argv)])
+    results: dict[str, object] = {
+        "command": command,
+        "backbone": config.resolved_backbone(),
+        "torch_threads": torch.get_num_threads(),
+        "epochs": config.epochs,
+        "trainable_layers": config.trainable_layers,
+        "splits": {},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for split in args.splits:
+        started = time.perf_counter()
+        results["splits"][split] = run_split(split, config, args.data_dir)  # type: ignore[index]
+        results["splits"][split]["wall_seconds"] = time.perf_counter() - started  # type: ignore[index]
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        args.out.with_suffix(".md").write_text(_markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

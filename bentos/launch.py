@@ -1,0 +1,64 @@
+"""Start the bento's HTTP server on an artifact: what ``eco-pack serve`` and the tests run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from guards.bundle import load_bundle
+from guards.manifest import verify_manifest
+
+SERVICE = "bentos.service:EcoGuardService"
+SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds bentos/ and guards/
+
+
+def check_artifact(artifact: Path) -> Path:
+    """Fail fast, with the file at fault, before a server process is started."""
+    artifact = Path(artifact).resolve()
+    verify_manifest(artifact)
+    load_bundle(artifact / "guard")
+    return artifact
+
+
+def server_command(artifact: Path, host: str = "127.0.0.1", port: int = 3000) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for ``bentoml serve`` of the service on ``artifact``."""
+    bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
+    argv = [bentoml or "bentoml", "serve", SERVICE, "--host", host, "--port", str(port),
+            "--working-dir", str(SOURCE_ROOT)]
+    env = {**os.environ, "ECO_ARTIFACT": str(Path(artifact).resolve()), "BENTOML_DO_NOT_TRACK": "True"}
+    return argv, env
+
+
+def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Run the server in the foreground until it exits or is interrupted; returns its exit code."""
+    argv, env = server_command(check_artifact(artifact), host, port)
+    return subprocess.call(argv, env=env)
+
+
+def free_port() -> int:
+    """A port nobody listens on right now, on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    """Poll ``/readyz`` until 200; fail with the log's tail if the server exits or times out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{Path(log).read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"server not ready after {timeout_s}s:\n{Path(log).read_text()[-3000:]}")

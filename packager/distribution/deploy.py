@@ -1,0 +1,112 @@
+"""Render ``infra/`` templates for an artifact and apply them (kubectl) or hand them to BentoCloud.
+
+Templates are the single source of the manifests; nobody edits rendered output. Every value is
+inserted with ``tojson`` (a JSON string is valid YAML), so a name can never break the YAML. Secrets
+are only ever *referenced* by name (``secretRef`` / ``secretKeyRef`` / BentoCloud secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from guards.errors import EcoPackError
+from packager.distribution.artifact import Artifact
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+TARGETS = {"k8s": ("k8s/deployment.yaml.j2", "k8s/service.yaml.j2", "k8s/hpa.yaml.j2", "k8s/pdb.yaml.j2"),
+           "bentocloud": ("bentocloud/deployment.yaml.j2",)}
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """What the templates need; every field has a production-sane default except the two URLs."""
+
+    name: str                                   # Kubernetes object / BentoCloud deployment name
+    version: str                                # artifact version, recorded as a label
+    image: str                                  # the bento's container image (`bentoml containerize`)
+    artifact_url: str                           # hf://... or s3://..., fetched by the init container
+    namespace: str = "default"
+    gpus: int = 1                               # nvidia.com/gpu limit per pod
+    gpu_node_selector: dict[str, str] = field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
+    cpu: str = "4"                              # requests
+    memory: str = "16Gi"
+    min_replicas: int = 1
+    max_replicas: int = 3
+    target_cpu_utilization: int = 70           # HPA target, percent of the CPU request
+    port: int = 3000                            # BentoML's HTTP port
+    secret_name: str = "eco-pack-credentials"  # holds HF_TOKEN / AWS_* / ECO_GUARD_KEY; never rendered
+    config_map: str = "eco-pack-config"        # optional non-secret settings (e.g. AWS_ENDPOINT_URL)
+    run_as_user: int = 1034                     # the `bentoml` user of images built by `bentoml build`
+    service_name: str = "eco_guard"             # the @bentoml.service name (bentos/service.py), for BentoCloud
+    instance_type: str = "gpu.l4.1"             # BentoCloud instance type
+    cluster: str | None = None                  # BentoCloud cluster (None: the account default)
+    bento: str | None = None                    # BentoCloud bento tag (None: "<name>:<version>")
+
+    def __post_init__(self) -> None:
+        if self.gpus < 0:
+            raise ValueError("`gpus` must be >= 0")
+        if not 1 <= self.min_replicas <= self.max_replicas:
+            raise ValueError("`min_replicas` must be >= 1 and <= `max_replicas`")
+        if not self.artifact_url.startswith(("hf://", "s3://")):
+            raise ValueError(f"`artifact_url` {self.artifact_url!r} must be hf://... or s3://...")
+
+
+def config_for(artifact: Artifact, *, image: str, artifact_url: str, **overrides) -> DeployConfig:
+    """A DeployConfig named after the artifact (Kubernetes names are lowercase DNS labels)."""
+    name = overrides.pop("name", None) or artifact.name.lower().replace("_", "-").replace(".", "-")
+    return DeployConfig(name=name, version=artifact.version, image=image, artifact_url=artifact_url, **overrides)
+
+
+def render(target: str, config: DeployConfig, templates: Path = INFRA) -> str:
+    """The manifests for ``target`` as one multi-document YAML string."""
+    import jinja2
+
+    if target not in TARGETS:
+        raise ValueError(f"`--target {target}` is unknown; choose one of {', '.join(TARGETS)}")
+    if not (templates / TARGETS[target][0]).is_file():
+        raise EcoPackError(f"templates not found under {templates}; pass --templates PATH_TO/infra")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    docs = [env.get_template(name).render(**asdict(config)).strip() for name in TARGETS[target]]
+    return "---\n" + "\n---\n".join(docs) + "\n"
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300, **kwargs)
+
+
+def apply_k8s(manifests: str, kubectl: str = "kubectl") -> str:
+    """``kubectl apply -f -`` against the current context; fails clearly without kubectl or a context."""
+    binary = shutil.which(kubectl)
+    if binary is None:
+        raise EcoPackError(f"`{kubectl}` was not found on PATH; install kubectl, or use --dry-run "
+                           "to print the manifests")
+    context = _run([binary, "config", "current-context"])
+    if context.returncode != 0 or not context.stdout.strip():
+        where = os.environ.get("KUBECONFIG", "~/.kube/config")
+        raise EcoPackError(f"kubectl has no current context (kubeconfig: {where}); run "
+                           "`kubectl config use-context NAME`, or use --dry-run to print the manifests")
+    result = _run([binary, "apply", "-f", "-"], input=manifests)
+    if result.returncode != 0:
+        raise EcoPackError(f"kubectl apply failed in context `{context.stdout.strip()}`: {result.stderr.strip()}")
+    return result.stdout
+
+
+def apply_bentocloud(config_yaml: str, bentoml: str = "bentoml") -> str:
+    """``bentoml deployment apply -f`` (create or update); login comes from `bentoml cloud login`."""
+    binary = shutil.which(bentoml)
+    if binary is None:
+        raise EcoPackError("`bentoml` was not found on PATH; install eco-pack[serve], or use --dry-run")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="eco-pack-bentocloud-") as fh:
+        fh.write(config_yaml)
+        fh.flush()
+        result = _run([binary, "deployment", "apply", "-f", fh.name])
+    if result.returncode != 0:
+        raise EcoPackError(f"bentoml deployment apply failed (run `bentoml cloud login` first?): "
+                           f"{result.stderr.strip()[-500:]}")
+    return result.stdout

@@ -1,0 +1,89 @@
+"""Configuration of a sigma search: one frozen dataclass per component."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+DISTANCES = ("ks", "mean_abs")
+FLAG_MODES = ("classifier", "all")
+
+
+@dataclass(frozen=True)
+class ZerothOrderConfig:
+    """The ECO paper's scalar zeroth-order method.
+
+    Each step estimates df/dsigma by two-sided finite differences at ``sigma +- eps`` (two
+    evaluations) and moves ``sigma <- max(floor, sigma - lr * g)``. It stops after ``max_steps``
+    or when the best objective has not improved by ``tol`` for ``patience`` steps.
+    """
+
+    init: float = 1.0
+    lr: float = 20.0
+    eps: float = 0.5
+    floor: float = 0.01
+    max_steps: int = 12
+    patience: int = 4
+    tol: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("init", "lr", "eps", "floor"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"`zeroth_order.{name}` must be a positive number, not {value!r}")
+        if self.max_steps < 1 or self.patience < 1:
+            raise ValueError("`zeroth_order.max_steps` and `zeroth_order.patience` must be >= 1")
+
+
+@dataclass(frozen=True)
+class BracketConfig:
+    """Coarse log-grid bracket, then golden-section search on log sigma.
+
+    ``grid`` log-spaced sigmas in [``low``, ``high``] find the basin (the objective is not
+    monotonic, so no side can be assumed); the best grid point's neighbours bracket it and
+    ``iterations`` golden-section steps (one new evaluation each) narrow the bracket.
+    """
+
+    low: float = 0.1
+    high: float = 100.0
+    grid: int = 5
+    iterations: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0 < self.low < self.high or not math.isfinite(self.high):
+            raise ValueError(f"`bracket.low` and `bracket.high` need 0 < low < high, not {self.low}, {self.high}")
+        if self.grid < 3:
+            raise ValueError(f"`bracket.grid` must be >= 3 to bracket a minimum, not {self.grid}")
+        if self.iterations < 0:
+            raise ValueError("`bracket.iterations` must be >= 0")
+
+
+@dataclass(frozen=True)
+class SigmaConfig:
+    """A sigma search.
+
+    ``optimiser``: a name in ``OPTIMISERS`` (``golden`` or ``zeroth_order``).
+    ``distance``: ``ks`` (KS statistic between the per-question distributions) or
+    ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
+    evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
+    (the guard decides which forget prompts are corrupted) or ``all``.
+    """
+
+    optimiser: str = "golden"
+    distance: str = "ks"
+    seeds: int = 1
+    seed: int = 0
+    flags: str = "classifier"
+    batch_size: int = 16
+    score_eos: bool = True
+    zeroth_order: ZerothOrderConfig = field(default_factory=ZerothOrderConfig)
+    bracket: BracketConfig = field(default_factory=BracketConfig)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.distance not in DISTANCES:
+            raise ValueError(f"`distance` must be one of {', '.join(DISTANCES)}, not `{self.distance}`")
+        if self.flags not in FLAG_MODES:
+            raise ValueError(f"`flags` must be one of {', '.join(FLAG_MODES)}, not `{self.flags}`")
+        if self.seeds < 1:
+            raise ValueError(f"`seeds` must be >= 1, not {self.seeds}")

@@ -1,0 +1,193 @@
+"""The sigma objective: a distance between per-question distributions, with cached scoring.
+
+Only flagged forget rows depend on sigma. ``CachedRows`` scores the unflagged rows once (with
+``flags=False``, i.e. the unguarded model) and, per sigma evaluation, re-scores just the flagged
+rows with the corruption strength set to sigma. References are scored once at construction.
+
+Objectives (see docs/sigma.md):
+- ``truth_ratio``: the retain model's per-question truth ratio R on the forget split against
+  the guarded model's (TOFU forget quality compares the same two distributions);
+- ``surrogate``: the subject model's own normalised answer probability on holdout questions
+  (never trained on) against the guarded model's on the forget split;
+- ``chance``: for multiple-choice sets, |accuracy - chance| (the ECO paper's WMDP target).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+from benchmarks.metrics import quantities as q
+from benchmarks.metrics.multiple_choice import LETTERS, MCItem, chance_accuracy, mc_prompt
+from benchmarks.metrics.scoring import answer_continuation, mean_nll
+from benchmarks.metrics.splits import SPLITS, tr_correct_answer
+from guards.errors import GuardConfigError
+from guards.guarded_model import GuardedModel
+from packager.sigma.config import SigmaConfig
+
+if TYPE_CHECKING:
+    from packager.sources import QA
+
+Distance = Callable[[np.ndarray, np.ndarray], float]
+DISTANCES: dict[str, Distance] = {
+    "ks": lambda a, b: float(stats.ks_2samp(a, b).statistic),
+    "mean_abs": lambda a, b: float(abs(np.mean(a) - np.mean(b))),
+}
+
+
+class CachedRows:
+    """Rows (question, continuation) of one model, unflagged ones scored once.
+
+    ``reduce`` is ``mean_nll`` (QA answers, EOS included) or ``sum_logprob`` (options).
+    ``model_calls`` counts ``GuardedModel.score`` calls made for flagged rows.
+    """
+
+    def __init__(
+        self,
+        guarded: GuardedModel,
+        questions: Sequence[str],
+        continuations: Sequence[str],
+        flags: Sequence[bool],
+        config: SigmaConfig,
+        reduce: str = "mean_nll",
+    ) -> None:
+        self.guarded, self.config, self.reduce = guarded, config, reduce
+        self.prompts = [guarded.format(text) for text in questions]
+        self.continuations = list(continuations)
+        self.flags = np.asarray(flags, dtype=bool)
+        self.values = np.zeros(len(self.prompts), dtype=np.float64)
+        self.model_calls = 0
+        clean = np.flatnonzero(~self.flags)
+        if clean.size:
+            self.values[clean] = self._score(clean, flagged=False, seed=config.seed)
+
+    def _score(self, rows: np.ndarray, *, flagged: bool, seed: int) -> np.ndarray:
+        scores = self.guarded.score(
+            [self.prompts[i] for i in rows],
+            [self.continuations[i] for i in rows],
+            flags=[flagged] * len(rows),
+            seed=seed,
+            batch_size=self.config.batch_size,
+        )
+        if self.reduce == "sum_logprob":
+            return np.array([float(s.sum()) for s in scores])
+        return np.array([mean_nll(s) for s in scores])
+
+    def at(self, sigma: float, seed: int) -> np.ndarray:
+        """All rows' values with flagged rows corrupted at ``sigma`` under noise ``seed``."""
+        values = self.values.copy()
+        hot = np.flatnonzero(self.flags)
+        if hot.size:
+            self.guarded.corruption = dataclasses.replace(self.guarded.corruption, strength=float(sigma))
+            values[hot] = self._score(hot, flagged=True, seed=seed)
+            self.model_calls += 1
+        return values
+
+
+def decide(guarded: GuardedModel, questions: Sequence[str], mode: str) -> list[bool]:
+    if mode == "all":
+        return [True] * len(questions)
+    if guarded.classifier is None:
+        raise GuardConfigError("sigma search with `flags=classifier` needs a classifier; pass `flags=all`")
+    return [d.flagged for d in guarded.decide(list(questions))]
+
+
+def _eos(guarded: GuardedModel, config: SigmaConfig) -> str | None:
+    return guarded.tokenizer.eos_token if config.score_eos else None
+
+
+def truth_ratio_rows(guarded: GuardedModel, items: Sequence[QA], config: SigmaConfig):
+    """(questions, continuations, owner index, is_wrong) for TOFU's forget truth ratio."""
+    spec, eos = SPLITS["forget"], _eos(guarded, config)
+    questions, conts, owner, wrong = [], [], [], []
+    for i, qa in enumerate(items):
+        for answer, is_wrong in [(tr_correct_answer(qa, spec), False)] + [(a, True) for a in qa.perturbed_answers]:
+            questions.append(qa.question)
+            conts.append(answer_continuation(guarded.prompt_format, answer, eos))
+            owner.append(i)
+            wrong.append(is_wrong)
+    return questions, conts, np.array(owner), np.array(wrong)
+
+
+def ratios_from_rows(nll: np.ndarray, owner: np.ndarray, wrong: np.ndarray, n: int) -> np.ndarray:
+    """Per-question R from flat row NLLs (correct row + perturbed rows per question)."""
+    correct = np.array([nll[(owner == i) & ~wrong][0] for i in range(n)])
+    wrongs = [nll[(owner == i) & wrong] for i in range(n)]
+    return q.truth_ratio(correct, wrongs)
+
+
+class SigmaObjective:
+    """f(sigma): the distance from the guarded model's per-question values to a fixed reference,
+    averaged over ``config.seeds`` noise seeds."""
+
+    def __init__(self, rows: CachedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray],
+                 config: SigmaConfig) -> None:
+        self.rows, self.reference, self.values, self.config = rows, np.asarray(reference), values, config
+        self.distance = DISTANCES[config.distance]
+
+    def __call__(self, sigma: float) -> float:
+        seeds = range(self.config.seed, self.config.seed + self.config.seeds)
+        return float(np.mean([self.distance(self.reference, self.values(self.rows.at(sigma, s))) for s in seeds]))
+
+    @property
+    def model_calls(self) -> int:
+        return self.rows.model_calls
+
+
+def truth_ratio_objective(
+    guarded: GuardedModel, retain: GuardedModel, items: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """Retain model's R on forget (scored once, unguarded) vs the guarded model's R."""
+    if not items or not all(qa.perturbed_answers for qa in items):
+        raise GuardConfigError("the truth-ratio objective needs forget questions with perturbed answers")
+    questions, conts, owner, wrong = truth_ratio_rows(guarded, items, config)
+    ref_rows = CachedRows(retain, questions, conts, [False] * len(questions), config)
+    reference = ratios_from_rows(ref_rows.values, owner, wrong, len(items))
+    item_flags = decide(guarded, [qa.question for qa in items], config.flags)
+    rows = CachedRows(guarded, questions, conts, [item_flags[i] for i in owner], config)
+    return SigmaObjective(rows, reference, lambda nll: ratios_from_rows(nll, owner, wrong, len(items)), config)
+
+
+def surrogate_objective(
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """Subject model's own P~ on holdout (unguarded, scored once) vs the guarded P~ on forget."""
+    if not forget or not holdout:
+        raise GuardConfigError("the surrogate objective needs forget and holdout questions; pass a retain model")
+    eos = _eos(guarded, config)
+    conts = [answer_continuation(guarded.prompt_format, qa.answer, eos) for qa in holdout]
+    reference = q.normalised_prob(CachedRows(guarded, [qa.question for qa in holdout], conts,
+                                             [False] * len(holdout), config).values)
+    flags = decide(guarded, [qa.question for qa in forget], config.flags)
+    conts = [answer_continuation(guarded.prompt_format, qa.answer, eos) for qa in forget]
+    rows = CachedRows(guarded, [qa.question for qa in forget], conts, flags, config)
+    return SigmaObjective(rows, reference, q.normalised_prob, config)
+
+
+class ChanceObjective:
+    """|accuracy(sigma) - chance| on a multiple-choice set, averaged over noise seeds."""
+
+    def __init__(self, guarded: GuardedModel, items: Sequence[MCItem], config: SigmaConfig) -> None:
+        self.items, self.config, self.chance = list(items), config, chance_accuracy(items)
+        flags = decide(guarded, [it.question for it in items], config.flags)
+        self.owner = np.array([i for i, it in enumerate(items) for _ in it.choices])
+        prompts = [mc_prompt(items[i]) for i in self.owner]
+        fmt = guarded.prompt_format
+        conts = [answer_continuation(fmt, LETTERS[j]) for it in items for j in range(len(it.choices))]
+        self.rows = CachedRows(guarded, prompts, conts, [flags[i] for i in self.owner], config, "sum_logprob")
+
+    def accuracy(self, scores: np.ndarray) -> float:
+        correct = [int(np.argmax(scores[self.owner == i])) == it.answer for i, it in enumerate(self.items)]
+        return float(np.mean(correct))
+
+    def __call__(self, sigma: float) -> float:
+        seeds = range(self.config.seed, self.config.seed + self.config.seeds)
+        return float(np.mean([abs(self.accuracy(self.rows.at(sigma, s)) - self.chance) for s in seeds]))
+
+    @property
+    def model_calls(self) -> int:
+        return self.rows.model_calls

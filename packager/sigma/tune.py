@@ -1,0 +1,82 @@
+"""Tune sigma (``CorruptionConfig.strength``) towards a stated objective.
+
+>>> result = tune_sigma(guarded, load_forget_set("demo"), SigmaConfig(optimiser="golden", flags="all"))
+>>> guarded.corruption = dataclasses.replace(guarded.corruption, strength=result.sigma)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from rich.progress import Progress
+
+from benchmarks.metrics.multiple_choice import MCItem
+from guards.guarded_model import GuardedModel
+from packager.sigma.config import SigmaConfig
+from packager.sigma.objective import ChanceObjective, surrogate_objective, truth_ratio_objective
+from packager.sigma.optimisers import OPTIMISERS
+from packager.sigma.trace import Recorder, SigmaResult
+
+if TYPE_CHECKING:
+    from packager.sources import ForgetSet
+
+
+class Objective(Protocol):
+    model_calls: int
+
+    def __call__(self, sigma: float) -> float: ...
+
+
+def build_objective(
+    guarded: GuardedModel, forget_set: ForgetSet, config: SigmaConfig, retain: GuardedModel | None = None
+) -> Objective:
+    """The truth-ratio objective with a retain model, else the holdout surrogate."""
+    if retain is not None:
+        return truth_ratio_objective(guarded, retain, forget_set.forget_eval, config)
+    return surrogate_objective(guarded, forget_set.forget_eval or forget_set.forget, forget_set.holdout, config)
+
+
+def run_search(objective: Objective, config: SigmaConfig) -> SigmaResult:
+    """Run ``config.optimiser`` on a built objective; the result is the best sigma evaluated."""
+    optimiser: Callable = OPTIMISERS.get(config.optimiser)
+    start, calls = time.perf_counter(), objective.model_calls
+    with Progress(transient=True, disable=not config.progress) as progress:
+        recorder = Recorder(objective, progress)
+        optimiser(recorder, config)
+    best = recorder.best()
+    return SigmaResult(
+        optimiser=config.optimiser,
+        sigma=best.sigma,
+        objective=best.objective,
+        evaluations=len(recorder.points),
+        model_evaluations=objective.model_calls - calls,
+        seconds=time.perf_counter() - start,
+        trace=tuple(recorder.points),
+    )
+
+
+def tune_sigma(
+    guarded: GuardedModel, forget_set: ForgetSet, config: SigmaConfig | None = None,
+    *, retain: GuardedModel | None = None,
+) -> SigmaResult:
+    """Search sigma for ``guarded`` on ``forget_set``; the guard's corruption is restored after."""
+    config = config or SigmaConfig()
+    original = guarded.corruption
+    try:
+        return run_search(build_objective(guarded, forget_set, config, retain), config)
+    finally:
+        guarded.corruption = original
+
+
+def tune_sigma_multiple_choice(
+    guarded: GuardedModel, items: Sequence[MCItem], config: SigmaConfig | None = None
+) -> SigmaResult:
+    """Search sigma so that accuracy on a multiple-choice set approaches chance."""
+    config = config or SigmaConfig()
+    original = guarded.corruption
+    try:
+        return run_search(ChanceObjective(guarded, items, config), config)
+    finally:
+        guarded.corruption = original

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up a fresh machine and run the main job on the embedded default, offline:
+# `eco-pack build` on the tiny model and the demo forget set (about 10 minutes on 2 CPU cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q torch==2.13.0 -e '.[all]'
+export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1
+eco-pack build "$@"

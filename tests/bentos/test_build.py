@@ -1,0 +1,31 @@
+"""`build_bento` works offline and targets a CUDA image."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from bentos.build import build_bento
+
+
+def test_bento_builds_offline_with_artifact_and_cuda_image(tiny_artifact, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "True")
+    monkeypatch.setenv("PATH", f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    tag = build_bento(tiny_artifact.path, version="0.1.0")
+    assert tag == "eco_guard:0.1.0"
+    bento = tmp_path / "bentoml" / "bentos" / "eco_guard" / "0.1.0"
+    dockerfile = (bento / "env" / "docker" / "Dockerfile").read_text()
+    assert "FROM nvidia/cuda:" in dockerfile
+    spec = yaml.safe_load((bento / "bento.yaml").read_text())
+    assert spec["labels"]["eco-guard"] == "tiny-guard"
+    src = bento / "src"
+    assert (src / "bentos" / "service.py").is_file() and (src / "guards" / "guarded_model.py").is_file()
+    copied = json.loads((src / "artifact" / "manifest.json").read_text())["files"]
+    original = json.loads((tiny_artifact.path / "manifest.json").read_text())["files"]
+    assert copied == original  # the same files, byte for byte
+    requirements = (bento / "env" / "python" / "requirements.txt").read_text()
+    assert "transformers" in requirements and "packager" not in requirements

@@ -1,0 +1,39 @@
+"""Split-conformal calibration checked against hand-worked numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from packager.classifier.calibration import (
+    CalibrationError,
+    calibrate,
+    conformal_quantile,
+    conformal_rank,
+    min_calibration_size,
+)
+
+
+def test_hand_worked_example():
+    # n = 9 forget prompts, alpha = 0.2: k = ceil(10 * 0.8) = 8, so q_hat is the 8th smallest s.
+    probs = [0.99, 0.95, 0.90, 0.97, 0.60, 0.85, 0.98, 0.80, 0.70]
+    # s = 1 - p sorted: 0.01 0.02 0.03 0.05 0.10 0.15 0.20 0.30 0.40 -> 8th = 0.30
+    rule = calibrate(probs, alpha=0.2)
+    assert rule.q_hat == pytest.approx(0.30)
+    assert rule.threshold == pytest.approx(0.70)
+    assert (rule.kind, rule.alpha, rule.n) == ("conformal", 0.2, 9)
+    assert [rule.flags(p) for p in (0.71, 0.69)] == [True, False]
+    assert sum(rule.flags(p) for p in probs) == 8  # only p = 0.60 escapes
+
+
+def test_rank_and_minimum_size():
+    assert conformal_rank(19, 0.05) == 19  # (20 * 0.95) = 19 exactly, not 20 by float error
+    assert conformal_rank(99, 0.05) == 95
+    assert [min_calibration_size(a) for a in (0.05, 0.1, 0.2, 0.5)] == [19, 9, 4, 1]
+    assert conformal_quantile([0.5] * 18 + [0.9], 0.05) == 0.9  # n = 19: the largest score
+
+
+def test_too_few_prompts_names_the_minimum():
+    with pytest.raises(CalibrationError, match="at least 19"):
+        conformal_quantile([0.1] * 18, alpha=0.05)
+    with pytest.raises(CalibrationError, match="strictly between"):
+        min_calibration_size(1.0)

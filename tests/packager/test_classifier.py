@@ -1,0 +1,106 @@
+"""End-to-end: train a tiny random BERT on `demo`, calibrate it, save it and report on it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from guards.classifier import PromptClassifier
+from guards.errors import BundleError
+from packager.classifier import (
+    CalibrationError,
+    ClassifierConfig,
+    default_backbone,
+    evaluate_classifier,
+    split_forget_set,
+    train_classifier,
+)
+from packager.sources import load_forget_set
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy shared CPU thread sync dominates."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory):
+    """A 2-layer, 32-wide random BERT with the MiniLM package's tokenizer, saved like a Hub model."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(default_backbone())
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_splits_never_train_on_paraphrases_or_eval_prompts():
+    fs = load_forget_set("demo")
+    data = split_forget_set(fs, ClassifierConfig())
+    trained = set(data.train.texts) | set(data.val.texts)
+    held_out = set(data.calibration) | set(data.test_forget) | set(data.paraphrases)
+    held_out |= {t for group in data.negatives.values() for t in group}
+    assert not trained & held_out
+    assert len(data.calibration) >= 19 and set(data.paraphrases) == {qa.paraphrased_question for qa in fs.forget_eval}
+    assert data == split_forget_set(fs, ClassifierConfig())  # seeded
+    with pytest.raises(CalibrationError, match="too few"):
+        split_forget_set(fs, ClassifierConfig(alpha=0.01))  # needs 99 of 64 forget prompts
+
+
+def test_train_calibrate_save_and_report(tiny_backbone, tmp_path):
+    config = ClassifierConfig(
+        backbone=tiny_backbone, epochs=3, lr=3e-3, batch_size=64, trainable_layers=None, show_progress=False
+    )
+    out = tmp_path / "classifier"
+    trained = train_classifier(load_forget_set("demo"), config, out)
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    assert not list(tmp_path.glob(".classifier.tmp-*"))
+    summary = json.loads((out / "eco_classifier.json").read_text())
+    assert summary["decision"]["q_hat"] == trained.decision.q_hat
+    assert 1 <= trained.best_epoch <= trained.epochs_run <= 3
+
+    scorer = PromptClassifier(out, max_length=config.max_length)
+    calibration_probs = scorer(list(trained.data.calibration))
+    covered = sum(trained.decision.flags(p) for p in calibration_probs)
+    assert covered >= 0.95 * len(calibration_probs)  # conformal: k of n calibration prompts flagged
+    report = evaluate_classifier(scorer, trained.data, trained.decision)
+    assert report.fpr["general"].n == sum(report.fpr[g].n for g in ("real_authors", "world_facts", "everyday"))
+    assert report.recall["paraphrase"].n == 64 and report.ms_per_prompt > 0
+    # the trained model separates forget from everyday prompts better than chance
+    everyday = scorer(list(trained.data.negatives["everyday"]))
+    assert sum(calibration_probs) / len(calibration_probs) > sum(everyday) / len(everyday)
+    assert json.dumps(report.to_dict())
+
+
+def test_existing_output_is_not_overwritten(tiny_backbone, tmp_path):
+    out = tmp_path / "classifier"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    config = ClassifierConfig(backbone=tiny_backbone, epochs=1, show_progress=False)
+    with pytest.raises(BundleError, match="already exists"):
+        train_classifier(load_forget_set("demo"), config, out)
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="`alpha`"):
+        ClassifierConfig(alpha=1.5)
+    with pytest.raises(ValueError, match="`epochs`"):
+        replace(ClassifierConfig(), epochs=0)

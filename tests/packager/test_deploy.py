@@ -1,0 +1,113 @@
+"""eco-pack deploy: rendered manifests validate against Kubernetes schemas (strict), reference secrets
+only by name, and applying fails clearly without kubectl or a current context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from guards.errors import EcoPackError
+from packager.cli import cli
+from packager.distribution import deploy
+from packager.distribution.artifact import read_artifact
+from tests.packager.conftest import assert_no_secrets
+
+K8S_VERSION = "1.33.0"  # current (and oldest shipped) schema set of kubernetes-validate, checked offline
+IMAGE = "ghcr.io/acme/demo-guard:0.1.0"
+URL = "s3://models/guards/demo-guard/0.1.0"
+
+
+def render_k8s(artifact: Path, *extra: str) -> tuple[list[dict], str]:
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--image", IMAGE, "--artifact-url", URL,
+                                      "--dry-run", *extra])
+    assert result.exit_code == 0, result.output
+    return [doc for doc in yaml.safe_load_all(result.output) if doc], result.output
+
+
+@pytest.mark.parametrize("version", [K8S_VERSION, kubernetes_validate.utils.latest_version()])
+def test_manifests_validate_strictly(artifact, version):
+    docs, _ = render_k8s(artifact)
+    assert [d["kind"] for d in docs] == ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_deployment_is_gpu_hardened_and_fetches_the_artifact(artifact):
+    docs, _ = render_k8s(artifact, "--gpus", "2", "--replicas", "2", "5")
+    deployment, _, hpa, pdb = docs
+    pod = deployment["spec"]["template"]["spec"]
+    server, init = pod["containers"][0], pod["initContainers"][0]
+    assert server["resources"]["limits"]["nvidia.com/gpu"] == 2
+    assert server["resources"]["requests"]["cpu"] and server["resources"]["requests"]["memory"]
+    assert pod["nodeSelector"] and pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert server["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert server["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    for container in (server, init):
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/artifact", "/tmp", "/cache"}
+    assert URL in init["command"] and init["image"] == server["image"] == IMAGE
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+
+
+def test_secrets_are_referenced_never_inlined(artifact, fake_secrets, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "FAKEawsSecretNeverWritten55")
+    docs, text = render_k8s(artifact)
+    assert_no_secrets([*fake_secrets.values(), "FAKEawsSecretNeverWritten55"], text)
+    assert not any(doc["kind"] == "Secret" for doc in docs)
+    pod = docs[0]["spec"]["template"]["spec"]
+    for container in pod["containers"] + pod["initContainers"]:
+        for env in container.get("env", []):
+            assert "value" in env or "secretKeyRef" in env["valueFrom"]
+            if "value" in env:
+                assert env["name"] not in ("HF_TOKEN", "ECO_GUARD_KEY", "AWS_SECRET_ACCESS_KEY")
+    assert {"secretRef": {"name": "eco-pack-credentials", "optional": True}} in pod["initContainers"][0]["envFrom"]
+
+
+def test_bentocloud_config_has_the_documented_shape(artifact, fake_secrets):
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--target", "bentocloud", "--artifact-url", URL,
+                                      "--replicas", "1", "4", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load(result.output)
+    assert config["name"] == "demo-guard" and config["bento"] == "demo-guard:0.1.0"
+    assert config["secrets"] == ["eco-pack-credentials"]
+    assert {"name": "ECO_ARTIFACT_URL", "value": URL} in config["envs"]
+    (service,) = config["services"].values()
+    assert service["scaling"] == {"min_replicas": 1, "max_replicas": 4} and service["instance_type"]
+    assert_no_secrets(list(fake_secrets.values()), result.output)
+
+
+def test_values_cannot_break_the_yaml(artifact):
+    config = deploy.config_for(read_artifact(artifact), image='evil"\nkind: Secret', artifact_url=URL)
+    docs = list(yaml.safe_load_all(deploy.render("k8s", config)))
+    assert docs[0]["spec"]["template"]["spec"]["containers"][0]["image"] == 'evil"\nkind: Secret'
+
+
+def test_no_current_context_fails_clearly(artifact, tmp_path, monkeypatch):
+    empty = tmp_path / "kubeconfig"
+    empty.write_text("")
+    monkeypatch.setenv("KUBECONFIG", str(empty))
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--image", IMAGE, "--artifact-url", URL])
+    assert isinstance(result.exception, EcoPackError), result.output
+    assert "no current context" in str(result.exception) and "--dry-run" in str(result.exception)
+
+
+def test_missing_kubectl_fails_clearly(artifact, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no kubectl anywhere
+    with pytest.raises(EcoPackError, match="`kubectl` was not found"):
+        deploy.apply_k8s("---\n")
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--image", IMAGE, "--artifact-url", URL])
+    assert "kubectl" in str(result.exception)
+
+
+def test_bad_settings_are_usage_errors(artifact):
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--image", IMAGE, "--artifact-url", "ftp://x",
+                                      "--dry-run"])
+    assert result.exit_code == 2 and "artifact_url" in result.output
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--artifact-url", URL, "--dry-run"])
+    assert result.exit_code == 2 and "--image" in result.output

@@ -60,8 +60,14 @@ def main(argv: list[str] | None = None) -> dict:
     folder = ensure_smollm2()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
-    guard = GuardedModel(model, tokenizer, classifier=None, corruption=CorruptionConfig("rand_noise_first_n", 1, 3.0),
-                         seed_policy=SeedPolicy("fixed", seed=0), prompt_format=PromptFormat("chat_template"))
+    guard = GuardedModel(
+        model,
+        tokenizer,
+        classifier=None,
+        corruption=CorruptionConfig("rand_noise_first_n", 1, 3.0),
+        seed_policy=SeedPolicy("fixed", seed=0),
+        prompt_format=PromptFormat("chat_template"),
+    )
     settings = dict(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False)
     inputs = [tokenizer(guard.format(p), return_tensors="pt").to(device) for p in PROMPTS]
 

@@ -24,30 +24,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=None, help="local model folder; default: train a small one")
+    parser.add_argument("--model", type=Path, default=None, help="local model folder; default: the `tiny` subject")
     parser.add_argument("--forget", default="demo", help="forget-set spec")
     parser.add_argument("--prompt-format", default="phi", help="prompt format the model was trained with")
     parser.add_argument("--distance", default="ks", choices=("ks", "mean_abs"))
     parser.add_argument("--seeds", type=int, default=1, help="noise seeds per objective evaluation")
-    parser.add_argument("--epochs", type=int, default=12, help="training epochs when no --model is given")
     parser.add_argument("--out", type=Path, default=RESULTS / "sigma_search.json")
     return parser.parse_args(argv)
-
-
-def small_model(epochs: int) -> Path:
-    """A small scratch Llama fine-tuned on demo through ``packager.finetune`` (cached)."""
-    from packager.finetune import FinetuneConfig, ScratchModel, TrainConfig, finetune
-    from packager.finetune_data import select_training_data
-
-    cache = Path(os.environ.get("ECO_PACK_CACHE", Path.home() / ".cache" / "eco-pack"))
-    out = cache / "benchmarks" / f"sigma-search-demo-scratch-e{epochs}"
-    if not (out / "config.json").is_file():
-        size = ScratchModel(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128, vocab_size=768)
-        config = FinetuneConfig(
-            base="scratch", scratch_model=size, train=TrainConfig.scratch(epochs=epochs), device="cpu", dtype="float32"
-        )
-        finetune(config, select_training_data("demo", general=True), out)
-    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -59,9 +42,10 @@ def main(argv: list[str] | None = None) -> dict:
     from guards.prompt_format import PromptFormat
     from packager.sigma import SigmaConfig, build_objective, run_search
     from packager.sources import load_forget_set
+    from packager.tiny import ensure_tiny
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    path = args.model or small_model(args.epochs)
+    path = args.model or ensure_tiny(args.forget).subject
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
     guarded = GuardedModel(model, tokenizer, classifier=None, prompt_format=PromptFormat(args.prompt_format))
@@ -78,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": shlex.join(
             ["python", "-m", "benchmarks.sigma_search", *(argv if argv is not None else sys.argv[1:])]
         ),
-        "model": str(path),
+        "model": "tiny (the `tiny` alias subject, trained from scratch on demo)" if args.model is None else str(path),
         "forget_set": args.forget,
         "objective": "surrogate: KS(subject P~ on holdout, guarded P~ on forget)"
         if args.distance == "ks"

@@ -143,7 +143,9 @@ class GuardedModel:
         return ids.to(self.device), mask.to(self.device)
 
     # -- corruption --------------------------------------------------------------------------
-    def _embed(self, ids: torch.Tensor, seqs: Sequence[_Encoded], flagged: Sequence[bool], seed: int | None) -> torch.Tensor:
+    def _embed(
+        self, ids: torch.Tensor, seqs: Sequence[_Encoded], flagged: Sequence[bool], seed: int | None
+    ) -> torch.Tensor:
         embeds = self.embedding(ids)
         if not any(flagged):
             return embeds

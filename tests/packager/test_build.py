@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,27 +32,50 @@ def demo_models(tmp_path_factory):
     sizes = ScratchModel(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, vocab_size=400)
     config = make_config("scratch", epochs=1, scratch_model=sizes, device="cpu", dtype="float32")
     finetune(config, select_training_data("demo", "all"), root / "subject", progress=False)
-    finetune(config, select_training_data("demo", "retain"), root / "retain", tokenizer=root / "subject",
-             progress=False)
+    finetune(
+        config, select_training_data("demo", "retain"), root / "retain", tokenizer=root / "subject", progress=False
+    )
     return root / "subject", root / "retain"
 
 
 def fast_config(tmp_path, demo_models, classifier_dir, **overrides) -> BuildConfig:
     subject, retain = demo_models
     settings = dict(
-        model=str(subject), retain_model=str(retain), forget="demo", out=tmp_path / "dist", name="demo-test",
-        classifier_backbone=str(classifier_dir), classifier_epochs=1, noise_seeds=1, device="cpu",
-        extra={"max_new_tokens": 8}, bento=False, command="pytest",
+        model=str(subject),
+        retain_model=str(retain),
+        forget="demo",
+        out=tmp_path / "dist",
+        name="demo-test",
+        classifier_backbone=str(classifier_dir),
+        classifier_epochs=1,
+        noise_seeds=1,
+        device="cpu",
+        extra={"max_new_tokens": 8},
+        bento=False,
+        command="pytest",
     )
     return BuildConfig(**(settings | overrides))
 
 
-def test_end_to_end_build_writes_a_complete_artifact(tmp_path, demo_models, tiny_classifier_dir):
-    outcome = run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, bento=True))
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, demo_models, tiny_classifier_dir):
+    """One full build (bento included) shared by the read-only tests below; its cache is its own."""
+    root = tmp_path_factory.mktemp("built")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ECO_PACK_CACHE", str(root / "cache"))
+        outcome = run_build(fast_config(root, demo_models, tiny_classifier_dir, bento=True))
+        again = run_build(fast_config(root, demo_models, tiny_classifier_dir, bento=True))
+    return outcome, again
+
+
+def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
+    outcome, again = built
     path = outcome.path
-    assert path == tmp_path / "dist" / "demo-test-0.1.0"
+    assert path.name == "demo-test-0.1.0"
     checksums = verify_manifest(path)
-    assert {"guard/eco_guard.json", "README.md", "build.json", "results.json", "plots/sigma_search.png"} <= set(checksums)
+    assert {"guard/eco_guard.json", "README.md", "build.json", "results.json", "plots/sigma_search.png"} <= set(
+        checksums
+    )
     assert any(name.startswith("bento/") and name.endswith(".bento") for name in checksums)
     assert any(name.startswith("base/") and name.endswith(".safetensors") for name in checksums)
 
@@ -73,7 +97,6 @@ def test_end_to_end_build_writes_a_complete_artifact(tmp_path, demo_models, tiny
     assert guard["seed_policy"]["kind"] == "keyed"
 
     # a second build of the same inputs reuses every stage and gets the next version
-    again = run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, bento=True))
     assert again.version == "0.1.1"
     assert set(again.cached) >= {"data", "model", "classifier", "calibration", "sigma", "evaluation"}
 
@@ -107,11 +130,22 @@ def test_bad_input_gets_clear_errors(tmp_path, demo_models, tiny_classifier_dir)
     with pytest.raises(EcoPackError, match="forget-set source `nope`"):
         run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, forget="nope"))
     with pytest.raises(ForgetSetError, match="ECO_PACK_DATA_DIR"):
-        run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, forget="tofu:forget01",
-                              data_dir=tmp_path / "missing"))
+        run_build(
+            fast_config(
+                tmp_path, demo_models, tiny_classifier_dir, forget="tofu:forget01", data_dir=tmp_path / "missing"
+            )
+        )
     with pytest.raises(ModelSourceError, match="hf download|local"):
-        run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, model="org/not-cached-model",
-                              retain_model=None, forget="demo"))
+        run_build(
+            fast_config(
+                tmp_path,
+                demo_models,
+                tiny_classifier_dir,
+                model="org/not-cached-model",
+                retain_model=None,
+                forget="demo",
+            )
+        )
     (tmp_path / "dist" / "demo-test-1.0.0").mkdir(parents=True)
     with pytest.raises(ArtifactExistsError, match="--force"):
         run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, version="1.0.0"))
@@ -127,3 +161,30 @@ def test_cli_maps_errors_to_one_line(tmp_path):
     assert "eco-pack build --model llama-2-7b-chat --forget tofu" in help_text
     for option in ("--out", "--version", "--seed", "--device", "--dtype", "--data-dir"):
         assert option in help_text
+
+
+def test_inspect_and_eval_commands(built, tmp_path):
+    path = built[0].path
+    shown = CliRunner().invoke(cli, ["inspect", str(path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    info = json.loads(shown.output)
+    assert info["guard"]["name"] == "demo-test"
+    assert "guard/classifier/model.safetensors" in info["checksums"]
+
+    report = path.parent / "remeasured.json"
+    result = CliRunner().invoke(cli, ["eval", str(path), "--max-new-tokens", "4", "--write", str(report)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(report.read_text())
+    built_results = json.loads((path / "results.json").read_text())["models"]
+    # the unguarded model is deterministic, so re-measuring reproduces its probabilities exactly
+    assert scores["unguarded"]["splits"]["retain"]["prob"] == pytest.approx(
+        built_results["unguarded"]["splits"]["retain"]["prob"], rel=1e-6
+    )
+    assert scores["guarded"]["splits"]["forget"]["flagged"] == built_results["guarded"]["splits"]["forget"]["flagged"]
+
+    copy = shutil.copytree(path, tmp_path / path.name)
+    tampered = copy / "guard" / "eco_guard.json"
+    tampered.write_text(tampered.read_text().replace('"keyed"', '"fresh"'))
+    refused = CliRunner().invoke(cli, ["inspect", str(copy)])
+    assert refused.exit_code != 0
+    assert "eco_guard.json" in str(refused.exception)

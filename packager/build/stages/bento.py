@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -38,8 +41,15 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     from bentos.build import build_bento
 
     staging = stage_artifact(ctx, out / "staging")
-    write_manifest(staging)
-    tag = build_bento(staging, version=ctx.objects["version"].replace("+", "-"))
+    content = hashlib.sha256(json.dumps(write_manifest(staging), sort_keys=True).encode()).hexdigest()[:8]
+    # name and version follow the artifact; the content hash keeps two different builds of one
+    # version apart in the BentoML store, and makes a rebuild of the same content reuse its bento
+    name = re.sub(r"[^a-z0-9_.-]", "-", ctx.config.artifact_name.lower())
+    version = f"{ctx.objects['version']}-{content}".replace("+", "-")
+    try:
+        tag = str(bentoml.get(f"{name}:{version}").tag)
+    except bentoml.exceptions.NotFound:
+        tag = build_bento(staging, version=version, name=name)
     (out / BENTO_DIR).mkdir()
     filename = f"{ctx.config.artifact_name}-{ctx.objects['version']}.bento"
     bentoml.export_bento(tag, str(out / BENTO_DIR / filename))

@@ -37,8 +37,11 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     decision = calibrate(scorer(list(data.calibration)), ctx.config.alpha)
     report = evaluate_classifier(scorer, data, decision)
     others = [t for group in data.negatives.values() for t in group]
-    scores = {"forget (held out)": scorer(list(data.test_forget)), "forget paraphrases": scorer(list(data.paraphrases)),
-              "all other prompts": scorer(others)}
+    scores = {
+        "forget (held out)": scorer(list(data.test_forget)),
+        "forget paraphrases": scorer(list(data.paraphrases)),
+        "all other prompts": scorer(others),
+    }
     (out / SCORES_FILE).write_text(json.dumps(scores) + "\n")
     recall, fpr = report.recall, report.fpr
     ctx.console.print(

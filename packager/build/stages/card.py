@@ -33,7 +33,10 @@ def results(ctx: BuildContext) -> dict[str, Any]:
     return {
         "forget_set": forget_set(ctx).name,
         "models": ctx.results["evaluation"]["models"],
-        "classifier": {"decision": ctx.results["calibration"]["decision"], "report": ctx.results["calibration"]["report"]},
+        "classifier": {
+            "decision": ctx.results["calibration"]["decision"],
+            "report": ctx.results["calibration"]["report"],
+        },
         "sigma": sigma,
     }
 
@@ -63,9 +66,14 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
         forget_set=forget_set(ctx).name,
         guard=guard,
         classifier={"backbone": ctx.results["classifier"]["backbone"], "report": rows},
-        sigma={"optimizer": sigma["optimiser"], "reference": sigma["reference"], "distance": sigma["distance"],
-               "noise_seeds": sigma["noise_seeds"], "evaluations": sigma["evaluations"],
-               "objective": sigma["final_objective"]},
+        sigma={
+            "optimizer": sigma["optimiser"],
+            "reference": sigma["reference"],
+            "distance": sigma["distance"],
+            "noise_seeds": sigma["noise_seeds"],
+            "evaluations": sigma["evaluations"],
+            "objective": sigma["final_objective"],
+        },
     )
     card.save(out / "README.md")
     return {"results": RESULTS_FILE, "card": "README.md", "plots": "plots"}

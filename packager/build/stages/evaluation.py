@@ -43,7 +43,9 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
         reference = retain.splits["forget"].truth_ratios
         reports["retain"] = retain.to_dict()
     ctx.console.print("evaluating the unguarded subject")
-    reports["unguarded"] = evaluate(plain(ctx, "subject"), fs, _eval_config(ctx, "none"), reference_ratios=reference).to_dict()
+    reports["unguarded"] = evaluate(
+        plain(ctx, "subject"), fs, _eval_config(ctx, "none"), reference_ratios=reference
+    ).to_dict()
     ctx.console.print("evaluating the guarded subject")
     guarded = guarded_subject(ctx, ctx.results["sigma"]["sigma"])
     reports["guarded"] = evaluate(guarded, fs, _eval_config(ctx, "classifier"), reference_ratios=reference).to_dict()

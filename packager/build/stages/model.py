@@ -1,8 +1,9 @@
 """Stage 2: resolve the subject model, its retain reference and its prompt format.
 
-``retain`` is the evaluation reference (``--retain-model``, else the registry's retain model for
-the forget split). ``tuning_reference`` exists only with ``--retain-model``: by default sigma is
-tuned against the holdout surrogate and the retain model is used for evaluation only.
+``retain`` is the evaluation reference (``--retain-model``, else ``--reference-model``, else the
+registry's retain model for the forget split). ``tuning_reference`` exists only with
+``--retain-model``: by default sigma is tuned against the holdout surrogate and the retain model
+is used for evaluation only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 from guards.config import BaseModelRef
 from guards.prompt_format import PromptFormat
 from packager.build.runner import BuildContext, Stage
-from packager.models import ResolvedModel, load_model as load_registered, resolve_model
+from packager.models import ResolvedModel, resolve_model
+from packager.models import load_model as load_registered
 
 ROLES = ("subject", "retain", "tuning_reference")
 
@@ -29,7 +31,8 @@ def resolved(ctx: BuildContext) -> ResolvedModel:
 def _refs(ctx: BuildContext) -> dict[str, BaseModelRef | None]:
     found = resolved(ctx)
     explicit = resolve_model(ctx.config.retain_model).subject if ctx.config.retain_model else None
-    return {"subject": found.subject, "retain": explicit or found.retain, "tuning_reference": explicit}
+    reference = resolve_model(ctx.config.reference_model).subject if ctx.config.reference_model else None
+    return {"subject": found.subject, "retain": explicit or reference or found.retain, "tuning_reference": explicit}
 
 
 def model_ref(ctx: BuildContext, role: str) -> BaseModelRef:
@@ -49,16 +52,18 @@ def load_model(ctx: BuildContext, role: str):
     """(model, tokenizer) for ``role``, loaded once per process."""
     key = f"model:{role}"
     if key not in ctx.objects:
-        alias = ctx.config.model if role == "subject" else ctx.config.retain_model
-        ctx.objects[key] = load_registered(model_ref(ctx, role), alias=alias, device=ctx.config.device,
-                                           dtype=ctx.config.dtype)
+        alias = ctx.config.model if role == "subject" else (ctx.config.retain_model or ctx.config.reference_model)
+        ctx.objects[key] = load_registered(
+            model_ref(ctx, role), alias=alias, device=ctx.config.device, dtype=ctx.config.dtype
+        )
     return ctx.objects[key]
 
 
 def _inputs(ctx: BuildContext) -> dict[str, Any]:
     # Resolving may train the tiny models, so it happens in ``_run``, where it is timed and cached.
     config = ctx.config
-    return {"model": config.model, "retain_model": config.retain_model, "data": ctx.results["data"]["sha256"]}
+    return {"model": config.model, "retain_model": config.retain_model, "reference_model": config.reference_model,
+            "data": ctx.results["data"]["sha256"]}
 
 
 def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:

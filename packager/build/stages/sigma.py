@@ -53,8 +53,14 @@ def _inputs(ctx: BuildContext) -> dict[str, Any]:
 def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     retain = plain(ctx, "tuning_reference") if ctx.config.retain_model else None
     result = tune_sigma(guarded_subject(ctx, 1.0), forget_set(ctx), sigma_config(ctx), retain=retain)
-    ctx.console.print(f"sigma = {result.sigma:.4g} (objective {result.objective:.4f}, {result.evaluations} evaluations)")
-    reference = "retain model's truth ratios" if retain else "holdout surrogate (subject's answer probability on unseen authors)"
+    ctx.console.print(
+        f"sigma = {result.sigma:.4g} (objective {result.objective:.4f}, {result.evaluations} evaluations)"
+    )
+    reference = (
+        "retain model's truth ratios"
+        if retain
+        else "holdout surrogate (subject's answer probability on unseen authors)"
+    )
     config = sigma_config(ctx)
     return result.to_dict() | {"reference": reference, "distance": config.distance, "noise_seeds": config.seeds}
 

@@ -1,0 +1,3 @@
+from benchmarks.tofu.driver import main
+
+raise SystemExit(main())

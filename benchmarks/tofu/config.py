@@ -1,0 +1,68 @@
+"""Settings of one benchmark run, each documented once; ``BenchConfig.quick()`` is the smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+SPLITS = ("forget01", "forget05", "forget10")
+RETAIN_OF = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
+METHODS = ("graddiff", "npo")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Defaults are sized (docs/tofu_benchmark.md) so the whole run fits 2 hours on 2 CPU cores."""
+
+    data_dir: Path | None = None  # TOFU mirror; None = $ECO_PACK_DATA_DIR
+    work_dir: Path | None = None  # stage cache; None = $ECO_PACK_CACHE/benchmarks/tofu
+    results_dir: Path = Path(__file__).resolve().parents[1] / "results"
+    results_name: str | None = None  # None = tofu_cpu (tofu_cpu_quick with quick)
+    splits: tuple[str, ...] = SPLITS
+    quick: bool = False  # the quick subset of TOFU (docs: data.py) and tiny sizes
+    # subject and retain models: from-scratch Llama trained with `eco-pack finetune`'s API
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 2
+    intermediate: int = 384
+    vocab: int = 4096
+    epochs: int = 10
+    lr: float = 3e-3
+    batch_size: int = 16
+    seed: int = 0
+    # baselines: a sweep of learning rate x epochs (evaluated as checkpoints of one run per rate)
+    methods: tuple[str, ...] = METHODS
+    unlearn_lrs: tuple[float, ...] = (1e-4, 1e-3)
+    unlearn_epochs: tuple[int, ...] = (2, 4)
+    utility_ratio: float = 0.95  # keep model utility >= ratio x the subject's
+    # ECO guard build (`eco-pack build` settings)
+    noise_seeds: int = 3
+    classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
+    max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.splits if s not in SPLITS]
+        if unknown or not self.splits:
+            raise ValueError(f"`--splits` must name some of {', '.join(SPLITS)}, not {', '.join(unknown) or 'none'}")
+        if self.hidden % self.heads:
+            raise ValueError(f"`--hidden` ({self.hidden}) must be divisible by `--heads` ({self.heads})")
+        if not self.unlearn_lrs or not self.unlearn_epochs or min(self.unlearn_epochs) < 1:
+            raise ValueError("`--unlearn-lrs` and `--unlearn-epochs` need at least one value each (epochs >= 1)")
+        if not 0 < self.utility_ratio <= 1:
+            raise ValueError(f"`--utility-ratio` must lie in (0, 1], not {self.utility_ratio}")
+
+    @classmethod
+    def quick_config(cls, **overrides) -> BenchConfig:
+        """A few minutes end to end: 8 authors, tiny models, one split, short sweeps."""
+        return replace(cls(
+            quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
+            unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, classifier_epochs=1, max_new_tokens=32,
+        ), **overrides)
+
+    @property
+    def name(self) -> str:
+        return self.results_name or ("tofu_cpu_quick" if self.quick else "tofu_cpu")
+
+    def model_sizes(self) -> dict[str, int]:
+        return {"hidden": self.hidden, "layers": self.layers, "heads": self.heads,
+                "intermediate": self.intermediate, "vocab": self.vocab}

@@ -1,0 +1,148 @@
+"""``python -m benchmarks.tofu``: the whole TOFU benchmark, in cached stages that resume.
+
+Order: data -> subject (TOFU full) -> retain models -> subject utility -> per split: ECO build,
+retain reference ratios, GradDiff and NPO sweeps -> results JSON/markdown/plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from benchmarks.tofu import data as tofu_data
+from benchmarks.tofu import report
+from benchmarks.tofu.cache import StageRecord, run_stage
+from benchmarks.tofu.config import METHODS, RETAIN_OF, SPLITS, BenchConfig
+from benchmarks.tofu.stages import Context, build_guard, finetune_model, retain_ratios, run_baseline, subject_utility
+from guards.errors import EcoPackError
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def parse_args(argv: list[str]) -> BenchConfig:
+    defaults = BenchConfig()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.tofu", description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", type=Path, default=os.environ.get("ECO_PACK_DATA_DIR"),
+                   help="TOFU JSON Lines mirror (default: $ECO_PACK_DATA_DIR)")
+    p.add_argument("--work-dir", type=Path, help="stage cache (default: $ECO_PACK_CACHE/benchmarks/tofu)")
+    p.add_argument("--results-dir", type=Path, default=defaults.results_dir)
+    p.add_argument("--results-name", help="file stem (default: tofu_cpu; tofu_cpu_quick with --quick)")
+    p.add_argument("--splits", default=None, help=f"comma-separated subset of {','.join(SPLITS)}")
+    p.add_argument("--methods", default=None, help=f"baselines, comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--quick", action="store_true", help="tiny smoke configuration (8 authors, tiny models)")
+    for name in ("hidden", "layers", "heads", "intermediate", "vocab", "epochs", "batch_size", "seed", "noise_seeds",
+                 "classifier_epochs", "max_new_tokens"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
+    p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")
+    p.add_argument("--unlearn-epochs", type=_ints, default=None, help="epoch checkpoints swept, e.g. 2,5")
+    p.add_argument("--utility-ratio", type=float, default=None)
+    args = vars(p.parse_args(argv))
+    quick = args.pop("quick")
+    for key in ("splits", "methods"):
+        if args[key] is not None:
+            args[key] = tuple(v.strip() for v in args[key].split(",") if v.strip())
+    overrides = {k: v for k, v in args.items() if v is not None}
+    return BenchConfig.quick_config(**overrides) if quick else BenchConfig(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    console = Console(stderr=True)
+    try:
+        config = parse_args(argv)
+        paths = run(config, shlex.join(["python", "-m", "benchmarks.tofu", *argv]), console)
+    except (EcoPackError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _work_dir(config: BenchConfig) -> Path:
+    if config.work_dir is not None:
+        return Path(config.work_dir)
+    from guards.cache import cache_root
+
+    return cache_root() / "benchmarks" / "tofu"
+
+
+def _data(config: BenchConfig, work: Path, console: Console) -> tuple[Path, str, StageRecord | None]:
+    source = tofu_data.check_mirror(config.data_dir)
+    key = tofu_data.fingerprint(source)
+    if not config.quick:
+        return source, key, None
+    record = run_stage(work, "data-quick", {"data": key},
+                       lambda out: {"files": tofu_data.write_quick_subset(source, out)}, console)
+    return record.path, tofu_data.fingerprint(record.path), record
+
+
+def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
+    """Run (or resume) every stage for ``config`` and write the results files; returns their paths."""
+    started = time.perf_counter()
+    work = _work_dir(config)
+    data_dir, data_key, data_stage = _data(config, work, console)
+    ctx = Context(config, work, data_dir, data_key, console)
+    stages: dict[str, StageRecord] = {"data-quick": data_stage} if data_stage else {}
+    subject = stages["finetune-full"] = finetune_model(ctx, "full")
+    retains = {split: finetune_model(ctx, RETAIN_OF[split], subject) for split in config.splits}
+    stages |= {f"finetune-{RETAIN_OF[s]}": r for s, r in retains.items()}
+    utility = stages["subject-utility"] = subject_utility(ctx, subject)
+    rows: list[dict[str, Any]] = []
+    guard: dict[str, Any] = {}
+    cost = {"eco": 0.0, **{m: 0.0 for m in config.methods}, **{f"{m}_sweep": 0.0 for m in config.methods}}
+    build_seconds: dict[str, float] = {}
+    for split in config.splits:
+        eco = stages[f"eco-{split}"] = build_guard(ctx, split, subject, retains[split])
+        models = eco.result["results"]["models"]
+        rows.append(report.build_row(split, "subject", models["unguarded"], subject.result["seconds"], command))
+        rows.append(report.build_row(split, "retain", models["retain"], retains[split].result["seconds"], command))
+        eco_seconds = report.eco_cost(eco.result["stage_seconds"])
+        rows.append(report.build_row(split, "eco", models["guarded"], eco_seconds, command))
+        cost["eco"] += eco_seconds
+        classifier = eco.result["results"]["classifier"]["report"]
+        guard[split] = {"fpr_retain": classifier["fpr"]["retain"]["rate"],
+                        "fpr_general": classifier["fpr"]["general"]["rate"],
+                        "ms_per_prompt": classifier["ms_per_prompt"]}
+        if split == "forget10":
+            build_seconds = eco.result["stage_seconds"]
+        reference = stages[f"reference-{split}"] = retain_ratios(ctx, split, retains[split])
+        for method in config.methods:
+            baseline = stages[f"{method}-{split}"] = run_baseline(ctx, method, split, subject, reference, utility)
+            result = baseline.result
+            rows.append({"split": split, "method": method, **{k: result[k] for k in report.COLUMNS[:4]},
+                         "seconds": round(result["seconds"], 1), "command": command,
+                         "selected": result["selected"]["label"], "constraint_met": result["constraint_met"]})
+            cost[method] += result["seconds"]
+            cost[f"{method}_sweep"] += result["sweep_seconds"]
+    data = {
+        "benchmark": "tofu_cpu", "quick": config.quick, "command": command,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "subject": {k: subject.result[k] for k in ("parameters", "pairs", "tokens_per_second", "epoch_losses")},
+        "subject_utility_no_rouge": utility.result["model_utility"],
+        "rows": rows, "targets": report.targets(rows), "guard": guard,
+        "unlearning_cost": {k: round(v, 1) for k, v in cost.items()},
+        "forget10_build_seconds": {k: round(v, 1) for k, v in build_seconds.items()},
+        "baselines": {name: {k: r.result[k] for k in ("selected", "constraint_met", "candidates", "sweep_seconds")}
+                      for name, r in stages.items() if name.split("-")[0] in METHODS},
+        "stages": {name: {"seconds": round(r.seconds, 1), "cached": r.cached, "key": r.key}
+                   for name, r in stages.items()},
+        "total_seconds": time.perf_counter() - started,
+        "cores": len(os.sched_getaffinity(0)),
+    }
+    return report.write(data, Path(config.results_dir), config.name)

@@ -1,0 +1,110 @@
+"""Turn the stages' results into the benchmark's rows, targets, JSON, markdown and plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ("forget_quality", "model_utility", "forget_truth_ratio", "forget_rougeL", "seconds")
+ECO_COST_STAGES = ("classifier", "calibration", "sigma", "bundle")  # what unlearning with ECO costs
+MARKERS = {"subject": "o", "retain": "s", "eco": "*", "graddiff": "^", "npo": "v"}
+
+
+def build_row(split: str, method: str, summary: dict[str, Any], seconds: float, command: str) -> dict[str, Any]:
+    """One table row from a build's results.json model summary."""
+    forget = summary["splits"]["forget"]
+    return {"split": split, "method": method, "forget_quality": summary["forget_quality"],
+            "model_utility": summary["model_utility"], "forget_truth_ratio": forget["truth_ratio"],
+            "forget_rougeL": forget["rougeL"], "seconds": round(seconds, 1), "command": command}
+
+
+def eco_cost(stage_seconds: dict[str, float]) -> float:
+    return sum(stage_seconds.get(name, 0.0) for name in ECO_COST_STAGES)
+
+
+def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's ECO targets per split, each with the measured value and whether it holds."""
+    checks = []
+    for split in dict.fromkeys(r["split"] for r in rows):
+        by = {r["method"]: r for r in rows if r["split"] == split}
+        eco, subject = by.get("eco"), by.get("subject")
+        if not eco or eco["forget_quality"] is None:
+            continue
+        floor = 0.9 if split in ("forget01", "forget05") else 0.5
+        checks.append({"split": split, "target": f"forget quality >= {floor}", "value": eco["forget_quality"],
+                       "met": eco["forget_quality"] >= floor})
+        if subject:
+            gap = abs(eco["model_utility"] - subject["model_utility"])
+            checks.append({"split": split, "target": "|utility - subject's| <= 0.01", "value": gap, "met": gap <= 0.01})
+        for method in ("graddiff", "npo"):
+            if method in by and by[method]["forget_quality"] is not None:
+                checks.append({"split": split, "target": f"forget quality > {method}'s",
+                               "value": by[method]["forget_quality"],
+                               "met": eco["forget_quality"] > by[method]["forget_quality"]})
+    return checks
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e3 else f"{value:.3f}"
+    return str(value)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    lines = [f"# TOFU at CPU scale{' (QUICK smoke configuration, not a result)' if data['quick'] else ''}", "",
+             f"Command: `{data['command']}`", "",
+             f"Subject: {data['subject']['parameters']:,}-parameter Llama from scratch, {data['config']['epochs']} "
+             f"epochs on TOFU full ({data['subject']['pairs']} QA). Total wall time {data['total_seconds']:.0f}s.", "",
+             "| split | method | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
+    for row in data["rows"]:
+        lines.append(f"| {row['split']} | {row['method']} | " + " | ".join(_fmt(row[c]) for c in COLUMNS) + " |")
+    lines += ["", "`seconds`: unlearning cost. subject/retain: fine-tuning time (retain = retraining); "
+              "eco: classifier + calibration + sigma + bundle stages; graddiff/npo: training time of the selected "
+              "sweep point (the whole sweep is under `baselines`). Every row was produced by the command above.", "",
+              "## Targets (ECO)", "", "| split | target | value | met |", "|---|---|---|---|"]
+    lines += [f"| {t['split']} | {t['target']} | {_fmt(t['value'])} | {'yes' if t['met'] else 'NO'} |"
+              for t in data["targets"]]
+    lines += ["", "## Guard", "", "| split | FPR retain | FPR general | ms per prompt |", "|---|---|---|---|"]
+    lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} |"
+              for s, g in data["guard"].items()]
+    lines += ["", "## Cost", "", f"Total unlearning cost (s): {json.dumps(data['unlearning_cost'])}", "",
+              f"forget10 build seconds per stage: {json.dumps(data['forget10_build_seconds'])}", "",
+              "Stage timings (s): " + ", ".join(f"{k} {v['seconds']:.0f}{' (cached)' if v['cached'] else ''}"
+                                                for k, v in data["stages"].items()), ""]
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], dest: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    colours = dict(zip(dict.fromkeys(r["split"] for r in rows), ("tab:blue", "tab:orange", "tab:green"), strict=False))
+    for row in rows:
+        if row["forget_quality"] is None or row["model_utility"] is None:
+            continue
+        ax.scatter(row["model_utility"], max(row["forget_quality"], 1e-300), marker=MARKERS[row["method"]], s=70,
+                   color=colours[row["split"]], label=f"{row['split']} {row['method']}", edgecolors="black")
+    ax.set_yscale("log")
+    ax.set_xlabel("model utility")
+    ax.set_ylabel("forget quality (log)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(dest, dpi=120)
+    plt.close(fig)
+
+
+def write(data: dict[str, Any], results_dir: Path, name: str) -> list[Path]:
+    """``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``results_dir``."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    paths = [results_dir / f"{name}.{ext}" for ext in ("json", "md", "png")]
+    paths[0].write_text(json.dumps(data, indent=2) + "\n")
+    paths[1].write_text(markdown(data))
+    plot(data["rows"], paths[2], "TOFU, CPU scale" + (" (quick)" if data["quick"] else ""))
+    return paths

@@ -1,0 +1,200 @@
+"""The benchmark's stages: fine-tune, build ECO guards, run baselines, evaluate. Each is cached.
+
+Every function takes the run's ``Context`` and returns a ``StageRecord`` whose inputs include the
+keys of the stages it reads, so changing a model re-runs everything downstream of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from benchmarks.metrics.evaluate import EvalConfig, evaluate
+from benchmarks.tofu.cache import StageRecord, run_stage
+from benchmarks.tofu.config import RETAIN_OF, BenchConfig
+from benchmarks.tofu.unlearn import Candidate, UnlearnConfig, select_best, unlearn
+from guards.guarded_model import GuardedModel
+from guards.prompt_format import PromptFormat
+from packager.finetune import PROTOCOL_VERSION, FinetuneConfig, ScratchModel, TrainConfig, cpu_threads, finetune
+from packager.finetune_data import answer_text, encode_pair, select_training_data
+from packager.sources import load_forget_set
+
+FORMAT = PromptFormat("phi")
+MINILM_PARAMETERS = 22_700_000  # the build's classifier dominates its CPU time
+
+
+def _set_threads(parameters: int) -> None:
+    """One thread for the small Llama (faster on a shared 2-core machine), more for MiniLM when free."""
+    torch.set_num_threads(cpu_threads(parameters))
+
+
+@dataclass(frozen=True)
+class Context:
+    config: BenchConfig
+    work: Path
+    data_dir: Path
+    data_key: str  # fingerprint of the data the run reads
+    console: Console
+
+
+def _finetune_config(cfg: BenchConfig) -> FinetuneConfig:
+    size = ScratchModel(hidden_size=cfg.hidden, num_layers=cfg.layers, num_heads=cfg.heads,
+                        intermediate_size=cfg.intermediate, vocab_size=cfg.vocab)
+    train = TrainConfig.scratch(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
+                                micro_batch_size=cfg.batch_size, seed=cfg.seed)
+    return FinetuneConfig(base="scratch", prompt_format=FORMAT, train=train, scratch_model=size, device="cpu",
+                          dtype="float32")
+
+
+def finetune_model(ctx: Context, subset: str, subject: StageRecord | None = None) -> StageRecord:
+    """Fine-tune on TOFU ``subset`` (``full`` or ``retainNN``); retain models reuse the subject's tokenizer."""
+    config = _finetune_config(ctx.config)
+
+    def run(out: Path) -> dict[str, Any]:
+        data = select_training_data(f"tofu:{subset}", data_dir=ctx.data_dir)
+        tokenizer = subject.path / "model" if subject else None
+        result = finetune(config, data, out / "model", tokenizer=tokenizer, progress=True)
+        return {"model": "model", "pairs": len(data.pairs), "parameters": result.parameters,
+                "seconds": result.seconds, "tokens_per_second": result.tokens_per_second,
+                "epoch_losses": list(result.epoch_losses)}
+
+    inputs = {"protocol": PROTOCOL_VERSION, "config": config.to_dict(), "data": ctx.data_key, "subset": subset,
+              "tokenizer_from": subject.key if subject else None}
+    return run_stage(ctx.work, f"finetune-{subset}", inputs, run, ctx.console)
+
+
+def model_path(record: StageRecord) -> Path:
+    return record.path / record.result["model"]
+
+
+def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRecord) -> StageRecord:
+    """``eco-pack build`` against the subject: sigma on the holdout surrogate, the retain model for evaluation."""
+    from packager.build import BuildConfig, run_build
+
+    cfg = ctx.config
+    settings = {"noise_seeds": cfg.noise_seeds, "classifier_epochs": cfg.classifier_epochs,
+                "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed}
+
+    def run(out: Path) -> dict[str, Any]:
+        build = BuildConfig(
+            model=str(model_path(subject)), forget=f"tofu:{split}", out=out / "dist", version="1.0.0",
+            name=f"tofu-bench-{subject.key[:8]}-{split}", data_dir=ctx.data_dir,
+            reference_model=str(model_path(retain)),
+            seed=cfg.seed, device="cpu", dtype="float32", classifier_epochs=cfg.classifier_epochs,
+            noise_seeds=cfg.noise_seeds, bento=False, force=True, extra={"max_new_tokens": cfg.max_new_tokens},
+            command=f"run_build(model=<subject>, forget=tofu:{split}, reference_model=<{RETAIN_OF[split]}>)",
+        )
+        _set_threads(MINILM_PARAMETERS)
+        outcome = run_build(build, ctx.console)
+        return {"artifact": str(outcome.path.relative_to(out)), "seconds": outcome.seconds,
+                "stage_seconds": outcome.stage_seconds, "results": outcome.results}
+
+    inputs = {"split": split, "subject": subject.key, "retain": retain.key, "data": ctx.data_key, **settings}
+    return run_stage(ctx.work, f"eco-{split}", inputs, run, ctx.console)
+
+
+def _load(path: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def _evaluate(model, tokenizer, fs, max_new_tokens: int | None, splits=None, reference=None):
+    plain = GuardedModel(model, tokenizer, classifier=None, prompt_format=FORMAT)
+    eval_config = EvalConfig(flags="none", max_new_tokens=max_new_tokens, progress=False,
+                             **({"splits": splits} if splits else {}))
+    with torch.no_grad():
+        return evaluate(plain, fs, eval_config, reference_ratios=reference)
+
+
+def retain_ratios(ctx: Context, split: str, retain: StageRecord) -> StageRecord:
+    """The retain model's per-question forget truth ratios: the reference for forget quality."""
+
+    def run(out: Path) -> dict[str, Any]:
+        _set_threads(0)
+        model, tokenizer = _load(model_path(retain))
+        fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
+        report = _evaluate(model, tokenizer, fs, None, splits=("forget",))
+        return {"truth_ratios": list(report.splits["forget"].truth_ratios)}
+
+    return run_stage(ctx.work, f"reference-{split}", {"retain": retain.key, "data": ctx.data_key}, run, ctx.console)
+
+
+def subject_utility(ctx: Context, subject: StageRecord) -> StageRecord:
+    """The subject's model utility without ROUGE: the yardstick of the baselines' sweep."""
+
+    def run(out: Path) -> dict[str, Any]:
+        _set_threads(0)
+        model, tokenizer = _load(model_path(subject))
+        fs = load_forget_set(f"tofu:{ctx.config.splits[0]}", data_dir=ctx.data_dir)
+        report = _evaluate(model, tokenizer, fs, None, splits=("retain", "real_authors", "world_facts"))
+        return {"model_utility": report.model_utility}
+
+    return run_stage(ctx.work, "subject-utility", {"subject": subject.key, "data": ctx.data_key}, run, ctx.console)
+
+
+def _encode(tokenizer, qas) -> list[tuple[list[int], list[int]]]:
+    """Forget/retain QA as (input_ids, labels), exactly as fine-tuning encoded them."""
+    return [encode_pair(tokenizer, FORMAT.format(q.question, tokenizer), answer_text(q.answer, FORMAT)) for q in qas]
+
+
+def _summary(report) -> dict[str, Any]:
+    forget = report.splits["forget"]
+    return {"forget_quality": report.forget_quality, "model_utility": report.model_utility,
+            "forget_truth_ratio": forget.truth_ratio, "forget_rougeL": forget.rougeL}
+
+
+def run_baseline(
+    ctx: Context, method: str, split: str, subject: StageRecord, reference: StageRecord, utility: StageRecord,
+) -> StageRecord:
+    """Sweep ``method`` over learning rates x epoch checkpoints, keep the best under the utility
+    constraint, then evaluate it fully (with ROUGE). Selection uses utility without ROUGE on both sides."""
+    cfg = ctx.config
+    base = UnlearnConfig(epochs=max(cfg.unlearn_epochs), seed=cfg.seed)
+
+    def run(out: Path) -> dict[str, Any]:
+        fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
+        ratios = reference.result["truth_ratios"]
+        candidates: list[dict[str, Any]] = []
+        kept: dict[str, dict[str, torch.Tensor]] = {}
+        _, tokenizer = _load(model_path(subject))
+        forget, retain = _encode(tokenizer, fs.forget), _encode(tokenizer, fs.retain)
+        for lr in cfg.unlearn_lrs:
+            model, _ = _load(model_path(subject))
+            _set_threads(sum(p.numel() for p in model.parameters()))
+
+            def checkpoint(point, lr=lr, model=model):
+                if point.epoch not in cfg.unlearn_epochs:
+                    return
+                report = _evaluate(model, tokenizer, fs, None, reference=ratios)
+                label = f"lr={lr:g},epochs={point.epoch}"
+                candidates.append({"label": label, "lr": lr, "epochs": point.epoch, "seconds": point.seconds,
+                                   "forget_quality": report.forget_quality, "model_utility": report.model_utility})
+                kept[label] = {k: v.clone() for k, v in model.state_dict().items()}
+                ctx.console.print(f"{method} {split} {label}: forget quality {report.forget_quality:.3g}, "
+                                  f"utility {report.model_utility:.3f}")
+
+            unlearn(method, model, forget, retain, tokenizer.pad_token_id, UnlearnConfig(**{**asdict(base), "lr": lr}),
+                    on_epoch=checkpoint)
+        best, met = select_best([Candidate(c["label"], c["forget_quality"], c["model_utility"]) for c in candidates],
+                                utility.result["model_utility"], cfg.utility_ratio)
+        chosen = next(c for c in candidates if c["label"] == best.label)
+        model, _ = _load(model_path(subject))
+        model.load_state_dict(kept[best.label])
+        model.save_pretrained(out / "model")
+        tokenizer.save_pretrained(out / "model")
+        final = _evaluate(model, tokenizer, fs, cfg.max_new_tokens, reference=ratios)
+        sweep_seconds = sum(max(c["seconds"] for c in candidates if c["lr"] == lr) for lr in cfg.unlearn_lrs)
+        (out / "report.json").write_text(json.dumps(final.to_dict()) + "\n")
+        return {"model": "model", "selected": chosen, "constraint_met": met, "candidates": candidates,
+                "seconds": chosen["seconds"], "sweep_seconds": sweep_seconds, **_summary(final)}
+
+    inputs = {"method": method, "split": split, "subject": subject.key, "reference": reference.key,
+              "utility": utility.key, "config": asdict(base), "lrs": cfg.unlearn_lrs, "epochs": cfg.unlearn_epochs,
+              "ratio": cfg.utility_ratio, "max_new_tokens": cfg.max_new_tokens, "data": ctx.data_key}
+    return run_stage(ctx.work, f"{method}-{split}", inputs, run, ctx.console)

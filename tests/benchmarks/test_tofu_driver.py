@@ -1,0 +1,85 @@
+"""The TOFU benchmark driver's plumbing: stage caching (resume), the quick subset, options, targets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.tofu import report
+from benchmarks.tofu.cache import RESULT_FILE, run_stage
+from benchmarks.tofu.data import BenchmarkDataError, check_mirror, write_quick_subset
+from benchmarks.tofu.driver import main, parse_args
+
+
+def test_stage_runs_once_then_resumes_from_its_cache(tmp_path):
+    calls = []
+
+    def stage(out):
+        calls.append(out)
+        (out / "weights.txt").write_text("trained")
+        return {"answer": 42}
+
+    first = run_stage(tmp_path, "finetune-full", {"epochs": 3}, stage)
+    again = run_stage(tmp_path, "finetune-full", {"epochs": 3}, stage)
+    assert len(calls) == 1 and not first.cached and again.cached
+    assert again.result == {"answer": 42} and again.path == first.path
+    assert (again.path / "weights.txt").read_text() == "trained"
+    changed = run_stage(tmp_path, "finetune-full", {"epochs": 4}, stage)
+    assert len(calls) == 2 and not changed.cached and changed.path != first.path
+
+
+def test_interrupted_stage_leaves_nothing_that_looks_done(tmp_path):
+    def crash(out):
+        (out / "half.txt").write_text("partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stage(tmp_path, "eco-forget10", {"split": "forget10"}, crash)
+    assert not list(tmp_path.rglob(RESULT_FILE))
+    done = run_stage(tmp_path, "eco-forget10", {"split": "forget10"}, lambda out: {"ok": True})
+    assert not done.cached and json.loads((done.path / RESULT_FILE).read_text())["result"] == {"ok": True}
+
+
+def test_quick_subset_is_nested_like_tofu(tofu_dir, tmp_path):
+    counts = write_quick_subset(tofu_dir, tmp_path)
+    read = {name: [json.loads(line)["question"] for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+            for name in counts}
+    assert (counts["forget01"], counts["forget05"], counts["forget10"]) == (40, 60, 80)
+    assert set(read["forget01"]) < set(read["forget05"]) < set(read["forget10"])
+    assert set(read["full"]) == set(read["retain90"]) | set(read["forget10"])
+    assert set(read["retain99"]) == set(read["full"]) - set(read["forget01"])
+    assert {q for q in read["forget05_perturbed"]} == set(read["forget05"])
+    assert counts["retain_perturbed"] > 0 and counts["holdout01"] == 40
+    check_mirror(tmp_path)  # complete: the quick subset is a valid mirror
+
+
+def test_missing_data_names_the_option(tmp_path, capsys):
+    with pytest.raises(BenchmarkDataError, match="--data-dir"):
+        check_mirror(tmp_path)
+    assert main(["--quick", "--data-dir", str(tmp_path), "--work-dir", str(tmp_path / "w")]) == 1
+    assert "--data-dir" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_quick_outputs_never_take_the_official_names():
+    assert parse_args([]).name == "tofu_cpu"
+    quick = parse_args(["--quick", "--epochs", "2"])
+    assert quick.quick and quick.name == "tofu_cpu_quick" and quick.epochs == 2 and quick.hidden < parse_args([]).hidden
+    assert parse_args(["--quick", "--results-name", "tofu_cpu"]).name == "tofu_cpu"
+    assert parse_args(["--splits", "forget05,forget10", "--unlearn-lrs", "1e-4,3e-4"]).unlearn_lrs == (1e-4, 3e-4)
+    with pytest.raises(ValueError, match="--splits"):
+        parse_args(["--splits", "forget20"])
+
+
+def _row(split, method, fq, mu):
+    return {"split": split, "method": method, "forget_quality": fq, "model_utility": mu}
+
+
+def test_targets_report_what_is_met_and_missed():
+    rows = [_row("forget10", "subject", 1e-5, 0.40), _row("forget10", "eco", 0.6, 0.405),
+            _row("forget10", "graddiff", 0.7, 0.30), _row("forget10", "npo", 0.1, 0.39),
+            _row("forget05", "subject", 1e-3, 0.40), _row("forget05", "eco", 0.6, 0.40)]
+    found = {(t["split"], t["target"]): t["met"] for t in report.targets(rows)}
+    assert found[("forget10", "forget quality >= 0.5")] and not found[("forget05", "forget quality >= 0.9")]
+    assert found[("forget10", "|utility - subject's| <= 0.01")]
+    assert not found[("forget10", "forget quality > graddiff's")] and found[("forget10", "forget quality > npo's")]

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from benchmarks.metrics.quantities import forget_quality
 from benchmarks.tofu import data as tofu_data
 from benchmarks.tofu import report
 from benchmarks.tofu.cache import StageRecord, run_stage
@@ -111,7 +112,10 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         eco = stages[f"eco-{split}"] = build_guard(ctx, split, subject, retains[split])
         models = eco.result["results"]["models"]
         rows.append(report.build_row(split, "subject", models["unguarded"], subject.result["seconds"], command))
-        rows.append(report.build_row(split, "retain", models["retain"], retains[split].result["seconds"], command))
+        reference = stages[f"reference-{split}"] = retain_ratios(ctx, split, retains[split])
+        ratios = reference.result["truth_ratios"]
+        retain_row = report.build_row(split, "retain", models["retain"], retains[split].result["seconds"], command)
+        rows.append(retain_row | {"forget_quality": forget_quality(ratios, ratios)})  # the reference against itself
         eco_seconds = report.eco_cost(eco.result["stage_seconds"])
         rows.append(report.build_row(split, "eco", models["guarded"], eco_seconds, command))
         cost["eco"] += eco_seconds
@@ -121,7 +125,6 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
                         "ms_per_prompt": classifier["ms_per_prompt"]}
         if split == "forget10":
             build_seconds = eco.result["stage_seconds"]
-        reference = stages[f"reference-{split}"] = retain_ratios(ctx, split, retains[split])
         for method in config.methods:
             baseline = stages[f"{method}-{split}"] = run_baseline(ctx, method, split, subject, reference, utility)
             result = baseline.result

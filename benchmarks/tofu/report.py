@@ -36,7 +36,8 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                        "met": eco["forget_quality"] >= floor})
         if subject:
             gap = abs(eco["model_utility"] - subject["model_utility"])
-            checks.append({"split": split, "target": "|utility - subject's| <= 0.01", "value": gap, "met": gap <= 0.01})
+            checks.append({"split": split, "target": "utility within 0.01 of subject's", "value": gap,
+                           "met": gap <= 0.01})
         for method in ("graddiff", "npo"):
             if method in by and by[method]["forget_quality"] is not None:
                 checks.append({"split": split, "target": f"forget quality > {method}'s",
@@ -60,7 +61,8 @@ def markdown(data: dict[str, Any]) -> str:
              f"epochs on TOFU full ({data['subject']['pairs']} QA). Total wall time {data['total_seconds']:.0f}s.", "",
              "| split | method | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
     for row in data["rows"]:
-        lines.append(f"| {row['split']} | {row['method']} | " + " | ".join(_fmt(row[c]) for c in COLUMNS) + " |")
+        cells = [_fmt(row[c]) for c in COLUMNS[:-1]] + [f"{row['seconds']:.1f}"]
+        lines.append(f"| {row['split']} | {row['method']} | " + " | ".join(cells) + " |")
     lines += ["", "`seconds`: unlearning cost. subject/retain: fine-tuning time (retain = retraining); "
               "eco: classifier + calibration + sigma + bundle stages; graddiff/npo: training time of the selected "
               "sweep point (the whole sweep is under `baselines`). Every row was produced by the command above.", "",

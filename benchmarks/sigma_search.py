@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--prompt-format", default="phi", help="prompt format the model was trained with")
     parser.add_argument("--distance", default="ks", choices=("ks", "mean_abs"))
     parser.add_argument("--seeds", type=int, default=1, help="noise seeds per objective evaluation")
+    parser.add_argument(
+        "--zo-runs",
+        nargs="+",
+        default=["1:20:0.5", "10:20:0.5", "10:200:2", "10:500:5"],
+        help="zeroth-order settings to compare, each INIT:LR:EPS (the method needs them per model)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "sigma_search.json")
     return parser.parse_args(argv)
 
@@ -54,10 +60,19 @@ def main(argv: list[str] | None = None) -> dict:
     # Both searches share one objective, so both pay nothing for the cached unflagged scores.
     objective = build_objective(guarded, forget_set, base)
     results = {}
-    for name in ("zeroth_order", "golden"):
-        results[name] = run_search(objective, replace(base, optimiser=name)).to_dict()
-    zo, gs = results["zeroth_order"], results["golden"]
-    met = gs["final_objective"] <= zo["final_objective"] and 2 * gs["model_evaluations"] <= zo["model_evaluations"]
+    for spec in args.zo_runs:
+        init, lr, eps = (float(x) for x in spec.split(":"))
+        settings = replace(base.zeroth_order, init=init, lr=lr, eps=eps)
+        zo = replace(base, optimiser="zeroth_order", zeroth_order=settings)
+        results[f"zeroth_order (init {init:g}, lr {lr:g}, eps {eps:g})"] = run_search(objective, zo).to_dict()
+    results["golden"] = gs = run_search(objective, replace(base, optimiser="golden")).to_dict()
+    zo_runs = [r for name, r in results.items() if name != "golden"]
+    # golden must match every ZO run's objective, with at most half the evaluations of the
+    # cheapest ZO run that reaches golden's objective
+    reaching = [r["model_evaluations"] for r in zo_runs if r["final_objective"] <= gs["final_objective"]]
+    met = all(gs["final_objective"] <= r["final_objective"] for r in zo_runs) and (
+        not reaching or 2 * gs["model_evaluations"] <= min(reaching)
+    )
     report = {
         "command": shlex.join(
             ["python", "-m", "benchmarks.sigma_search", *(argv if argv is not None else sys.argv[1:])]
@@ -71,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
             "distance": args.distance,
             "seeds": args.seeds,
             "flags": "all",
-            "zeroth_order": vars(base.zeroth_order),
+            "zeroth_order": vars(base.zeroth_order) | {"runs (init:lr:eps)": args.zo_runs},
             "bracket": vars(base.bracket),
         },
         "optimisers": results,
@@ -93,7 +108,8 @@ def summary(report: dict) -> str:
         f"# Sigma search: zeroth-order vs golden-section\n\n`{report['command']}`\n\n"
         f"Model `{report['model']}`, forget set `{report['forget_set']}`, objective {report['objective']}.\n\n"
         "| optimiser | final objective | model evaluations | seconds | sigma |\n|---|---|---|---|---|\n"
-        f"{rows}\n\nTarget (golden objective <= ZO with <= half its evaluations): "
+        f"{rows}\n\nTarget (golden objective <= every ZO run's, with <= half the evaluations of the cheapest ZO run "
+        "that reaches it): "
         f"{'met' if report['target_met'] else 'NOT met'}.\n"
     )
 

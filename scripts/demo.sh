@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine and run the main job on the embedded default, offline:
-# `eco-pack build` on the tiny model and the demo forget set (about 10 minutes on 2 CPU cores).
+# `eco-pack build` on the tiny model and the demo forget set (about 6 minutes on 2 CPU cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv

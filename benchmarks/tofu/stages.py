@@ -86,7 +86,7 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
             name=f"tofu-bench-{subject.key[:8]}-{split}", data_dir=ctx.data_dir,
             reference_model=str(model_path(retain)),
             seed=cfg.seed, device="cpu", dtype="float32", classifier_epochs=cfg.classifier_epochs,
-            noise_seeds=cfg.noise_seeds, bento=False, force=True, extra={"max_new_tokens": cfg.max_new_tokens},
+            noise_seeds=cfg.noise_seeds, bento=False, force=True, max_new_tokens=cfg.max_new_tokens,
             command=f"run_build(model=<subject>, forget=tofu:{split}, reference_model=<{RETAIN_OF[split]}>)",
         )
         _set_threads(MINILM_PARAMETERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,10 @@ class BuildConfig:
     optimizer: str = "golden"  # sigma search: golden (bracketing) or zeroth_order (the paper's method)
     distance: str = "ks"  # objective distance: ks or mean_abs
     noise_seeds: int = 3  # objective averaged over this many noise seeds
-    max_eval_questions: int | None = None  # cap per split for evaluation (None = all)
+    max_new_tokens: int = 200  # generation budget for ROUGE-L (TOFU: 200)
     bento: bool = True  # build the BentoML bento
     force: bool = False  # replace an existing OUT/<name>-<version>
     command: str = ""  # the command line, recorded in build.json
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:

@@ -113,7 +113,7 @@ def build(
         noise_seeds=noise_seeds,
         bento=bento,
         force=force,
-        extra={"max_new_tokens": max_new_tokens},
+        max_new_tokens=max_new_tokens,
         command=shlex.join(["eco-pack", *sys.argv[1:]]),
     )
     outcome = run_build(config)

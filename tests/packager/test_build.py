@@ -50,7 +50,7 @@ def fast_config(tmp_path, demo_models, classifier_dir, **overrides) -> BuildConf
         classifier_epochs=1,
         noise_seeds=1,
         device="cpu",
-        extra={"max_new_tokens": 8},
+        max_new_tokens=8,
         bento=False,
         command="pytest",
     )
@@ -80,7 +80,7 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert any(name.startswith("base/") and name.endswith(".safetensors") for name in checksums)
 
     card = ModelCard.load(path / "README.md")
-    assert card.data.base_model == str(demo_models[0])
+    assert card.data.base_model == demo_models[0].name  # a local base is named, its path is not leaked
     assert {"unlearning", "eco"} <= set(card.data.tags)
     metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
     results = json.loads((path / "results.json").read_text())

@@ -46,7 +46,18 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     subject = model_ref(ctx, "subject")
     base = _copy_base(Path(subject.name_or_path), out / "base") if subject.source == "local" else subject
     save_bundle(guard_config(ctx, base), out / "guard", classifier_dir=classifier_path(ctx))
-    return {"guard": "guard", "base": "base" if subject.source == "local" else None, "base_model": subject.name_or_path}
+    return {
+        "guard": "guard",
+        "base": "base" if subject.source == "local" else None,
+        "base_model": _card_name(ctx, subject),
+    }
+
+
+def _card_name(ctx: BuildContext, subject: BaseModelRef) -> str:
+    """The card's ``base_model``: the Hub id, else the registry alias or folder name (never a local path)."""
+    if subject.source == "hub":
+        return subject.name_or_path
+    return Path(ctx.config.model).name if Path(ctx.config.model).is_dir() else ctx.config.model
 
 
 STAGE = Stage("bundle", "Guard bundle", _inputs, _run)

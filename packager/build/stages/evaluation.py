@@ -25,12 +25,11 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _eval_config(ctx: BuildContext, flags: str) -> EvalConfig:
-    extra = ctx.config.extra
-    return EvalConfig(flags=flags, seed=ctx.config.seed, max_new_tokens=extra.get("max_new_tokens", 200))
+    return EvalConfig(flags=flags, seed=ctx.config.seed, max_new_tokens=ctx.config.max_new_tokens)
 
 
 def _inputs(ctx: BuildContext) -> dict[str, Any]:
-    return {"sigma": ctx.results["sigma"]["sigma"], "max_new_tokens": ctx.config.extra.get("max_new_tokens", 200)}
+    return {"sigma": ctx.results["sigma"]["sigma"], "max_new_tokens": ctx.config.max_new_tokens}
 
 
 def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from guards.errors import BundleError
 from packager.classifier import (
     CalibrationError,
     ClassifierConfig,
-    default_backbone,
     evaluate_classifier,
     split_forget_set,
     train_classifier,
@@ -30,27 +29,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module")
-def tiny_backbone(tmp_path_factory):
-    """A 2-layer, 32-wide random BERT with the MiniLM package's tokenizer, saved like a Hub model."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(default_backbone())
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
 def test_splits_never_train_on_paraphrases_or_eval_prompts():
     fs = load_forget_set("demo")
     data = split_forget_set(fs, ClassifierConfig())
@@ -64,9 +42,9 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
         split_forget_set(fs, ClassifierConfig(alpha=0.01))  # needs 99 of 64 forget prompts
 
 
-def test_train_calibrate_save_and_report(tiny_backbone, tmp_path):
+def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     config = ClassifierConfig(
-        backbone=tiny_backbone, epochs=3, lr=3e-3, batch_size=64, trainable_layers=None, show_progress=False
+        backbone=str(tiny_classifier_dir), epochs=3, lr=3e-3, batch_size=64, trainable_layers=None, show_progress=False
     )
     out = tmp_path / "classifier"
     trained = train_classifier(load_forget_set("demo"), config, out)
@@ -89,11 +67,11 @@ def test_train_calibrate_save_and_report(tiny_backbone, tmp_path):
     assert json.dumps(report.to_dict())
 
 
-def test_existing_output_is_not_overwritten(tiny_backbone, tmp_path):
+def test_existing_output_is_not_overwritten(tiny_classifier_dir, tmp_path):
     out = tmp_path / "classifier"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    config = ClassifierConfig(backbone=tiny_backbone, epochs=1, show_progress=False)
+    config = ClassifierConfig(backbone=str(tiny_classifier_dir), epochs=1, show_progress=False)
     with pytest.raises(BundleError, match="already exists"):
         train_classifier(load_forget_set("demo"), config, out)
     assert (out / "keep.txt").read_text() == "mine"

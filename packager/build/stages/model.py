@@ -18,8 +18,6 @@ from packager.build.runner import BuildContext, Stage
 from packager.models import ResolvedModel, resolve_model
 from packager.models import load_model as load_registered
 
-ROLES = ("subject", "retain", "tuning_reference")
-
 
 def resolved(ctx: BuildContext) -> ResolvedModel:
     if "resolved" not in ctx.objects:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,3 +209,13 @@ def build_tiny_artifact(root: Path, tokenizer, name: str = "tiny-guard") -> Tiny
     )
     write_manifest(root)
     return TinyArtifact(root, forget, retain)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop a server a fixture started: terminate, then kill if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

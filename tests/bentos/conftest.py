@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TinyArtifact, build_tiny_artifact
+from tests.conftest import TinyArtifact, build_tiny_artifact, stop_process
 
 READY_TIMEOUT_S = 90
 
@@ -41,12 +41,7 @@ def server_process(tiny_artifact, tmp_path_factory):
     try:
         yield Server(f"http://127.0.0.1:{port}", log, tiny_artifact), process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="session", autouse=True)

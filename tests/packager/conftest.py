@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_tiny_artifact
+from tests.conftest import build_tiny_artifact, stop_process
 
 WEED = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "weed"
 S3_KEY, S3_SECRET = "ecopack-test-key", "ecopack-test-secret-9f3b"
@@ -85,12 +85,7 @@ def seaweedfs(tmp_path_factory):
         _wait_ready(endpoint, proc, data / "weed.log")
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, timeout=15)
         log.close()
 
 

@@ -68,29 +68,15 @@ def _tiny_config(arch: str, vocab: int, pad: int, bos: int, eos: int):
     from transformers import GPT2Config, LlamaConfig, Qwen2Config
 
     common = dict(vocab_size=vocab, pad_token_id=pad, bos_token_id=bos, eos_token_id=eos)
-    if arch == "llama":
-        return LlamaConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            **common,
-        )
     if arch == "gpt2":
         return GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=256, **common)
-    if arch == "qwen2":
-        return Qwen2Config(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            **common,
-        )
-    raise ValueError(arch)
+    # Llama and Qwen2 share one config shape: 2 layers, grouped-query attention
+    decoder = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, max_position_embeddings=256, **common)
+    configs = {"llama": LlamaConfig, "qwen2": Qwen2Config}
+    if arch not in configs:
+        raise ValueError(arch)
+    return configs[arch](**decoder)
 
 
 ARCHS = ("llama", "gpt2", "qwen2")

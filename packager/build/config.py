@@ -32,7 +32,7 @@ class BuildConfig:
     corruption: str = "rand_noise_first_n"
     dims: int = 1
     selection: str = "all_but_last"
-    optimizer: str = "golden"  # sigma search: golden (bracketing) or zeroth_order (the paper's method)
+    optimizer: str = "bracket"  # sigma search: bracket (sign-change bracket) or zeroth_order (the paper's method)
     distance: str = "ks"  # objective distance: ks or mean_abs
     noise_seeds: int = 3  # objective averaged over this many noise seeds
     max_new_tokens: int = 200  # generation budget for ROUGE-L (TOFU: 200)

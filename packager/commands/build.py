@@ -44,9 +44,9 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 )
 @click.option(
     "--optimizer",
-    default="golden",
+    default="bracket",
     show_default=True,
-    type=click.Choice(["golden", "zeroth_order"]),
+    type=click.Choice(["bracket", "zeroth_order"]),
     help="Sigma search.",
 )
 @click.option("--distance", default="ks", show_default=True, type=click.Choice(["ks", "mean_abs"]))

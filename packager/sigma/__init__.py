@@ -3,13 +3,14 @@
 from packager.sigma.config import BracketConfig, SigmaConfig, ZerothOrderConfig
 from packager.sigma.objective import ChanceObjective, SigmaObjective, surrogate_objective, truth_ratio_objective
 from packager.sigma.optimisers import OPTIMISERS
-from packager.sigma.trace import SigmaResult, TracePoint
+from packager.sigma.trace import Measure, SigmaResult, TracePoint
 from packager.sigma.tune import build_objective, run_search, tune_sigma, tune_sigma_multiple_choice
 
 __all__ = [
     "OPTIMISERS",
     "BracketConfig",
     "ChanceObjective",
+    "Measure",
     "SigmaConfig",
     "SigmaObjective",
     "SigmaResult",

@@ -37,39 +37,43 @@ class ZerothOrderConfig:
 
 @dataclass(frozen=True)
 class BracketConfig:
-    """Coarse log-grid bracket, then golden-section search on log sigma.
+    """Sign-change bracket on log sigma, narrowed by Illinois regula falsi.
 
-    ``grid`` log-spaced sigmas in [``low``, ``high``] find the basin (the objective is not
-    monotonic, so no side can be assumed); the best grid point's neighbours bracket it and
-    ``iterations`` golden-section steps (one new evaluation each) narrow the bracket.
+    [``low``, ``high``] is the first bracket; it slides by ``expand`` at most ``max_expansions``
+    times while both ends have the same sign. ``iterations`` regula-falsi steps (one evaluation
+    each) narrow it, stopping early once it is narrower than ``xtol`` relative to sigma.
     """
 
     low: float = 0.1
     high: float = 100.0
-    grid: int = 5
+    expand: float = 10.0
+    max_expansions: int = 3
     iterations: int = 3
+    xtol: float = 0.02
 
     def __post_init__(self) -> None:
         if not 0 < self.low < self.high or not math.isfinite(self.high):
             raise ValueError(f"`bracket.low` and `bracket.high` need 0 < low < high, not {self.low}, {self.high}")
-        if self.grid < 3:
-            raise ValueError(f"`bracket.grid` must be >= 3 to bracket a minimum, not {self.grid}")
-        if self.iterations < 0:
-            raise ValueError("`bracket.iterations` must be >= 0")
+        if not self.expand > 1 or not math.isfinite(self.expand):
+            raise ValueError(f"`bracket.expand` must be a finite factor > 1, not {self.expand}")
+        if self.max_expansions < 0 or self.iterations < 0:
+            raise ValueError("`bracket.max_expansions` and `bracket.iterations` must be >= 0")
+        if not self.xtol > 0:
+            raise ValueError(f"`bracket.xtol` must be > 0, not {self.xtol}")
 
 
 @dataclass(frozen=True)
 class SigmaConfig:
     """A sigma search.
 
-    ``optimiser``: a name in ``OPTIMISERS`` (``golden`` or ``zeroth_order``).
+    ``optimiser``: a name in ``OPTIMISERS`` (``bracket`` or ``zeroth_order``).
     ``distance``: ``ks`` (KS statistic between the per-question distributions) or
     ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
     evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
     (the guard decides which forget prompts are corrupted) or ``all``.
     """
 
-    optimiser: str = "golden"
+    optimiser: str = "bracket"
     distance: str = "ks"
     seeds: int = 1
     seed: int = 0

@@ -28,15 +28,31 @@ from benchmarks.metrics.splits import SPLITS, tr_correct_answer
 from guards.errors import GuardConfigError
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
+from packager.sigma.trace import Measure
 
 if TYPE_CHECKING:
     from packager.sources import QA
 
-Distance = Callable[[np.ndarray, np.ndarray], float]
-DISTANCES: dict[str, Distance] = {
-    "ks": lambda a, b: float(stats.ks_2samp(a, b).statistic),
-    "mean_abs": lambda a, b: float(abs(np.mean(a) - np.mean(b))),
+SignedDistance = Callable[[np.ndarray, np.ndarray], float]
+
+
+def _signed_ks(reference: np.ndarray, values: np.ndarray) -> float:
+    result = stats.ks_2samp(reference, values)
+    # statistic_sign is +1 where the reference's CDF lies above, i.e. ``values`` sit higher
+    return float(result.statistic * result.statistic_sign)
+
+
+# Signed distances from the reference to the guarded values: positive while the guarded values
+# lie above the reference. The objective minimised is their absolute value.
+SIGNED_DISTANCES: dict[str, SignedDistance] = {
+    "ks": _signed_ks,
+    "mean_abs": lambda reference, values: float(np.mean(values) - np.mean(reference)),
 }
+
+
+def _measure(signed: Sequence[float]) -> Measure:
+    """Average per-seed signed distances into one evaluation."""
+    return Measure(distance=float(np.mean(np.abs(signed))), signed=float(np.mean(signed)))
 
 
 class CachedRows:
@@ -122,16 +138,17 @@ def ratios_from_rows(nll: np.ndarray, owner: np.ndarray, wrong: np.ndarray, n: i
 
 class SigmaObjective:
     """f(sigma): the distance from the guarded model's per-question values to a fixed reference,
-    averaged over ``config.seeds`` noise seeds."""
+    averaged over ``config.seeds`` noise seeds, with its signed form (``Measure``)."""
 
-    def __init__(self, rows: CachedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray],
-                 config: SigmaConfig) -> None:
+    def __init__(
+        self, rows: CachedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray], config: SigmaConfig
+    ) -> None:
         self.rows, self.reference, self.values, self.config = rows, np.asarray(reference), values, config
-        self.distance = DISTANCES[config.distance]
+        self.distance = SIGNED_DISTANCES[config.distance]
 
-    def __call__(self, sigma: float) -> float:
+    def __call__(self, sigma: float) -> Measure:
         seeds = range(self.config.seed, self.config.seed + self.config.seeds)
-        return float(np.mean([self.distance(self.reference, self.values(self.rows.at(sigma, s))) for s in seeds]))
+        return _measure([self.distance(self.reference, self.values(self.rows.at(sigma, s))) for s in seeds])
 
     @property
     def model_calls(self) -> int:
@@ -160,8 +177,9 @@ def surrogate_objective(
         raise GuardConfigError("the surrogate objective needs forget and holdout questions; pass a retain model")
     eos = _eos(guarded, config)
     conts = [answer_continuation(guarded.prompt_format, qa.answer, eos) for qa in holdout]
-    reference = q.normalised_prob(CachedRows(guarded, [qa.question for qa in holdout], conts,
-                                             [False] * len(holdout), config).values)
+    reference = q.normalised_prob(
+        CachedRows(guarded, [qa.question for qa in holdout], conts, [False] * len(holdout), config).values
+    )
     flags = decide(guarded, [qa.question for qa in forget], config.flags)
     conts = [answer_continuation(guarded.prompt_format, qa.answer, eos) for qa in forget]
     rows = CachedRows(guarded, [qa.question for qa in forget], conts, flags, config)
@@ -184,9 +202,9 @@ class ChanceObjective:
         correct = [int(np.argmax(scores[self.owner == i])) == it.answer for i, it in enumerate(self.items)]
         return float(np.mean(correct))
 
-    def __call__(self, sigma: float) -> float:
+    def __call__(self, sigma: float) -> Measure:
         seeds = range(self.config.seed, self.config.seed + self.config.seeds)
-        return float(np.mean([abs(self.accuracy(self.rows.at(sigma, s)) - self.chance) for s in seeds]))
+        return _measure([self.accuracy(self.rows.at(sigma, s)) - self.chance for s in seeds])
 
     @property
     def model_calls(self) -> int:

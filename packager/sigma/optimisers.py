@@ -1,8 +1,9 @@
 """Scalar optimisers for sigma, registered by name.
 
 Every optimiser has one signature: ``fn(objective, config) -> sigma``. ``objective`` is a
-memoising ``Recorder``, so the result is the best point the search evaluated
-(``Recorder.best``); the returned sigma is where the method itself ended, kept for the trace.
+memoising ``Recorder`` (call it for the distance, ``.signed`` for its signed form), so the result
+is the best point the search evaluated (``Recorder.best``); the returned sigma is where the
+method itself ended.
 """
 
 from __future__ import annotations
@@ -10,20 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
-
 from guards.registry import Registry
 from packager.sigma.config import SigmaConfig
+from packager.sigma.trace import Recorder
 
-Objective = Callable[[float], float]
-Optimiser = Callable[[Objective, SigmaConfig], float]
+Optimiser = Callable[[Recorder, SigmaConfig], float]
 OPTIMISERS: Registry[Optimiser] = Registry("sigma optimiser")
-
-INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...
 
 
 @OPTIMISERS.register("zeroth_order")
-def zeroth_order(objective: Objective, config: SigmaConfig) -> float:
+def zeroth_order(objective: Recorder, config: SigmaConfig) -> float:
     """The ECO paper's method: sigma <- max(floor, sigma - lr * (f(s+eps) - f(s-eps)) / 2eps)."""
     zo = config.zeroth_order
     sigma, best, stall = zo.init, math.inf, 0
@@ -42,27 +39,45 @@ def zeroth_order(objective: Objective, config: SigmaConfig) -> float:
     return sigma
 
 
-@OPTIMISERS.register("golden")
-def golden(objective: Objective, config: SigmaConfig) -> float:
-    """Log-grid bracket over [low, high], then golden-section steps on log sigma inside it.
+@OPTIMISERS.register("bracket")
+def bracket(objective: Recorder, config: SigmaConfig) -> float:
+    """Bracket a sign change of the signed distance on log sigma, then narrow it by regula falsi.
 
-    The best grid point and its two neighbours form a bracketing triplet whose middle value is
-    already known, so each of the ``iterations`` steps costs exactly one new evaluation: it probes
-    the larger side of the bracket at the golden ratio and keeps the triplet around the best value.
+    The signed distance is positive while the guarded values lie above the reference and negative
+    past it, so a bracket with one end of each sign holds the optimum whichever way more noise
+    pushes. While [low, high] has no sign change it slides one ``expand`` factor towards the end
+    with the smaller distance (at most ``max_expansions`` times). Each of the ``iterations``
+    Illinois steps then costs one evaluation; it stops early when the bracket is narrower than
+    ``xtol`` (relative) or the signed distance is exactly 0.
     """
     br = config.bracket
-    grid = np.exp(np.linspace(math.log(br.low), math.log(br.high), br.grid))
-    values = [objective(float(s)) for s in grid]
-    i = int(np.argmin(values))
-    lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, br.grid - 1)])
-    mid, f_mid = math.log(grid[i]), values[i]
-    for _ in range(br.iterations):
-        right = hi - mid > mid - lo
-        x = mid + (1.0 - INV_PHI) * (hi - mid) if right else mid - (1.0 - INV_PHI) * (mid - lo)
-        f_x = objective(math.exp(x))
-        if f_x < f_mid:
-            lo, hi = (mid, hi) if right else (lo, mid)
-            mid, f_mid = x, f_x
+    a, b = math.log(br.low), math.log(br.high)
+    fa, fb = objective.signed(br.low), objective.signed(br.high)
+    for _ in range(br.max_expansions):
+        if fa * fb <= 0:
+            break
+        if abs(fb) <= abs(fa):  # ties go up: at low sigma the guard does nothing yet
+            a, fa, b = b, fb, b + math.log(br.expand)
+            fb = objective.signed(math.exp(b))
         else:
-            lo, hi = (lo, x) if right else (x, hi)
-    return math.exp(mid)
+            b, fb, a = a, fa, a - math.log(br.expand)
+            fa = objective.signed(math.exp(a))
+    if fa * fb > 0:
+        return math.exp(a if abs(fa) < abs(fb) else b)
+    side = 0
+    for _ in range(br.iterations):
+        if fa == 0 or fb == 0 or b - a < math.log1p(br.xtol):
+            break
+        c = (a * fb - b * fa) / (fb - fa)
+        fc = objective.signed(math.exp(c))
+        if fc * fb > 0:
+            b, fb = c, fc
+            fa = fa / 2 if side == -1 else fa  # Illinois: halve the end kept twice in a row
+            side = -1
+        elif fc * fa > 0:
+            a, fa = c, fc
+            fb = fb / 2 if side == 1 else fb
+            side = 1
+        else:
+            return math.exp(c)
+    return math.exp(a if abs(fa) < abs(fb) else b)

@@ -12,11 +12,24 @@ from rich.progress import Progress
 
 
 @dataclass(frozen=True)
+class Measure:
+    """One objective evaluation: the distance being minimised and its signed form.
+
+    ``signed`` is positive while the guarded model's values lie above the reference (too little
+    noise on the surrogate), negative past it; a sign change brackets the optimum.
+    """
+
+    distance: float
+    signed: float
+
+
+@dataclass(frozen=True)
 class TracePoint:
     """One objective evaluation; ``evaluations`` and ``seconds`` are cumulative."""
 
     sigma: float
     objective: float
+    signed: float
     evaluations: int
     seconds: float
 
@@ -49,29 +62,37 @@ class SigmaResult:
 
 
 class Recorder:
-    """Wraps an objective: memoises repeated sigmas, records each new evaluation, shows progress."""
+    """Wraps an objective: memoises repeated sigmas, records each new evaluation, shows progress.
 
-    def __init__(self, objective: Callable[[float], float], progress: Progress | None = None) -> None:
+    Calling it gives the distance (what every optimiser minimises); ``signed`` gives the signed
+    form of the same, memoised evaluation.
+    """
+
+    def __init__(self, objective: Callable[[float], Measure], progress: Progress | None = None) -> None:
         self.objective = objective
         self.progress = progress
         self.task = progress.add_task("sigma search", total=None) if progress else None
         self.points: list[TracePoint] = []
-        self._memo: dict[float, float] = {}
+        self._memo: dict[float, Measure] = {}
         self._start = time.perf_counter()
 
-    def __call__(self, sigma: float) -> float:
+    def measure(self, sigma: float) -> Measure:
         sigma = float(sigma)
         if sigma not in self._memo:
-            value = float(self.objective(sigma))
-            self._memo[sigma] = value if math.isfinite(value) else math.inf
-            self.points.append(
-                TracePoint(sigma, self._memo[sigma], len(self.points) + 1, time.perf_counter() - self._start)
-            )
+            m = self.objective(sigma)
+            finite = math.isfinite(m.distance) and math.isfinite(m.signed)
+            self._memo[sigma] = m = m if finite else Measure(math.inf, math.nan)
+            elapsed = time.perf_counter() - self._start
+            self.points.append(TracePoint(sigma, m.distance, m.signed, len(self.points) + 1, elapsed))
             if self.progress is not None and self.task is not None:
-                self.progress.update(
-                    self.task, advance=1, description=f"sigma={sigma:.4g} objective={value:.4g}"
-                )
+                self.progress.update(self.task, advance=1, description=f"sigma={sigma:.4g} objective={m.distance:.4g}")
         return self._memo[sigma]
+
+    def __call__(self, sigma: float) -> float:
+        return self.measure(sigma).distance
+
+    def signed(self, sigma: float) -> float:
+        return self.measure(sigma).signed
 
     def best(self) -> TracePoint:
         return min(self.points, key=lambda p: (p.objective, p.evaluations))

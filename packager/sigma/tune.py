@@ -1,6 +1,6 @@
 """Tune sigma (``CorruptionConfig.strength``) towards a stated objective.
 
->>> result = tune_sigma(guarded, load_forget_set("demo"), SigmaConfig(optimiser="golden", flags="all"))
+>>> result = tune_sigma(guarded, load_forget_set("demo"), SigmaConfig(optimiser="bracket", flags="all"))
 >>> guarded.corruption = dataclasses.replace(guarded.corruption, strength=result.sigma)
 """
 
@@ -17,7 +17,7 @@ from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import ChanceObjective, surrogate_objective, truth_ratio_objective
 from packager.sigma.optimisers import OPTIMISERS
-from packager.sigma.trace import Recorder, SigmaResult
+from packager.sigma.trace import Measure, Recorder, SigmaResult
 
 if TYPE_CHECKING:
     from packager.sources import ForgetSet
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Objective(Protocol):
     model_calls: int
 
-    def __call__(self, sigma: float) -> float: ...
+    def __call__(self, sigma: float) -> Measure: ...
 
 
 def build_objective(
@@ -58,8 +58,11 @@ def run_search(objective: Objective, config: SigmaConfig) -> SigmaResult:
 
 
 def tune_sigma(
-    guarded: GuardedModel, forget_set: ForgetSet, config: SigmaConfig | None = None,
-    *, retain: GuardedModel | None = None,
+    guarded: GuardedModel,
+    forget_set: ForgetSet,
+    config: SigmaConfig | None = None,
+    *,
+    retain: GuardedModel | None = None,
 ) -> SigmaResult:
     """Search sigma for ``guarded`` on ``forget_set``; the guard's corruption is restored after."""
     config = config or SigmaConfig()

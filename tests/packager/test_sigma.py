@@ -13,6 +13,7 @@ from guards.guarded_model import GuardedModel
 from packager.sigma import (
     OPTIMISERS,
     BracketConfig,
+    Measure,
     SigmaConfig,
     ZerothOrderConfig,
     run_search,
@@ -23,24 +24,48 @@ from packager.sources import QA, ForgetSet
 
 
 class Synthetic:
-    """Basin at sigma = 3, worse at 1 and at 10 (like the TOFU probe), plus seeded noise."""
+    """Signed distance with its root at ``root``: too little noise below, too much above, with a
+    ripple that makes |f| non-monotonic on both sides (like the TOFU probe) and seeded noise."""
 
-    def __init__(self, noise: float = 0.02, seed: int = 0):
-        self.rng, self.noise, self.model_calls = np.random.default_rng(seed), noise, 0
+    def __init__(self, root: float = 3.0, noise: float = 0.02, ripple: float = 0.3, seed: int = 0):
+        self.root, self.noise, self.ripple = root, noise, ripple
+        self.rng, self.model_calls = np.random.default_rng(seed), 0
 
-    def __call__(self, sigma: float) -> float:
+    def __call__(self, sigma: float) -> Measure:
         self.model_calls += 1
-        x = math.log(sigma / 3.0)
-        return 1 - math.exp(-x * x / 0.5) + 0.1 * math.sin(5 * x) ** 2 + self.noise * self.rng.standard_normal()
+        x = math.log(sigma / self.root)
+        signed = -math.tanh(2 * x) * (1 + self.ripple * math.sin(5 * x) ** 2) + self.noise * self.rng.standard_normal()
+        return Measure(abs(signed), signed)
 
 
-def test_golden_finds_the_basin_of_a_noisy_non_monotonic_objective():
-    config = SigmaConfig(optimiser="golden", progress=False, bracket=BracketConfig(0.1, 100.0, grid=6, iterations=5))
+def test_bracket_finds_the_sign_change_of_a_noisy_objective():
+    config = SigmaConfig(optimiser="bracket", progress=False, bracket=BracketConfig(0.1, 100.0, iterations=5))
     result = run_search(Synthetic(), config)
-    assert abs(math.log(result.sigma / 3.0)) < 0.5
-    assert result.evaluations == 6 + 5  # one new evaluation per golden step
+    assert abs(math.log(result.sigma / 3.0)) < 0.2
+    assert result.evaluations <= 2 + 5  # the two ends, then one evaluation per step
     assert [p.evaluations for p in result.trace] == list(range(1, result.evaluations + 1))
     assert result.objective == min(p.objective for p in result.trace)
+    assert all(p.objective == abs(p.signed) for p in result.trace)
+
+
+@pytest.mark.parametrize("root", [2000.0, 0.004])
+def test_bracket_slides_towards_a_root_outside_the_first_bracket(root):
+    config = SigmaConfig(
+        optimiser="bracket",
+        progress=False,
+        bracket=BracketConfig(0.1, 100.0, expand=10.0, max_expansions=3, iterations=6),
+    )
+    result = run_search(Synthetic(root=root, noise=0.0, ripple=0.0), config)
+    assert abs(math.log(result.sigma / root)) < 0.2
+    moved = [p.sigma for p in result.trace[2:4]]
+    assert moved == pytest.approx([1000.0, 10000.0] if root > 100 else [0.01, 0.001])
+
+
+def test_bracket_without_a_sign_change_returns_the_best_end():
+    config = SigmaConfig(optimiser="bracket", progress=False, bracket=BracketConfig(1.0, 10.0, max_expansions=2))
+    objective = Synthetic(root=1e5, noise=0.0, ripple=0.0)  # never crosses zero within reach
+    result = run_search(objective, config)
+    assert result.evaluations == 2 + 2 and result.sigma == pytest.approx(1000.0)
 
 
 def test_zeroth_order_respects_floor_budget_and_early_stopping():
@@ -63,13 +88,17 @@ def test_zeroth_order_respects_floor_budget_and_early_stopping():
 
 
 def test_unknown_optimiser_lists_known_names():
-    with pytest.raises(ValueError, match="golden"):
+    with pytest.raises(ValueError, match="bracket"):
         run_search(Synthetic(), SigmaConfig(optimiser="nope", progress=False))
 
 
 def _qa(i: int) -> QA:
-    return QA(f"Where was author {i} born?", f"In city {i}.", paraphrased_answer=f"City {i}.",
-              perturbed_answers=(f"In town {i + 1}.", f"In village {i + 2}."))
+    return QA(
+        f"Where was author {i} born?",
+        f"In city {i}.",
+        paraphrased_answer=f"City {i}.",
+        perturbed_answers=(f"In town {i + 1}.", f"In village {i + 2}."),
+    )
 
 
 def _forget_set() -> ForgetSet:
@@ -96,7 +125,7 @@ def test_unflagged_rows_are_scored_once(tiny_llama, tiny_tokenizer):
     flag_first_two = lambda texts: [1.0 if ("author 0" in t or "author 1" in t) else 0.0 for t in texts]  # noqa: E731
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=flag_first_two)
     spy = Spy(guarded)
-    config = SigmaConfig(optimiser="golden", progress=False, seeds=2, bracket=BracketConfig(grid=3, iterations=1))
+    config = SigmaConfig(optimiser="bracket", progress=False, seeds=2, bracket=BracketConfig(iterations=1))
     result = tune_sigma(guarded, _forget_set(), config)
     # surrogate: 4 holdout rows + 2 unflagged forget rows, once; 2 flagged rows per evaluation and seed
     assert spy.clean == 4 + 2
@@ -109,21 +138,21 @@ def test_end_to_end_tune_on_tiny_llama_with_retain_model(tiny_llama, tiny_tokeni
 
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None, corruption=CorruptionConfig(strength=7.0))
     retain = GuardedModel(make_tiny_model("llama", tiny_tokenizer, seed=1), tiny_tokenizer, classifier=None)
-    config = SigmaConfig(optimiser="golden", flags="all", progress=False, bracket=BracketConfig(grid=3, iterations=2))
+    config = SigmaConfig(optimiser="bracket", flags="all", progress=False, bracket=BracketConfig(iterations=2))
     result = tune_sigma(guarded, _forget_set(), config, retain=retain)
-    assert 0.0 <= result.objective <= 1.0 and result.evaluations == 3 + 2
+    assert 0.0 <= result.objective <= 1.0 and 2 <= result.evaluations <= 2 + 3 + 2
     assert guarded.corruption.strength == 7.0  # restored
     data = result.to_dict()
     assert {"sigma", "final_objective", "model_evaluations", "seconds", "trace"} <= set(data)
-    zo = SigmaConfig(optimiser="zeroth_order", flags="all", progress=False,
-                     zeroth_order=ZerothOrderConfig(max_steps=2))
+    zo = SigmaConfig(optimiser="zeroth_order", flags="all", progress=False, zeroth_order=ZerothOrderConfig(max_steps=2))
     assert tune_sigma(guarded, _forget_set(), zo, retain=retain).evaluations <= 4
 
 
 def test_multiple_choice_objective_targets_chance(tiny_llama, tiny_tokenizer):
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
     items = [MCItem(f"Which is item {i}?", ("red", "blue", "green", "black"), i % 4) for i in range(4)]
-    config = SigmaConfig(flags="all", progress=False, bracket=BracketConfig(grid=3, iterations=0))
+    config = SigmaConfig(flags="all", progress=False, bracket=BracketConfig(iterations=0))
     result = tune_sigma_multiple_choice(guarded, items, config)
-    # accuracy is a multiple of 1/4 and chance is 1/4, so |acc - chance| is on that lattice
-    assert all(p.objective * 4 == pytest.approx(round(p.objective * 4)) for p in result.trace)
+    # accuracy is a multiple of 1/4 and chance is 1/4, so acc - chance is on that lattice
+    assert all(p.signed * 4 == pytest.approx(round(p.signed * 4)) for p in result.trace)
+    assert all(p.objective == abs(p.signed) for p in result.trace)

@@ -57,6 +57,9 @@ def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> di
         "threshold": trained.decision.threshold,
         "q_hat": trained.decision.q_hat,
         "n_calibration": trained.decision.n,
+        "fpr_threshold": trained.decision.fpr_threshold,
+        "n_calibration_negatives": trained.decision.n_negative,
+        "fpr_bound_met": trained.decision.fpr_bound_met,
         "splits": trained.data.sizes(),
         "report": report.to_dict(),
     }
@@ -71,14 +74,18 @@ def _markdown(results: dict[str, object]) -> str:
         f"Backbone: {results['backbone']}; torch threads: {results['torch_threads']}; "
         f"epochs (max): {results['epochs']}; trainable layers: {results['trainable_layers']}",
         "",
-        "| split | paraphrase recall | held-out forget recall | FPR retain | FPR general | train s | ms/prompt |",
-        "|---|---|---|---|---|---|---|",
+        f"Calibration: alpha {results['alpha']}, fpr_target {results['fpr_target']}; the threshold is the lower "
+        "of the recall side (1 - q_hat) and the false-positive side.",
+        "",
+        "| split | paraphrase recall | held-out forget recall | FPR retain | FPR general | threshold (recall side) "
+        "| train s | ms/prompt |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for split, row in results["splits"].items():  # type: ignore[union-attr]
         lines.append(
             f"| {split} | {row['paraphrase_recall']:.3f} | {row['heldout_forget_recall']:.3f} | "
-            f"{row['fpr_retain']:.4f} | {row['fpr_general']:.4f} | {row['train_seconds']:.0f} | "
-            f"{row['ms_per_prompt']:.1f} |"
+            f"{row['fpr_retain']:.4f} | {row['fpr_general']:.4f} | {row['threshold']:.4f} "
+            f"({1 - row['q_hat']:.4f}) | {row['train_seconds']:.0f} | {row['ms_per_prompt']:.1f} |"
         )
     targets = ", ".join(f"{k} {op} {v}" for k, (op, v) in TARGETS.items())
     lines += ["", f"Targets on forget10: {targets}; train + calibration <= 600 s on 2 cores.", ""]
@@ -95,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         "torch_threads": torch.get_num_threads(),
         "epochs": config.epochs,
         "trainable_layers": config.trainable_layers,
+        "alpha": config.alpha,
+        "fpr_target": config.fpr_target,
+        "train_on_answers": config.train_on_answers,
         "splits": {},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -74,8 +74,11 @@ class SelectionConfig:
 class DecisionRule:
     """Flag a prompt when p_forget >= ``threshold``.
 
-    For a conformal rule, ``threshold`` = 1 - ``q_hat`` (flag when 1 - p <= q_hat), and
-    ``alpha`` and ``n`` record the calibration that produced it.
+    For a conformal rule, the recall side gives 1 - ``q_hat`` (flag when 1 - p <= q_hat), with
+    ``alpha`` and ``n`` recording its calibration. With ``fpr_target`` set, held-out negatives
+    also gave ``fpr_threshold``: flagging only p > fpr_threshold keeps false positives
+    <= fpr_target. ``threshold`` is then the lower of the two, so recall >= 1 - alpha holds
+    either way, and the FPR bound holds too unless the two conflict (``fpr_bound_met``).
     """
 
     threshold: float = 0.5
@@ -83,6 +86,9 @@ class DecisionRule:
     alpha: float | None = None
     n: int | None = None
     q_hat: float | None = None
+    fpr_target: float | None = None
+    n_negative: int | None = None
+    fpr_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("threshold", "conformal"):
@@ -91,10 +97,32 @@ class DecisionRule:
             raise GuardConfigError(f"`decision.threshold` must lie in [0, 1], not {self.threshold}")
         if self.kind == "conformal" and (self.q_hat is None or self.alpha is None or self.n is None):
             raise GuardConfigError("a conformal `decision` needs `q_hat`, `alpha` and `n`")
+        if self.fpr_target is not None and (self.fpr_threshold is None or self.n_negative is None):
+            raise GuardConfigError("a `decision` with `fpr_target` needs `fpr_threshold` and `n_negative`")
 
     @classmethod
-    def conformal(cls, q_hat: float, alpha: float, n: int) -> DecisionRule:
-        return cls(threshold=min(max(1.0 - q_hat, 0.0), 1.0), kind="conformal", alpha=alpha, n=n, q_hat=q_hat)
+    def conformal(
+        cls,
+        q_hat: float,
+        alpha: float,
+        n: int,
+        *,
+        fpr_threshold: float | None = None,
+        fpr_target: float | None = None,
+        n_negative: int | None = None,
+    ) -> DecisionRule:
+        threshold = min(max(1.0 - q_hat, 0.0), 1.0)
+        if fpr_threshold is not None:  # strictly above the negatives' quantile, never above the recall side
+            threshold = min(threshold, math.nextafter(fpr_threshold, math.inf))
+        return cls(
+            threshold=threshold, kind="conformal", alpha=alpha, n=n, q_hat=q_hat,
+            fpr_target=fpr_target, n_negative=n_negative, fpr_threshold=fpr_threshold,
+        )  # fmt: skip
+
+    @property
+    def fpr_bound_met(self) -> bool:
+        """False when the recall side forced the threshold down to or below ``fpr_threshold``."""
+        return self.fpr_threshold is None or self.threshold > self.fpr_threshold
 
     def flags(self, score: float) -> bool:
         return score >= self.threshold

@@ -40,7 +40,8 @@ def render(info: dict[str, Any], console: Console | None = None) -> None:
     config.add_row("corruption", f"{c['method']} dims={c['dims']} sigma={c['strength']:.4g}")
     config.add_row("selection", guard["selection"]["method"])
     d = guard["decision"]
-    config.add_row("decision", f"{d['kind']} threshold={d['threshold']:.4f} alpha={d['alpha']} n={d['n']}")
+    fpr = f" fpr_target={d['fpr_target']} n_negative={d['n_negative']}" if d.get("fpr_target") else ""
+    config.add_row("decision", f"{d['kind']} threshold={d['threshold']:.4f} alpha={d['alpha']} n={d['n']}{fpr}")
     config.add_row("seed policy", guard["seed_policy"]["kind"])
     console.print(config)
     if info["results"]:

@@ -3,6 +3,7 @@
 from packager.classifier.calibration import (
     CalibrationError,
     calibrate,
+    calibrate_scorer,
     conformal_quantile,
     min_calibration_size,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "ClassifierReport",
     "TrainedClassifier",
     "calibrate",
+    "calibrate_scorer",
     "conformal_quantile",
     "default_backbone",
     "evaluate_classifier",

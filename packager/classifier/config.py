@@ -35,10 +35,13 @@ class ClassifierConfig:
     batch_size: int = 32
     max_length: int = 64  # prompts are questions: 64 tokens covers them and keeps CPU training fast
     alpha: float = 0.05  # conformal miscoverage: recall >= 1 - alpha on exchangeable forget prompts
+    fpr_target: float | None = 0.01  # conformal bound on false positives; None = the recall side only
+    negative_calibration_fraction: float = 0.1  # of training negatives, held out for the FPR side
     val_fraction: float = 0.1  # of forget and retain prompts, for early stopping
     calibration_fraction: float = 0.15  # of forget prompts, for the conformal threshold
     test_fraction: float = 0.1  # of forget and retain prompts, held out for the report
     general_test_fraction: float = 0.5  # of real_authors, world_facts and everyday prompts
+    train_on_answers: bool = False  # forget answers are extra positives: they teach the facts, not just phrasings
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 2  # epochs without a better validation loss before stopping
     weight_decay: float = 0.01
@@ -50,8 +53,10 @@ class ClassifierConfig:
         for name in ("epochs", "batch_size", "max_length", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1, not {getattr(self, name)}")
-        if not 0.0 < self.alpha < 1.0:
-            raise ValueError(f"`alpha` must lie strictly between 0 and 1, not {self.alpha}")
+        for name in ("alpha", "fpr_target"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value < 1.0:
+                raise ValueError(f"`{name}` must lie strictly between 0 and 1, not {value}")
         if self.trainable_layers is not None and self.trainable_layers < 0:
             raise ValueError(f"`trainable_layers` must be >= 0 or None, not {self.trainable_layers}")
         if self.lr <= 0:
@@ -61,6 +66,7 @@ class ClassifierConfig:
             "calibration_fraction",
             "test_fraction",
             "general_test_fraction",
+            "negative_calibration_fraction",
             "warmup_fraction",
         ):
             if not 0.0 <= getattr(self, name) < 1.0:

@@ -30,6 +30,7 @@ class ClassifierData:
     train: Labelled
     val: Labelled
     calibration: tuple[str, ...]  # held-out forget prompts for the conformal threshold
+    calibration_negatives: tuple[str, ...]  # held-out retain + general prompts for the FPR bound
     test_forget: tuple[str, ...]  # held-out forget prompts for the report
     paraphrases: tuple[str, ...]  # paraphrased forget questions (never trained on)
     negatives: dict[str, tuple[str, ...]]  # held-out negatives by group: retain, holdout, ...
@@ -39,6 +40,7 @@ class ClassifierData:
             "train": len(self.train.texts),
             "val": len(self.val.texts),
             "calibration": len(self.calibration),
+            "calibration_negatives": len(self.calibration_negatives),
             "test_forget": len(self.test_forget),
             "paraphrases": len(self.paraphrases),
         }
@@ -62,6 +64,24 @@ def _take(rng: random.Random, texts: list[str], *fractions: float) -> list[list[
         parts.append(texts[start : start + size])
         start += size
     return parts + [texts[start:]]
+
+
+def _calibration_negatives(
+    rng: random.Random, negatives: list[str], name: str, config: ClassifierConfig
+) -> tuple[list[str], list[str]]:
+    """(held out for the FPR bound, left to train on); nothing is held out without ``fpr_target``."""
+    if config.fpr_target is None:
+        return [], negatives
+    fraction = config.negative_calibration_fraction
+    need = max(math.ceil(fraction * len(negatives)), min_calibration_size(config.fpr_target))
+    if need >= len(negatives):
+        raise CalibrationError(
+            f"forget set `{name}` has {len(negatives)} retain and general prompts to train on: too few to "
+            f"hold out {need} for the false-positive bound (`fpr_target`={config.fpr_target}) and still "
+            "train; add retain prompts, raise `fpr_target`, or turn the bound off"
+        )
+    held_out, rest = _take(rng, negatives, need / len(negatives))
+    return held_out, rest
 
 
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
@@ -108,10 +128,13 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     def labelled(pos: list[str], neg: list[str]) -> Labelled:
         return Labelled(tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg)))
 
+    calibration_neg, train_neg = _calibration_negatives(rng, train_r + train_g, forget_set.name, config)
+    answers = [a for a in _unique([qa.answer for qa in forget_set.forget if qa.answer]) if config.train_on_answers]
     return ClassifierData(
-        train=labelled(train_f, train_r + train_g),
+        train=labelled(train_f + answers, train_neg),
         val=labelled(val_f, val_r),
         calibration=tuple(calibration),
+        calibration_negatives=tuple(calibration_neg),
         test_forget=tuple(test_f),
         paraphrases=paraphrases,
         negatives=negatives,

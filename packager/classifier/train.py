@@ -21,7 +21,7 @@ from guards.atomic import atomic_directory
 from guards.classifier import PromptClassifier
 from guards.config import DecisionRule
 from guards.errors import BundleError, ModelSourceError
-from packager.classifier.calibration import calibrate
+from packager.classifier.calibration import calibrate_scorer
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
 from packager.sources.base import ForgetSet
@@ -163,7 +163,9 @@ def train_classifier(
         tokenizer.save_pretrained(tmp)
         started = time.perf_counter()
         scorer = PromptClassifier(tmp, max_length=config.max_length)
-        decision = calibrate(scorer(list(data.calibration)), config.alpha)
+        decision = calibrate_scorer(
+            scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target
+        )
         calibration_seconds = time.perf_counter() - started
         summary = {
             "forget_set": forget_set.name,

@@ -33,6 +33,12 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 @click.option(
     "--alpha", default=0.05, show_default=True, help="Conformal miscoverage: forget recall target is 1 - alpha."
 )
+@click.option(
+    "--fpr-target",
+    default=0.01,
+    show_default=True,
+    help="Conformal bound on false positives: lowers the threshold as far as it holds (0 turns it off).",
+)
 @click.option("--corruption", default="rand_noise_first_n", show_default=True, help="Corruption method.")
 @click.option("--dims", default=1, show_default=True, help="Embedding dimensions the corruption touches.")
 @click.option(
@@ -64,6 +70,7 @@ def build(
     classifier_backbone,
     classifier_epochs,
     alpha,
+    fpr_target,
     corruption,
     dims,
     selection,
@@ -105,6 +112,7 @@ def build(
         classifier_backbone=classifier_backbone,
         classifier_epochs=classifier_epochs,
         alpha=alpha,
+        fpr_target=fpr_target or None,
         corruption=corruption,
         dims=dims,
         selection=selection,

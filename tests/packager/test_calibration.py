@@ -37,3 +37,25 @@ def test_too_few_prompts_names_the_minimum():
         conformal_quantile([0.1] * 18, alpha=0.05)
     with pytest.raises(CalibrationError, match="strictly between"):
         min_calibration_size(1.0)
+
+
+def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
+    forget = [0.99, 0.95, 0.90, 0.97, 0.60, 0.85, 0.98, 0.80, 0.70]  # recall side: threshold 0.70 (above)
+    # n = 9 negatives, fpr_target = 0.2: k = 8, so t_fpr is the 8th smallest p = 0.30
+    negatives = [0.01, 0.02, 0.05, 0.10, 0.30, 0.04, 0.20, 0.03, 0.45]
+    rule = calibrate(forget, 0.2, negatives, fpr_target=0.2)
+    assert rule.fpr_threshold == pytest.approx(0.30) and (rule.fpr_target, rule.n_negative) == (0.2, 9)
+    assert 0.30 < rule.threshold < 0.3000001 and rule.fpr_bound_met
+    assert [rule.flags(p) for p in (0.30, 0.31, 0.60)] == [False, True, True]  # strictly above t_fpr
+    assert sum(rule.flags(p) for p in negatives) == 1  # only 0.45 is a false positive
+    assert all(rule.flags(p) for p in forget)  # a superset of the recall side's flags
+
+    # negatives scoring above the recall side: recall wins and the FPR bound is reported broken
+    high = [0.1] * 7 + [0.8, 0.9]  # t_fpr = 0.8 > 0.70
+    rule = calibrate(forget, 0.2, high, fpr_target=0.2)
+    assert rule.threshold == pytest.approx(0.70) and not rule.fpr_bound_met
+
+
+def test_too_few_negatives_names_the_knob():
+    with pytest.raises(CalibrationError, match=r"`fpr_target`=0.01 needs at least 99 held-out negative"):
+        calibrate([0.9] * 19, 0.05, [0.1] * 50, fpr_target=0.01)

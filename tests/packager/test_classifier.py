@@ -34,12 +34,16 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
     data = split_forget_set(fs, ClassifierConfig())
     trained = set(data.train.texts) | set(data.val.texts)
     held_out = set(data.calibration) | set(data.test_forget) | set(data.paraphrases)
-    held_out |= {t for group in data.negatives.values() for t in group}
+    held_out |= {t for group in data.negatives.values() for t in group} | set(data.calibration_negatives)
     assert not trained & held_out
+    assert len(data.calibration_negatives) >= 99  # fpr_target = 0.01
+    assert not split_forget_set(fs, ClassifierConfig(fpr_target=None)).calibration_negatives
     assert len(data.calibration) >= 19 and set(data.paraphrases) == {qa.paraphrased_question for qa in fs.forget_eval}
     assert data == split_forget_set(fs, ClassifierConfig())  # seeded
     with pytest.raises(CalibrationError, match="too few"):
         split_forget_set(fs, ClassifierConfig(alpha=0.01))  # needs 99 of 64 forget prompts
+    with pytest.raises(CalibrationError, match="false-positive bound"):
+        split_forget_set(fs, ClassifierConfig(fpr_target=0.001))  # needs 999 negatives
 
 
 def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
@@ -58,6 +62,8 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     calibration_probs = scorer(list(trained.data.calibration))
     covered = sum(trained.decision.flags(p) for p in calibration_probs)
     assert covered >= 0.95 * len(calibration_probs)  # conformal: k of n calibration prompts flagged
+    assert trained.decision.threshold <= 1 - trained.decision.q_hat  # the FPR side only ever lowers it
+    assert trained.decision.n_negative == len(trained.data.calibration_negatives) >= 99
     report = evaluate_classifier(scorer, trained.data, trained.decision)
     assert report.fpr["general"].n == sum(report.fpr[g].n for g in ("real_authors", "world_facts", "everyday"))
     assert report.recall["paraphrase"].n == 64 and report.ms_per_prompt > 0

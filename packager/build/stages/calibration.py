@@ -1,4 +1,4 @@
-"""Stage 4: split-conformal threshold on held-out forget prompts, and the classifier's report."""
+"""Stage 4: split-conformal threshold on held-out forget prompts and negatives, and the classifier's report."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from guards.config import DecisionRule
 from packager.build.runner import BuildContext, Stage
 from packager.build.stages.classifier import classifier_config, classifier_path
 from packager.build.stages.data import forget_set
-from packager.classifier import calibrate, evaluate_classifier, split_forget_set
+from packager.classifier import calibrate_scorer, evaluate_classifier, split_forget_set
 
 SCORES_FILE = "scores.json"
 
@@ -28,13 +28,14 @@ def decision_rule(ctx: BuildContext) -> DecisionRule:
 
 
 def _inputs(ctx: BuildContext) -> dict[str, Any]:
-    return {"alpha": ctx.config.alpha, "seed": ctx.config.seed}
+    return {"alpha": ctx.config.alpha, "fpr_target": ctx.config.fpr_target, "seed": ctx.config.seed}
 
 
 def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
-    data = split_forget_set(forget_set(ctx), classifier_config(ctx))
+    config = classifier_config(ctx)
+    data = split_forget_set(forget_set(ctx), config)
     scorer = prompt_classifier(ctx)
-    decision = calibrate(scorer(list(data.calibration)), ctx.config.alpha)
+    decision = calibrate_scorer(scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target)
     report = evaluate_classifier(scorer, data, decision)
     others = [t for group in data.negatives.values() for t in group]
     scores = {
@@ -44,6 +45,12 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     }
     (out / SCORES_FILE).write_text(json.dumps(scores) + "\n")
     recall, fpr = report.recall, report.fpr
+    if not decision.fpr_bound_met:
+        ctx.console.print(
+            f"[yellow]warning:[/yellow] the recall bound (alpha={decision.alpha}) needs threshold "
+            f"{decision.threshold:.4g}, at or below the false-positive bound's {decision.fpr_threshold:.4g}: "
+            f"recall is kept and false positives may exceed {decision.fpr_target}; add forget prompts"
+        )
     ctx.console.print(
         f"threshold {decision.threshold:.4f}: paraphrase recall {recall['paraphrase'].rate:.3f}, "
         f"FPR retain {fpr['retain'].rate:.4f}, FPR general {fpr['general'].rate:.4f}"

@@ -57,6 +57,7 @@ def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> di
         "threshold": trained.decision.threshold,
         "q_hat": trained.decision.q_hat,
         "n_calibration": trained.decision.n,
+        "calibration_source": trained.data.calibration_source,
         "fpr_threshold": trained.decision.fpr_threshold,
         "n_calibration_negatives": trained.decision.n_negative,
         "fpr_bound_met": trained.decision.fpr_bound_met,
@@ -104,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
         "trainable_layers": config.trainable_layers,
         "alpha": config.alpha,
         "fpr_target": config.fpr_target,
-        "train_on_answers": config.train_on_answers,
         "splits": {},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

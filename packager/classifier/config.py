@@ -38,10 +38,10 @@ class ClassifierConfig:
     fpr_target: float | None = 0.01  # conformal bound on false positives; None = the recall side only
     negative_calibration_fraction: float = 0.1  # of training negatives, held out for the FPR side
     val_fraction: float = 0.1  # of forget and retain prompts, for early stopping
-    calibration_fraction: float = 0.15  # of forget prompts, for the conformal threshold
+    paraphrase_calibration_fraction: float = 0.5  # of paraphrased forget questions, for the conformal threshold
+    calibration_fraction: float = 0.15  # of forget prompts, for the threshold when paraphrases are too few
     test_fraction: float = 0.1  # of forget and retain prompts, held out for the report
     general_test_fraction: float = 0.5  # of real_authors, world_facts and everyday prompts
-    train_on_answers: bool = False  # forget answers are extra positives: they teach the facts, not just phrasings
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 2  # epochs without a better validation loss before stopping
     weight_decay: float = 0.01
@@ -64,6 +64,7 @@ class ClassifierConfig:
         for name in (
             "val_fraction",
             "calibration_fraction",
+            "paraphrase_calibration_fraction",
             "test_fraction",
             "general_test_fraction",
             "negative_calibration_fraction",

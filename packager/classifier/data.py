@@ -2,7 +2,10 @@
 
 Positives are forget questions. Negatives are retain questions plus general prompts
 (real_authors, world_facts, everyday). Paraphrased questions and holdout prompts are never
-trained on: they only measure generalisation. Every split is drawn from the seed.
+trained on. When the set has enough paraphrased forget questions, part of them calibrates the
+threshold (recall is then guaranteed on rephrasings, and every original question can be trained
+on) and the rest measure recall; otherwise held-out original questions calibrate. Every split
+is drawn from the seed.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ class ClassifierData:
     train: Labelled
     val: Labelled
     calibration: tuple[str, ...]  # held-out forget prompts for the conformal threshold
+    calibration_source: str  # "paraphrases" (rephrased forget questions) or "forget" (held-out originals)
     calibration_negatives: tuple[str, ...]  # held-out retain + general prompts for the FPR bound
     test_forget: tuple[str, ...]  # held-out forget prompts for the report
-    paraphrases: tuple[str, ...]  # paraphrased forget questions (never trained on)
+    paraphrases: tuple[str, ...]  # paraphrased forget questions not used for calibration (never trained on)
     negatives: dict[str, tuple[str, ...]]  # held-out negatives by group: retain, holdout, ...
 
     def sizes(self) -> dict[str, int]:
@@ -88,17 +92,30 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
     rng = random.Random(config.seed)
     forget = _unique([qa.question for qa in forget_set.forget])
-    n_calibration = max(math.ceil(config.calibration_fraction * len(forget)), min_calibration_size(config.alpha))
-    calibration, val_f, test_f, train_f = _take(
-        rng, forget, n_calibration / len(forget), config.val_fraction, config.test_fraction
-    )
+    forget_keys = {normalize(t) for t in forget}
+    paraphrases = [
+        t
+        for t in _unique([qa.paraphrased_question for qa in forget_set.forget_eval if qa.paraphrased_question])
+        if normalize(t) not in forget_keys
+    ]
+    need = min_calibration_size(config.alpha)
+    if len(paraphrases) > need:  # calibrate on rephrasings, the prompts the guard must still catch
+        n_calibration = max(math.ceil(config.paraphrase_calibration_fraction * len(paraphrases)), need)
+        calibration, paraphrases = _take(rng, paraphrases, n_calibration / len(paraphrases))
+        val_f, test_f, train_f = _take(rng, forget, config.val_fraction, config.test_fraction)
+        source = "paraphrases"
+    else:
+        n_calibration = max(math.ceil(config.calibration_fraction * len(forget)), need)
+        calibration, val_f, test_f, train_f = _take(
+            rng, forget, n_calibration / len(forget), config.val_fraction, config.test_fraction
+        )
+        source = "forget"
     if len(calibration) < n_calibration or not train_f:
         raise CalibrationError(
             f"forget set `{forget_set.name}` has {len(forget)} distinct forget prompts: too few to "
             f"hold out {n_calibration} for calibration (`alpha`={config.alpha}) and still train; "
-            "add forget prompts or raise `alpha`"
+            "add forget prompts (or paraphrased forget questions) or raise `alpha`"
         )
-    forget_keys = {normalize(t) for t in forget}
     retain = [t for t in _unique([qa.question for qa in forget_set.retain]) if normalize(t) not in forget_keys]
     val_r, test_r, train_r = _take(rng, retain, config.val_fraction, config.test_fraction) if retain else ([], [], [])
 
@@ -123,19 +140,18 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
         for t in _unique([qa.paraphrased_question for qa in forget_set.retain_eval if qa.paraphrased_question])
         if normalize(t) not in trained and normalize(t) not in forget_keys
     )
-    paraphrases = tuple(_unique([qa.paraphrased_question for qa in forget_set.forget_eval if qa.paraphrased_question]))
 
     def labelled(pos: list[str], neg: list[str]) -> Labelled:
         return Labelled(tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg)))
 
     calibration_neg, train_neg = _calibration_negatives(rng, train_r + train_g, forget_set.name, config)
-    answers = [a for a in _unique([qa.answer for qa in forget_set.forget if qa.answer]) if config.train_on_answers]
     return ClassifierData(
-        train=labelled(train_f + answers, train_neg),
+        train=labelled(train_f, train_neg),
         val=labelled(val_f, val_r),
         calibration=tuple(calibration),
+        calibration_source=source,
         calibration_negatives=tuple(calibration_neg),
         test_forget=tuple(test_f),
-        paraphrases=paraphrases,
+        paraphrases=tuple(paraphrases),
         negatives=negatives,
     )

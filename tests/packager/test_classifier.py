@@ -38,10 +38,16 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
     assert not trained & held_out
     assert len(data.calibration_negatives) >= 99  # fpr_target = 0.01
     assert not split_forget_set(fs, ClassifierConfig(fpr_target=None)).calibration_negatives
-    assert len(data.calibration) >= 19 and set(data.paraphrases) == {qa.paraphrased_question for qa in fs.forget_eval}
+    # demo has 64 paraphrased forget questions: half calibrate, half measure recall
+    assert data.calibration_source == "paraphrases" and len(data.calibration) == len(data.paraphrases) == 32
+    assert set(data.calibration) | set(data.paraphrases) == {qa.paraphrased_question for qa in fs.forget_eval}
+    no_paraphrases = replace(fs, forget_eval=())
+    fallback = split_forget_set(no_paraphrases, ClassifierConfig())
+    assert fallback.calibration_source == "forget" and len(fallback.calibration) >= 19
+    assert set(fallback.calibration) <= {qa.question for qa in fs.forget} and not fallback.paraphrases
     assert data == split_forget_set(fs, ClassifierConfig())  # seeded
     with pytest.raises(CalibrationError, match="too few"):
-        split_forget_set(fs, ClassifierConfig(alpha=0.01))  # needs 99 of 64 forget prompts
+        split_forget_set(no_paraphrases, ClassifierConfig(alpha=0.01))  # needs 99 of 64 forget prompts
     with pytest.raises(CalibrationError, match="false-positive bound"):
         split_forget_set(fs, ClassifierConfig(fpr_target=0.001))  # needs 999 negatives
 
@@ -66,7 +72,7 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     assert trained.decision.n_negative == len(trained.data.calibration_negatives) >= 99
     report = evaluate_classifier(scorer, trained.data, trained.decision)
     assert report.fpr["general"].n == sum(report.fpr[g].n for g in ("real_authors", "world_facts", "everyday"))
-    assert report.recall["paraphrase"].n == 64 and report.ms_per_prompt > 0
+    assert report.recall["paraphrase"].n == 32 and report.ms_per_prompt > 0  # the half not calibrated on
     # the trained model separates forget from everyday prompts better than chance
     everyday = scorer(list(trained.data.negatives["everyday"]))
     assert sum(calibration_probs) / len(calibration_probs) > sum(everyday) / len(everyday)

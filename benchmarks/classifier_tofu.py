@@ -62,6 +62,8 @@ def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> di
         "fpr_threshold": trained.decision.fpr_threshold,
         "n_calibration_negatives": trained.decision.n_negative,
         "fpr_bound_met": trained.decision.fpr_bound_met,
+        "recall_bound_met": trained.decision.recall_bound_met,
+        "recall_bound": trained.decision.recall_bound,
         "splits": trained.data.sizes(),
         "report": report.to_dict(),
     }
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "trainable_layers": config.trainable_layers,
         "alpha": config.alpha,
         "fpr_target": config.fpr_target,
+        "on_conflict": config.on_conflict,
         "splits": {},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

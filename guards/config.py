@@ -74,11 +74,12 @@ class SelectionConfig:
 class DecisionRule:
     """Flag a prompt when p_forget >= ``threshold``.
 
-    For a conformal rule, the recall side gives 1 - ``q_hat`` (flag when 1 - p <= q_hat), with
-    ``alpha`` and ``n`` recording its calibration. With ``fpr_target`` set, held-out negatives
-    also gave ``fpr_threshold``: flagging only p > fpr_threshold keeps false positives
-    <= fpr_target. ``threshold`` is then the lower of the two, so recall >= 1 - alpha holds
-    either way, and the FPR bound holds too unless the two conflict (``fpr_bound_met``).
+    A conformal rule records its calibration. Recall side: ``q_hat`` from ``n`` held-out forget
+    prompts at ``alpha`` (flagging p >= 1 - q_hat keeps recall >= 1 - alpha). False-positive
+    side, when ``fpr_target`` is set: ``fpr_threshold`` from ``n_negative`` held-out negatives
+    (flagging only p > fpr_threshold keeps false positives <= fpr_target). ``recall_bound`` is
+    the recall the chosen threshold guarantees on exchangeable forget prompts, m / (n + 1) with m
+    calibration prompts flagged.
     """
 
     threshold: float = 0.5
@@ -89,6 +90,7 @@ class DecisionRule:
     fpr_target: float | None = None
     n_negative: int | None = None
     fpr_threshold: float | None = None
+    recall_bound: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("threshold", "conformal"):
@@ -101,27 +103,18 @@ class DecisionRule:
             raise GuardConfigError("a `decision` with `fpr_target` needs `fpr_threshold` and `n_negative`")
 
     @classmethod
-    def conformal(
-        cls,
-        q_hat: float,
-        alpha: float,
-        n: int,
-        *,
-        fpr_threshold: float | None = None,
-        fpr_target: float | None = None,
-        n_negative: int | None = None,
-    ) -> DecisionRule:
-        threshold = min(max(1.0 - q_hat, 0.0), 1.0)
-        if fpr_threshold is not None:  # strictly above the negatives' quantile, never above the recall side
-            threshold = min(threshold, math.nextafter(fpr_threshold, math.inf))
-        return cls(
-            threshold=threshold, kind="conformal", alpha=alpha, n=n, q_hat=q_hat,
-            fpr_target=fpr_target, n_negative=n_negative, fpr_threshold=fpr_threshold,
-        )  # fmt: skip
+    def conformal(cls, q_hat: float, alpha: float, n: int) -> DecisionRule:
+        """The recall side alone: flag p >= 1 - q_hat."""
+        return cls(threshold=min(max(1.0 - q_hat, 0.0), 1.0), kind="conformal", alpha=alpha, n=n, q_hat=q_hat)
+
+    @property
+    def recall_bound_met(self) -> bool:
+        """False when the threshold sits above the recall side's 1 - q_hat."""
+        return self.q_hat is None or self.threshold <= 1.0 - self.q_hat
 
     @property
     def fpr_bound_met(self) -> bool:
-        """False when the recall side forced the threshold down to or below ``fpr_threshold``."""
+        """False when the threshold sits at or below the false-positive side's ``fpr_threshold``."""
         return self.fpr_threshold is None or self.threshold > self.fpr_threshold
 
     def flags(self, score: float) -> bool:

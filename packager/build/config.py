@@ -30,6 +30,7 @@ class BuildConfig:
     classifier_epochs: int | None = None  # None = the classifier's own default
     alpha: float = 0.05  # conformal miscoverage: target recall on forget prompts is 1 - alpha
     fpr_target: float | None = 0.01  # conformal bound on false positives over held-out negatives; None = off
+    on_conflict: str = "fpr"  # the bound kept when recall and false-positive bounds cannot both hold
     corruption: str = "rand_noise_first_n"
     dims: int = 1
     selection: str = "all_but_last"
@@ -46,6 +47,8 @@ class BuildConfig:
             raise GuardConfigError(f"`--alpha` must lie in (0, 1), not {self.alpha}")
         if self.fpr_target is not None and not 0.0 < self.fpr_target < 1.0:
             raise GuardConfigError(f"`--fpr-target` must lie in (0, 1) (or 0 to turn it off), not {self.fpr_target}")
+        if self.on_conflict not in ("fpr", "recall"):
+            raise GuardConfigError(f"`--on-conflict` must be `fpr` or `recall`, not {self.on_conflict!r}")
         if self.noise_seeds < 1:
             raise GuardConfigError(f"`--noise-seeds` must be >= 1, not {self.noise_seeds}")
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):

@@ -7,17 +7,20 @@ exchangeable new forget prompt with probability >= 1 - alpha.
 False-positive side (optional): the same quantile of p_forget on held-out negatives, at level
 ``fpr_target``, gives t_fpr; flagging only p > t_fpr flags an exchangeable new negative with
 probability <= fpr_target. Any threshold between the two keeps both guarantees, and the lowest
-one (t_fpr) catches the most rephrased forget prompts, which calibration prompts under-represent.
+one (t_fpr) catches the most rephrased forget prompts. When t_fpr lies above 1 - q_hat (a small
+calibration set with one hard prompt), both cannot hold and ``on_conflict`` picks one.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from guards.config import DecisionRule
 from guards.errors import EcoPackError
 
+CONFLICT_POLICIES = ("fpr", "recall")  # which bound wins when the two cannot both hold
 _EPS = 1e-9  # keeps (n + 1)(1 - alpha) = 19.000000000000004 from rounding up to 20
 
 
@@ -61,16 +64,26 @@ def calibrate(
     alpha: float,
     negative_probs: Sequence[float] = (),
     fpr_target: float | None = None,
+    on_conflict: str = "fpr",
 ) -> DecisionRule:
-    """The conformal decision rule from p_forget of held-out forget prompts (and negatives)."""
-    q_hat = conformal_quantile([1.0 - p for p in forget_probs], alpha)
-    if fpr_target is None:
-        return DecisionRule.conformal(q_hat=q_hat, alpha=alpha, n=len(forget_probs))
-    t_fpr = conformal_quantile(list(negative_probs), fpr_target, what="negative prompts", knob="fpr_target")
-    return DecisionRule.conformal(
-        q_hat=q_hat, alpha=alpha, n=len(forget_probs),
-        fpr_threshold=t_fpr, fpr_target=fpr_target, n_negative=len(negative_probs),
-    )  # fmt: skip
+    """The conformal decision rule from p_forget of held-out forget prompts (and negatives).
+
+    With ``fpr_target``, the threshold is the lowest that keeps the false-positive bound. It
+    keeps the recall bound too unless it lies above 1 - q_hat; then ``on_conflict`` decides:
+    ``fpr`` keeps it (``recall_bound`` says what recall is still guaranteed), ``recall`` drops to
+    1 - q_hat and gives up the false-positive bound.
+    """
+    if on_conflict not in CONFLICT_POLICIES:
+        raise CalibrationError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{on_conflict}`")
+    rule = DecisionRule.conformal(conformal_quantile([1.0 - p for p in forget_probs], alpha), alpha, len(forget_probs))
+    if fpr_target is not None:
+        t_fpr = conformal_quantile(list(negative_probs), fpr_target, what="negative prompts", knob="fpr_target")
+        above = math.nextafter(t_fpr, math.inf)  # flag strictly above the negatives' quantile
+        threshold = above if above <= rule.threshold or on_conflict == "fpr" else rule.threshold
+        rule = replace(rule, threshold=threshold, fpr_target=fpr_target, n_negative=len(negative_probs),
+                       fpr_threshold=t_fpr)  # fmt: skip
+    flagged = sum(rule.flags(p) for p in forget_probs)
+    return replace(rule, recall_bound=flagged / (len(forget_probs) + 1))
 
 
 def calibrate_scorer(
@@ -79,7 +92,8 @@ def calibrate_scorer(
     negatives: Sequence[str],
     alpha: float,
     fpr_target: float | None,
+    on_conflict: str = "fpr",
 ) -> DecisionRule:
     """Score the held-out calibration prompts with ``scorer`` and calibrate on them."""
     negative_probs = scorer(list(negatives)) if fpr_target is not None else []
-    return calibrate(scorer(list(forget)), alpha, negative_probs, fpr_target)
+    return calibrate(scorer(list(forget)), alpha, negative_probs, fpr_target, on_conflict)

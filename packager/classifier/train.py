@@ -164,7 +164,7 @@ def train_classifier(
         started = time.perf_counter()
         scorer = PromptClassifier(tmp, max_length=config.max_length)
         decision = calibrate_scorer(
-            scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target
+            scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target, config.on_conflict
         )
         calibration_seconds = time.perf_counter() - started
         summary = {

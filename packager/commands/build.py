@@ -39,6 +39,13 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
     show_default=True,
     help="Conformal bound on false positives: lowers the threshold as far as it holds (0 turns it off).",
 )
+@click.option(
+    "--on-conflict",
+    default="fpr",
+    show_default=True,
+    type=click.Choice(["fpr", "recall"]),
+    help="Bound kept when the recall and false-positive bounds cannot both hold (tiny calibration sets).",
+)
 @click.option("--corruption", default="rand_noise_first_n", show_default=True, help="Corruption method.")
 @click.option("--dims", default=1, show_default=True, help="Embedding dimensions the corruption touches.")
 @click.option(
@@ -71,6 +78,7 @@ def build(
     classifier_epochs,
     alpha,
     fpr_target,
+    on_conflict,
     corruption,
     dims,
     selection,
@@ -113,6 +121,7 @@ def build(
         classifier_epochs=classifier_epochs,
         alpha=alpha,
         fpr_target=fpr_target or None,
+        on_conflict=on_conflict,
         corruption=corruption,
         dims=dims,
         selection=selection,

@@ -50,10 +50,18 @@ def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
     assert sum(rule.flags(p) for p in negatives) == 1  # only 0.45 is a false positive
     assert all(rule.flags(p) for p in forget)  # a superset of the recall side's flags
 
-    # negatives scoring above the recall side: recall wins and the FPR bound is reported broken
+    assert rule.recall_bound == pytest.approx(9 / 10) and rule.recall_bound_met  # all 9 flagged: 9 / (n + 1)
+
+    # negatives scoring above the recall side: the bounds conflict and `on_conflict` picks one
     high = [0.1] * 7 + [0.8, 0.9]  # t_fpr = 0.8 > 0.70
-    rule = calibrate(forget, 0.2, high, fpr_target=0.2)
-    assert rule.threshold == pytest.approx(0.70) and not rule.fpr_bound_met
+    kept_fpr = calibrate(forget, 0.2, high, fpr_target=0.2)
+    assert 0.8 < kept_fpr.threshold < 0.8000001 and kept_fpr.fpr_bound_met and not kept_fpr.recall_bound_met
+    assert kept_fpr.recall_bound == pytest.approx(6 / 10)  # 6 of 9 calibration prompts have p > 0.8
+    kept_recall = calibrate(forget, 0.2, high, fpr_target=0.2, on_conflict="recall")
+    assert kept_recall.threshold == pytest.approx(0.70) and not kept_recall.fpr_bound_met
+    assert kept_recall.recall_bound == pytest.approx(8 / 10) and kept_recall.recall_bound_met
+    with pytest.raises(CalibrationError, match="on_conflict"):
+        calibrate(forget, 0.2, high, fpr_target=0.2, on_conflict="both")
 
 
 def test_too_few_negatives_names_the_knob():

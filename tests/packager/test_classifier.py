@@ -13,6 +13,7 @@ from guards.errors import BundleError
 from packager.classifier import (
     CalibrationError,
     ClassifierConfig,
+    calibrate,
     evaluate_classifier,
     split_forget_set,
     train_classifier,
@@ -66,10 +67,15 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
 
     scorer = PromptClassifier(out, max_length=config.max_length)
     calibration_probs = scorer(list(trained.data.calibration))
-    covered = sum(trained.decision.flags(p) for p in calibration_probs)
-    assert covered >= 0.95 * len(calibration_probs)  # conformal: k of n calibration prompts flagged
-    assert trained.decision.threshold <= 1 - trained.decision.q_hat  # the FPR side only ever lowers it
-    assert trained.decision.n_negative == len(trained.data.calibration_negatives) >= 99
+    decision = trained.decision
+    covered = sum(decision.flags(p) for p in calibration_probs)
+    assert decision.recall_bound == pytest.approx(covered / (len(calibration_probs) + 1))
+    assert decision.fpr_bound_met  # on_conflict="fpr" (default) always keeps it
+    assert decision.n_negative == len(trained.data.calibration_negatives) >= 99
+    negative_probs = scorer(list(trained.data.calibration_negatives))
+    recall_first = calibrate(calibration_probs, decision.alpha, negative_probs, decision.fpr_target, "recall")
+    assert recall_first.threshold <= 1 - recall_first.q_hat  # then the threshold never leaves the recall side
+    assert sum(recall_first.flags(p) for p in calibration_probs) >= 0.95 * len(calibration_probs)
     report = evaluate_classifier(scorer, trained.data, trained.decision)
     assert report.fpr["general"].n == sum(report.fpr[g].n for g in ("real_authors", "world_facts", "everyday"))
     assert report.recall["paraphrase"].n == 32 and report.ms_per_prompt > 0  # the half not calibrated on

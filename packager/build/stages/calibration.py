@@ -28,14 +28,17 @@ def decision_rule(ctx: BuildContext) -> DecisionRule:
 
 
 def _inputs(ctx: BuildContext) -> dict[str, Any]:
-    return {"alpha": ctx.config.alpha, "fpr_target": ctx.config.fpr_target, "seed": ctx.config.seed}
+    c = ctx.config
+    return {"alpha": c.alpha, "fpr_target": c.fpr_target, "on_conflict": c.on_conflict, "seed": c.seed}
 
 
 def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     config = classifier_config(ctx)
     data = split_forget_set(forget_set(ctx), config)
     scorer = prompt_classifier(ctx)
-    decision = calibrate_scorer(scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target)
+    decision = calibrate_scorer(
+        scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target, config.on_conflict
+    )
     report = evaluate_classifier(scorer, data, decision)
     others = [t for group in data.negatives.values() for t in group]
     scores = {
@@ -45,11 +48,13 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     }
     (out / SCORES_FILE).write_text(json.dumps(scores) + "\n")
     recall, fpr = report.recall, report.fpr
-    if not decision.fpr_bound_met:
+    if not (decision.fpr_bound_met and decision.recall_bound_met):
+        kept, lost = ("false-positive", "recall") if decision.fpr_bound_met else ("recall", "false-positive")
         ctx.console.print(
-            f"[yellow]warning:[/yellow] the recall bound (alpha={decision.alpha}) needs threshold "
-            f"{decision.threshold:.4g}, at or below the false-positive bound's {decision.fpr_threshold:.4g}: "
-            f"recall is kept and false positives may exceed {decision.fpr_target}; add forget prompts"
+            f"[yellow]warning:[/yellow] the recall bound (alpha={decision.alpha}, n={decision.n}) and the "
+            f"false-positive bound (fpr_target={decision.fpr_target}) conflict; kept the {kept} bound "
+            f"(`--on-conflict`), so the {lost} bound does not hold: guaranteed recall "
+            f"{decision.recall_bound:.3f}. More forget prompts (or paraphrases) to calibrate on resolve it."
         )
     ctx.console.print(
         f"threshold {decision.threshold:.4f}: paraphrase recall {recall['paraphrase'].rate:.3f}, "

@@ -15,8 +15,8 @@ def classifier_config(ctx: BuildContext) -> ClassifierConfig:
     config = ctx.config
     overrides = {"epochs": config.classifier_epochs} if config.classifier_epochs else {}
     return ClassifierConfig(
-        backbone=config.classifier_backbone, alpha=config.alpha, fpr_target=config.fpr_target, seed=config.seed,
-        **overrides,
+        backbone=config.classifier_backbone, alpha=config.alpha, fpr_target=config.fpr_target,
+        on_conflict=config.on_conflict, seed=config.seed, **overrides,
     )  # fmt: skip
 
 
@@ -26,7 +26,8 @@ def classifier_path(ctx: BuildContext) -> Path:
 
 def _inputs(ctx: BuildContext) -> dict[str, Any]:
     cfg = asdict(classifier_config(ctx))
-    cfg.pop("alpha")  # calibration's input, not training's (fpr_target stays: it holds out negatives)
+    cfg.pop("alpha")  # calibration's inputs, not training's (fpr_target stays: it holds out negatives)
+    cfg.pop("on_conflict")
     cfg.pop("show_progress")
     return {"config": cfg, "backbone": classifier_config(ctx).resolved_backbone()}
 

@@ -4,17 +4,18 @@ Recall side: nonconformity s = 1 - p_forget on held-out forget prompts. With n s
 the k-th smallest, k = ceil((n + 1)(1 - alpha)). Flagging every prompt with s <= q_hat catches an
 exchangeable new forget prompt with probability >= 1 - alpha.
 
-False-positive side (optional): the same quantile of p_forget on held-out negatives, at level
-``fpr_target``, gives t_fpr; flagging only p > t_fpr flags an exchangeable new negative with
-probability <= fpr_target. Any threshold between the two keeps both guarantees, and the lowest
-one (t_fpr) catches the most rephrased forget prompts. When t_fpr lies above 1 - q_hat (a small
-calibration set with one hard prompt), both cannot hold and ``on_conflict`` picks one.
+False-positive side (optional): the same quantile of p_forget on each group of held-out
+negatives (retain, general) at level ``fpr_target``; the highest is t_fpr. Flagging only
+p > t_fpr flags an exchangeable new negative of any group with probability <= fpr_target. Any
+threshold between the two sides keeps both guarantees, and the lowest (t_fpr) catches the most
+rephrased forget prompts. When t_fpr lies above 1 - q_hat (a small calibration set with one hard
+prompt), both cannot hold and ``on_conflict`` picks one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from guards.config import DecisionRule
@@ -62,26 +63,32 @@ def conformal_quantile(
 def calibrate(
     forget_probs: Sequence[float],
     alpha: float,
-    negative_probs: Sequence[float] = (),
+    negative_probs: Mapping[str, Sequence[float]] | None = None,
     fpr_target: float | None = None,
     on_conflict: str = "fpr",
 ) -> DecisionRule:
     """The conformal decision rule from p_forget of held-out forget prompts (and negatives).
 
-    With ``fpr_target``, the threshold is the lowest that keeps the false-positive bound. It
-    keeps the recall bound too unless it lies above 1 - q_hat; then ``on_conflict`` decides:
-    ``fpr`` keeps it (``recall_bound`` says what recall is still guaranteed), ``recall`` drops to
-    1 - q_hat and gives up the false-positive bound.
+    With ``fpr_target``, each group of ``negative_probs`` gives its own t_fpr and the highest
+    counts, so the false-positive bound holds for every group (and any mix of them). The
+    threshold is the lowest that keeps it. That keeps the recall bound too unless it lies above
+    1 - q_hat; then ``on_conflict`` decides: ``fpr`` keeps it (``recall_bound`` says what recall
+    is still guaranteed), ``recall`` drops to 1 - q_hat and gives up the false-positive bound.
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise CalibrationError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{on_conflict}`")
     rule = DecisionRule.conformal(conformal_quantile([1.0 - p for p in forget_probs], alpha), alpha, len(forget_probs))
     if fpr_target is not None:
-        t_fpr = conformal_quantile(list(negative_probs), fpr_target, what="negative prompts", knob="fpr_target")
+        if not negative_probs:
+            raise CalibrationError("`fpr_target` needs held-out negative prompts to calibrate on")
+        t_fpr = max(
+            conformal_quantile(list(probs), fpr_target, what=f"{group} prompts", knob="fpr_target")
+            for group, probs in negative_probs.items()
+        )
         above = math.nextafter(t_fpr, math.inf)  # flag strictly above the negatives' quantile
         threshold = above if above <= rule.threshold or on_conflict == "fpr" else rule.threshold
-        rule = replace(rule, threshold=threshold, fpr_target=fpr_target, n_negative=len(negative_probs),
-                       fpr_threshold=t_fpr)  # fmt: skip
+        n_negative = sum(len(probs) for probs in negative_probs.values())
+        rule = replace(rule, threshold=threshold, fpr_target=fpr_target, n_negative=n_negative, fpr_threshold=t_fpr)
     flagged = sum(rule.flags(p) for p in forget_probs)
     return replace(rule, recall_bound=flagged / (len(forget_probs) + 1))
 
@@ -89,11 +96,11 @@ def calibrate(
 def calibrate_scorer(
     scorer: Callable[[list[str]], list[float]],
     forget: Sequence[str],
-    negatives: Sequence[str],
+    negatives: Mapping[str, Sequence[str]],
     alpha: float,
     fpr_target: float | None,
     on_conflict: str = "fpr",
 ) -> DecisionRule:
     """Score the held-out calibration prompts with ``scorer`` and calibrate on them."""
-    negative_probs = scorer(list(negatives)) if fpr_target is not None else []
+    negative_probs = {group: scorer(list(texts)) for group, texts in negatives.items()} if fpr_target else None
     return calibrate(scorer(list(forget)), alpha, negative_probs, fpr_target, on_conflict)

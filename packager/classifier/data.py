@@ -34,7 +34,7 @@ class ClassifierData:
     val: Labelled
     calibration: tuple[str, ...]  # held-out forget prompts for the conformal threshold
     calibration_source: str  # "paraphrases" (rephrased forget questions) or "forget" (held-out originals)
-    calibration_negatives: tuple[str, ...]  # held-out retain + general prompts for the FPR bound
+    calibration_negatives: dict[str, tuple[str, ...]]  # held out for the FPR bound: "retain", "general"
     test_forget: tuple[str, ...]  # held-out forget prompts for the report
     paraphrases: tuple[str, ...]  # paraphrased forget questions not used for calibration (never trained on)
     negatives: dict[str, tuple[str, ...]]  # held-out negatives by group: retain, holdout, ...
@@ -44,7 +44,7 @@ class ClassifierData:
             "train": len(self.train.texts),
             "val": len(self.val.texts),
             "calibration": len(self.calibration),
-            "calibration_negatives": len(self.calibration_negatives),
+            **{f"calibration_{k}": len(v) for k, v in self.calibration_negatives.items()},
             "test_forget": len(self.test_forget),
             "paraphrases": len(self.paraphrases),
         }
@@ -71,20 +71,25 @@ def _take(rng: random.Random, texts: list[str], *fractions: float) -> list[list[
 
 
 def _calibration_negatives(
-    rng: random.Random, negatives: list[str], name: str, config: ClassifierConfig
-) -> tuple[list[str], list[str]]:
-    """(held out for the FPR bound, left to train on); nothing is held out without ``fpr_target``."""
+    rng: random.Random, pools: dict[str, list[str]], name: str, config: ClassifierConfig
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """(held out for the FPR bound, per group; left to train on). Each group gets its own bound,
+    because retain and everyday prompts score very differently; nothing is held out without
+    ``fpr_target``."""
     if config.fpr_target is None:
-        return [], negatives
-    fraction = config.negative_calibration_fraction
-    need = max(math.ceil(fraction * len(negatives)), min_calibration_size(config.fpr_target))
-    if need >= len(negatives):
-        raise CalibrationError(
-            f"forget set `{name}` has {len(negatives)} retain and general prompts to train on: too few to "
-            f"hold out {need} for the false-positive bound (`fpr_target`={config.fpr_target}) and still "
-            "train; add retain prompts, raise `fpr_target`, or turn the bound off"
-        )
-    held_out, rest = _take(rng, negatives, need / len(negatives))
+        return {}, [t for pool in pools.values() for t in pool]
+    held_out, rest = {}, []
+    for group, pool in pools.items():
+        need = max(math.ceil(config.negative_calibration_fraction * len(pool)), min_calibration_size(config.fpr_target))
+        if need >= len(pool):
+            raise CalibrationError(
+                f"forget set `{name}` has {len(pool)} {group} prompts to train on: too few to hold out {need} "
+                f"for the false-positive bound (`fpr_target`={config.fpr_target}) and still train; add "
+                f"{group} prompts, raise `fpr_target`, or turn the bound off"
+            )
+        group_held_out, group_rest = _take(rng, pool, need / len(pool))
+        held_out[group] = tuple(group_held_out)
+        rest += group_rest
     return held_out, rest
 
 
@@ -144,13 +149,14 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     def labelled(pos: list[str], neg: list[str]) -> Labelled:
         return Labelled(tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg)))
 
-    calibration_neg, train_neg = _calibration_negatives(rng, train_r + train_g, forget_set.name, config)
+    pools = {"retain": train_r, "general": train_g}
+    calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
     return ClassifierData(
         train=labelled(train_f, train_neg),
         val=labelled(val_f, val_r),
         calibration=tuple(calibration),
         calibration_source=source,
-        calibration_negatives=tuple(calibration_neg),
+        calibration_negatives=calibration_neg,
         test_forget=tuple(test_f),
         paraphrases=tuple(paraphrases),
         negatives=negatives,

@@ -43,8 +43,9 @@ def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
     forget = [0.99, 0.95, 0.90, 0.97, 0.60, 0.85, 0.98, 0.80, 0.70]  # recall side: threshold 0.70 (above)
     # n = 9 negatives, fpr_target = 0.2: k = 8, so t_fpr is the 8th smallest p = 0.30
     negatives = [0.01, 0.02, 0.05, 0.10, 0.30, 0.04, 0.20, 0.03, 0.45]
-    rule = calibrate(forget, 0.2, negatives, fpr_target=0.2)
-    assert rule.fpr_threshold == pytest.approx(0.30) and (rule.fpr_target, rule.n_negative) == (0.2, 9)
+    easy = [0.001 * i for i in range(9)]  # a second group with t = 0.007: the highest group counts
+    rule = calibrate(forget, 0.2, {"retain": negatives, "general": easy}, fpr_target=0.2)
+    assert rule.fpr_threshold == pytest.approx(0.30) and (rule.fpr_target, rule.n_negative) == (0.2, 18)
     assert 0.30 < rule.threshold < 0.3000001 and rule.fpr_bound_met
     assert [rule.flags(p) for p in (0.30, 0.31, 0.60)] == [False, True, True]  # strictly above t_fpr
     assert sum(rule.flags(p) for p in negatives) == 1  # only 0.45 is a false positive
@@ -54,16 +55,16 @@ def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
 
     # negatives scoring above the recall side: the bounds conflict and `on_conflict` picks one
     high = [0.1] * 7 + [0.8, 0.9]  # t_fpr = 0.8 > 0.70
-    kept_fpr = calibrate(forget, 0.2, high, fpr_target=0.2)
+    kept_fpr = calibrate(forget, 0.2, {"retain": high}, fpr_target=0.2)
     assert 0.8 < kept_fpr.threshold < 0.8000001 and kept_fpr.fpr_bound_met and not kept_fpr.recall_bound_met
     assert kept_fpr.recall_bound == pytest.approx(6 / 10)  # 6 of 9 calibration prompts have p > 0.8
-    kept_recall = calibrate(forget, 0.2, high, fpr_target=0.2, on_conflict="recall")
+    kept_recall = calibrate(forget, 0.2, {"retain": high}, fpr_target=0.2, on_conflict="recall")
     assert kept_recall.threshold == pytest.approx(0.70) and not kept_recall.fpr_bound_met
     assert kept_recall.recall_bound == pytest.approx(8 / 10) and kept_recall.recall_bound_met
     with pytest.raises(CalibrationError, match="on_conflict"):
-        calibrate(forget, 0.2, high, fpr_target=0.2, on_conflict="both")
+        calibrate(forget, 0.2, {"retain": high}, fpr_target=0.2, on_conflict="both")
 
 
 def test_too_few_negatives_names_the_knob():
-    with pytest.raises(CalibrationError, match=r"`fpr_target`=0.01 needs at least 99 held-out negative"):
-        calibrate([0.9] * 19, 0.05, [0.1] * 50, fpr_target=0.01)
+    with pytest.raises(CalibrationError, match=r"`fpr_target`=0.01 needs at least 99 held-out general prompts"):
+        calibrate([0.9] * 19, 0.05, {"retain": [0.1] * 99, "general": [0.1] * 50}, fpr_target=0.01)

@@ -35,9 +35,10 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
     data = split_forget_set(fs, ClassifierConfig())
     trained = set(data.train.texts) | set(data.val.texts)
     held_out = set(data.calibration) | set(data.test_forget) | set(data.paraphrases)
-    held_out |= {t for group in data.negatives.values() for t in group} | set(data.calibration_negatives)
+    held_out |= {t for group in data.negatives.values() for t in group}
+    held_out |= {t for group in data.calibration_negatives.values() for t in group}
     assert not trained & held_out
-    assert len(data.calibration_negatives) >= 99  # fpr_target = 0.01
+    assert {k: len(v) >= 99 for k, v in data.calibration_negatives.items()} == {"retain": True, "general": True}
     assert not split_forget_set(fs, ClassifierConfig(fpr_target=None)).calibration_negatives
     # demo has 64 paraphrased forget questions: half calibrate, half measure recall
     assert data.calibration_source == "paraphrases" and len(data.calibration) == len(data.paraphrases) == 32
@@ -71,8 +72,8 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     covered = sum(decision.flags(p) for p in calibration_probs)
     assert decision.recall_bound == pytest.approx(covered / (len(calibration_probs) + 1))
     assert decision.fpr_bound_met  # on_conflict="fpr" (default) always keeps it
-    assert decision.n_negative == len(trained.data.calibration_negatives) >= 99
-    negative_probs = scorer(list(trained.data.calibration_negatives))
+    assert decision.n_negative == sum(len(v) for v in trained.data.calibration_negatives.values()) >= 2 * 99
+    negative_probs = {group: scorer(list(texts)) for group, texts in trained.data.calibration_negatives.items()}
     recall_first = calibrate(calibration_probs, decision.alpha, negative_probs, decision.fpr_target, "recall")
     assert recall_first.threshold <= 1 - recall_first.q_hat  # then the threshold never leaves the recall side
     assert sum(recall_first.flags(p) for p in calibration_probs) >= 0.95 * len(calibration_probs)

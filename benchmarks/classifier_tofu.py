@@ -78,8 +78,9 @@ def _markdown(results: dict[str, object]) -> str:
         f"Backbone: {results['backbone']}; torch threads: {results['torch_threads']}; "
         f"epochs (max): {results['epochs']}; trainable layers: {results['trainable_layers']}",
         "",
-        f"Calibration: alpha {results['alpha']}, fpr_target {results['fpr_target']}; the threshold is the lower "
-        "of the recall side (1 - q_hat) and the false-positive side.",
+        f"Calibration: alpha {results['alpha']}, fpr_target {results['fpr_target']}, on_conflict "
+        f"{results.get('on_conflict')}: the threshold is the lowest that keeps the false-positive bound; where "
+        "that lies above the recall side (1 - q_hat), the two conflict and on_conflict decides.",
         "",
         "| split | paraphrase recall | held-out forget recall | FPR retain | FPR general | threshold (recall side) "
         "| train s | ms/prompt | load average |",

@@ -58,7 +58,9 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [f"# TOFU at CPU scale{' (QUICK smoke configuration, not a result)' if data['quick'] else ''}", "",
              f"Command: `{data['command']}`", "",
              f"Subject: {data['subject']['parameters']:,}-parameter Llama from scratch, {data['config']['epochs']} "
-             f"epochs on TOFU full ({data['subject']['pairs']} QA). Total wall time {data['total_seconds']:.0f}s.", "",
+             f"epochs on TOFU full ({data['subject']['pairs']} QA). Stage times add up to "
+             f"{data['stage_seconds_total']:.0f} s (one core each; cached stages count with the time they took when "
+             f"run); this invocation took {data['invocation_seconds']:.0f} s.", "",
              "| split | method | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
     for row in data["rows"]:
         cells = [_fmt(row[c]) for c in COLUMNS[:-1]] + [f"{row['seconds']:.1f}"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from guards.errors import GuardConfigError
+from packager.classifier.calibration import CONFLICT_POLICIES
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ class BuildConfig:
             raise GuardConfigError(f"`--alpha` must lie in (0, 1), not {self.alpha}")
         if self.fpr_target is not None and not 0.0 < self.fpr_target < 1.0:
             raise GuardConfigError(f"`--fpr-target` must lie in (0, 1) (or 0 to turn it off), not {self.fpr_target}")
-        if self.on_conflict not in ("fpr", "recall"):
-            raise GuardConfigError(f"`--on-conflict` must be `fpr` or `recall`, not {self.on_conflict!r}")
+        if self.on_conflict not in CONFLICT_POLICIES:
+            raise GuardConfigError(
+                f"`--on-conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not {self.on_conflict!r}"
+            )
         if self.noise_seeds < 1:
             raise GuardConfigError(f"`--noise-seeds` must be >= 1, not {self.noise_seeds}")
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):

@@ -3,14 +3,13 @@
 from packager.classifier.calibration import (
     CalibrationError,
     calibrate,
-    calibrate_scorer,
     conformal_quantile,
     min_calibration_size,
 )
 from packager.classifier.config import ClassifierConfig, default_backbone
 from packager.classifier.data import ClassifierData, split_forget_set
 from packager.classifier.report import ClassifierReport, evaluate_classifier
-from packager.classifier.train import TrainedClassifier, train_classifier
+from packager.classifier.train import TrainedClassifier, calibrate_classifier, train_classifier
 
 __all__ = [
     "CalibrationError",
@@ -19,7 +18,7 @@ __all__ = [
     "ClassifierReport",
     "TrainedClassifier",
     "calibrate",
-    "calibrate_scorer",
+    "calibrate_classifier",
     "conformal_quantile",
     "default_backbone",
     "evaluate_classifier",

@@ -15,7 +15,7 @@ prompt), both cannot hold and ``on_conflict`` picks one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from guards.config import DecisionRule
@@ -92,15 +92,3 @@ def calibrate(
     flagged = sum(rule.flags(p) for p in forget_probs)
     return replace(rule, recall_bound=flagged / (len(forget_probs) + 1))
 
-
-def calibrate_scorer(
-    scorer: Callable[[list[str]], list[float]],
-    forget: Sequence[str],
-    negatives: Mapping[str, Sequence[str]],
-    alpha: float,
-    fpr_target: float | None,
-    on_conflict: str = "fpr",
-) -> DecisionRule:
-    """Score the held-out calibration prompts with ``scorer`` and calibrate on them."""
-    negative_probs = {group: scorer(list(texts)) for group, texts in negatives.items()} if fpr_target else None
-    return calibrate(scorer(list(forget)), alpha, negative_probs, fpr_target, on_conflict)

@@ -21,7 +21,7 @@ from guards.atomic import atomic_directory
 from guards.classifier import PromptClassifier
 from guards.config import DecisionRule
 from guards.errors import BundleError, ModelSourceError
-from packager.classifier.calibration import calibrate_scorer
+from packager.classifier.calibration import calibrate
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
 from packager.sources.base import ForgetSet
@@ -146,6 +146,16 @@ def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tu
     return epoch, best_epoch, best_loss
 
 
+def calibrate_classifier(scorer: PromptClassifier, data: ClassifierData, config: ClassifierConfig) -> DecisionRule:
+    """Score ``data``'s held-out calibration prompts (and negatives, for the FPR side) and calibrate."""
+    negatives = (
+        {group: scorer(list(texts)) for group, texts in data.calibration_negatives.items()}
+        if config.fpr_target is not None
+        else None
+    )
+    return calibrate(scorer(list(data.calibration)), config.alpha, negatives, config.fpr_target, config.on_conflict)
+
+
 def train_classifier(
     forget_set: ForgetSet, config: ClassifierConfig, out_dir: Path, *, overwrite: bool = False
 ) -> TrainedClassifier:
@@ -163,9 +173,7 @@ def train_classifier(
         tokenizer.save_pretrained(tmp)
         started = time.perf_counter()
         scorer = PromptClassifier(tmp, max_length=config.max_length)
-        decision = calibrate_scorer(
-            scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target, config.on_conflict
-        )
+        decision = calibrate_classifier(scorer, data, config)
         calibration_seconds = time.perf_counter() - started
         summary = {
             "forget_set": forget_set.name,

@@ -12,7 +12,7 @@ from guards.config import DecisionRule
 from packager.build.runner import BuildContext, Stage
 from packager.build.stages.classifier import classifier_config, classifier_path
 from packager.build.stages.data import forget_set
-from packager.classifier import calibrate_scorer, evaluate_classifier, split_forget_set
+from packager.classifier import calibrate_classifier, evaluate_classifier, split_forget_set
 
 SCORES_FILE = "scores.json"
 
@@ -36,9 +36,7 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
     config = classifier_config(ctx)
     data = split_forget_set(forget_set(ctx), config)
     scorer = prompt_classifier(ctx)
-    decision = calibrate_scorer(
-        scorer, data.calibration, data.calibration_negatives, config.alpha, config.fpr_target, config.on_conflict
-    )
+    decision = calibrate_classifier(scorer, data, config)
     report = evaluate_classifier(scorer, data, decision)
     others = [t for group in data.negatives.values() for t in group]
     scores = {

@@ -122,7 +122,8 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         classifier = eco.result["results"]["classifier"]["report"]
         guard[split] = {"fpr_retain": classifier["fpr"]["retain"]["rate"],
                         "fpr_general": classifier["fpr"]["general"]["rate"],
-                        "ms_per_prompt": classifier["ms_per_prompt"]}
+                        "ms_per_prompt": classifier["ms_per_prompt"],
+                        "sigma": eco.result["results"]["sigma"]["sigma"]}
         if split == "forget10":
             build_seconds = eco.result["stage_seconds"]
         for method in config.methods:

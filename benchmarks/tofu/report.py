@@ -71,9 +71,10 @@ def markdown(data: dict[str, Any]) -> str:
               "## Targets (ECO)", "", "| split | target | value | met |", "|---|---|---|---|"]
     lines += [f"| {t['split']} | {t['target']} | {_fmt(t['value'])} | {'yes' if t['met'] else 'NO'} |"
               for t in data["targets"]]
-    lines += ["", "## Guard", "", "| split | FPR retain | FPR general | ms per prompt |", "|---|---|---|---|"]
-    lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} |"
-              for s, g in data["guard"].items()]
+    lines += ["", "## Guard", "", "| split | FPR retain | FPR general | ms per prompt | sigma (surrogate) |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} "
+              f"| {_fmt(g.get('sigma'))} |" for s, g in data["guard"].items()]
     lines += ["", "## Cost", "", f"Total unlearning cost (s): {json.dumps(data['unlearning_cost'])}", "",
               f"forget10 build seconds per stage: {json.dumps(data['forget10_build_seconds'])}", "",
               "Stage timings (s): " + ", ".join(f"{k} {v['seconds']:.0f}{' (cached)' if v['cached'] else ''}"

@@ -39,6 +39,8 @@ class BenchConfig:
     noise_seeds: int = 3
     classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
     max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
+    # forget quality of each built guard re-measured at these sigmas (empty: no sweep)
+    sweep_sigmas: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.splits if s not in SPLITS]
@@ -48,6 +50,8 @@ class BenchConfig:
             raise ValueError(f"`--hidden` ({self.hidden}) must be divisible by `--heads` ({self.heads})")
         if not self.unlearn_lrs or not self.unlearn_epochs or min(self.unlearn_epochs) < 1:
             raise ValueError("`--unlearn-lrs` and `--unlearn-epochs` need at least one value each (epochs >= 1)")
+        if any(s <= 0 for s in self.sweep_sigmas):
+            raise ValueError(f"`--sweep-sigmas` must all be positive, not {self.sweep_sigmas}")
         if not 0 < self.utility_ratio <= 1:
             raise ValueError(f"`--utility-ratio` must lie in (0, 1], not {self.utility_ratio}")
 
@@ -57,6 +61,7 @@ class BenchConfig:
         return replace(cls(
             quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
             unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, classifier_epochs=1, max_new_tokens=32,
+            sweep_sigmas=(1.0, 10.0),
         ), **overrides)
 
     @property

@@ -1,7 +1,8 @@
 """``python -m benchmarks.tofu``: the whole TOFU benchmark, in cached stages that resume.
 
 Order: data -> subject (TOFU full) -> retain models -> subject utility -> per split: ECO build,
-retain reference ratios, GradDiff and NPO sweeps -> results JSON/markdown/plot.
+retain reference ratios, forget quality against sigma, GradDiff and NPO sweeps -> results
+JSON/markdown/plots.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from benchmarks.tofu import data as tofu_data
 from benchmarks.tofu import report
 from benchmarks.tofu.cache import StageRecord, run_stage
 from benchmarks.tofu.config import METHODS, RETAIN_OF, SPLITS, BenchConfig
-from benchmarks.tofu.stages import Context, build_guard, finetune_model, retain_ratios, run_baseline, subject_utility
+from benchmarks.tofu.stages import (
+    Context,
+    build_guard,
+    finetune_model,
+    retain_ratios,
+    run_baseline,
+    sigma_sweep,
+    subject_utility,
+)
 from guards.errors import EcoPackError
 
 
 def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(","))
+    return tuple(float(v) for v in text.split(",") if v.strip())
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -52,6 +61,8 @@ def parse_args(argv: list[str]) -> BenchConfig:
     p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")
     p.add_argument("--unlearn-epochs", type=_ints, default=None, help="epoch checkpoints swept, e.g. 2,5")
     p.add_argument("--utility-ratio", type=float, default=None)
+    p.add_argument("--sweep-sigmas", type=_floats, default=None,
+                   help="re-measure each guard's forget quality at these sigmas, e.g. 1,10 ('' = no sweep)")
     args = vars(p.parse_args(argv))
     quick = args.pop("quick")
     for key in ("splits", "methods"):
@@ -108,6 +119,7 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
     guard: dict[str, Any] = {}
     cost = {"eco": 0.0, **{m: 0.0 for m in config.methods}, **{f"{m}_sweep": 0.0 for m in config.methods}}
     build_seconds: dict[str, float] = {}
+    sweeps: dict[str, Any] = {}
     for split in config.splits:
         eco = stages[f"eco-{split}"] = build_guard(ctx, split, subject, retains[split])
         models = eco.result["results"]["models"]
@@ -124,6 +136,9 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
                         "fpr_general": classifier["fpr"]["general"]["rate"],
                         "ms_per_prompt": classifier["ms_per_prompt"],
                         "sigma": eco.result["results"]["sigma"]["sigma"]}
+        if config.sweep_sigmas:
+            sweep = stages[f"sweep-{split}"] = sigma_sweep(ctx, split, eco, reference)
+            sweeps[split] = sweep.result
         if split == "forget10":
             build_seconds = eco.result["stage_seconds"]
         for method in config.methods:
@@ -140,6 +155,7 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         "subject": {k: subject.result[k] for k in ("parameters", "pairs", "tokens_per_second", "epoch_losses")},
         "subject_utility_no_rouge": utility.result["model_utility"],
         "rows": rows, "targets": report.targets(rows), "guard": guard,
+        "sigma_sweep": sweeps,
         "unlearning_cost": {k: round(v, 1) for k, v in cost.items()},
         "forget10_build_seconds": {k: round(v, 1) for k, v in build_seconds.items()},
         "baselines": {name: {k: r.result[k] for k in ("selected", "constraint_met", "candidates", "sweep_seconds")}

@@ -75,11 +75,60 @@ def markdown(data: dict[str, Any]) -> str:
               "|---|---|---|---|---|"]
     lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} "
               f"| {_fmt(g.get('sigma'))} |" for s, g in data["guard"].items()]
+    lines += sweep_markdown(data.get("sigma_sweep", {}))
     lines += ["", "## Cost", "", f"Total unlearning cost (s): {json.dumps(data['unlearning_cost'])}", "",
               f"forget10 build seconds per stage: {json.dumps(data['forget10_build_seconds'])}", "",
               "Stage timings (s): " + ", ".join(f"{k} {v['seconds']:.0f}{' (cached)' if v['cached'] else ''}"
                                                 for k, v in data["stages"].items()), ""]
     return "\n".join(lines)
+
+
+def sweep_markdown(sweeps: dict[str, Any]) -> list[str]:
+    """Where forget quality peaks over sigma, against the sigma the surrogate chose."""
+    if not sweeps:
+        return []
+    lines = ["", "## Forget quality against sigma", "",
+             "Each guard re-measured at fixed sigmas (same classifier, noise seed and retain reference as the "
+             "evaluation); the surrogate column is the signed KS distance the build's search drove to zero.", "",
+             "| split | flagged | sigma chosen | FQ at chosen | best sigma in sweep | best FQ |",
+             "|---|---|---|---|---|---|"]
+    for split, sweep in sweeps.items():
+        at = next(p for p in sweep["points"] if p["sigma"] == sweep["chosen_sigma"])
+        lines.append(f"| {split} | {sweep['flagged']}/{sweep['n']} | {_fmt(sweep['chosen_sigma'])} "
+                     f"| {_fmt(at['forget_quality'])} | {_fmt(sweep['best_sigma'])} "
+                     f"| {_fmt(sweep['best_forget_quality'])} |")
+    lines += ["", "| split | sigma | forget quality | forget truth ratio | surrogate (signed) |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {split} | {_fmt(p['sigma'])} | {_fmt(p['forget_quality'])} | {_fmt(p['forget_truth_ratio'])} "
+              f"| {p['surrogate_signed']:+.3f} |" for split, sweep in sweeps.items() for p in sweep["points"]]
+    return lines
+
+
+def plot_sweep(sweeps: dict[str, Any], dest: Path, title: str) -> None:
+    """Forget quality (top) and the surrogate's signed distance (bottom) against sigma, chosen sigma dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+    for (split, sweep), colour in zip(sweeps.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
+        sigmas = [p["sigma"] for p in sweep["points"]]
+        top.plot(sigmas, [max(p["forget_quality"], 1e-300) for p in sweep["points"]], "o-", color=colour, label=split)
+        bottom.plot(sigmas, [p["surrogate_signed"] for p in sweep["points"]], "o-", color=colour, label=split)
+        for ax in (top, bottom):
+            ax.axvline(sweep["chosen_sigma"], color=colour, linestyle="--", linewidth=1)
+    top.set_yscale("log")
+    top.set_ylabel("forget quality (log)")
+    top.set_title(title)
+    top.legend(fontsize=8)
+    bottom.axhline(0.0, color="black", linewidth=0.8)
+    bottom.set_xscale("log")
+    bottom.set_xlabel("sigma (dashed: chosen by the surrogate search)")
+    bottom.set_ylabel("surrogate signed KS")
+    fig.tight_layout()
+    fig.savefig(dest, dpi=120)
+    plt.close(fig)
 
 
 def plot(rows: list[dict[str, Any]], dest: Path, title: str) -> None:
@@ -106,10 +155,14 @@ def plot(rows: list[dict[str, Any]], dest: Path, title: str) -> None:
 
 
 def write(data: dict[str, Any], results_dir: Path, name: str) -> list[Path]:
-    """``<name>.json``, ``<name>.md`` and ``<name>.png`` under ``results_dir``."""
+    """``<name>.json``, ``<name>.md``, ``<name>.png`` and, with a sweep, ``<name>_sigma.png`` under ``results_dir``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     paths = [results_dir / f"{name}.{ext}" for ext in ("json", "md", "png")]
     paths[0].write_text(json.dumps(data, indent=2) + "\n")
     paths[1].write_text(markdown(data))
-    plot(data["rows"], paths[2], "TOFU, CPU scale" + (" (quick)" if data["quick"] else ""))
+    suffix = " (quick)" if data["quick"] else ""
+    plot(data["rows"], paths[2], "TOFU, CPU scale" + suffix)
+    if data.get("sigma_sweep"):
+        paths.append(results_dir / f"{name}_sigma.png")
+        plot_sweep(data["sigma_sweep"], paths[-1], "Forget quality against sigma" + suffix)
     return paths

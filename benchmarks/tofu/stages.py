@@ -7,7 +7,7 @@ keys of the stages it reads, so changing a model re-runs everything downstream o
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,50 @@ def subject_utility(ctx: Context, subject: StageRecord) -> StageRecord:
         return {"model_utility": report.model_utility}
 
     return run_stage(ctx.work, "subject-utility", {"subject": subject.key, "data": ctx.data_key}, run, ctx.console)
+
+
+def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageRecord) -> StageRecord:
+    """Forget quality of the built guard at each sigma of ``config.sweep_sigmas``, beside the holdout
+    surrogate the build tuned on: shows where forget quality peaks and how far the chosen sigma is from it.
+
+    The retain model's ratios are used here only to measure, as in the evaluation stage; the guard is unchanged.
+    """
+    from guards.base_model import load_base_model
+    from guards.bundle import load_bundle
+    from packager.sigma import SigmaConfig, surrogate_objective
+
+    cfg = ctx.config
+
+    def run(out: Path) -> dict[str, Any]:
+        _set_threads(0)
+        bundle = load_bundle(eco.path / eco.result["artifact"] / "guard")
+        model, tokenizer = load_base_model(bundle.config.base_model, device="cpu", dtype="float32",
+                                           relative_to=bundle.path)
+        guarded = GuardedModel.from_config(model, tokenizer, classifier=bundle.classifier(), config=bundle.config)
+        fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
+        chosen = bundle.config.corruption.strength
+        surrogate = surrogate_objective(guarded, fs.forget, fs.holdout,
+                                        SigmaConfig(seeds=cfg.noise_seeds, seed=cfg.seed, progress=False))
+        eval_config = EvalConfig(flags="classifier", seed=cfg.seed, max_new_tokens=None, splits=("forget",),
+                                 progress=False)
+        points = []
+        for sigma in sorted({*cfg.sweep_sigmas, chosen}):
+            guarded.corruption = replace(guarded.corruption, strength=float(sigma))
+            with torch.no_grad():
+                report = evaluate(guarded, fs, eval_config, reference_ratios=reference.result["truth_ratios"])
+            measure = surrogate(sigma)
+            points.append({"sigma": sigma, "forget_quality": report.forget_quality,
+                           "forget_truth_ratio": report.splits["forget"].truth_ratio,
+                           "surrogate_distance": measure.distance, "surrogate_signed": measure.signed})
+            ctx.console.print(f"sweep {split} sigma={sigma:.3g}: forget quality {report.forget_quality:.3g}, "
+                              f"surrogate {measure.signed:+.3f}")
+        best = max(points, key=lambda p: p["forget_quality"])
+        return {"chosen_sigma": chosen, "best_sigma": best["sigma"], "best_forget_quality": best["forget_quality"],
+                "flagged": report.splits["forget"].flagged, "n": report.splits["forget"].n, "points": points}
+
+    inputs = {"eco": eco.key, "reference": reference.key, "sigmas": cfg.sweep_sigmas, "seed": cfg.seed,
+              "noise_seeds": cfg.noise_seeds, "data": ctx.data_key}
+    return run_stage(ctx.work, f"sweep-{split}", inputs, run, ctx.console)
 
 
 def _encode(tokenizer, qas) -> list[tuple[list[int], list[int]]]:

@@ -83,3 +83,23 @@ def test_targets_report_what_is_met_and_missed():
     assert found[("forget10", "forget quality >= 0.5")] and not found[("forget05", "forget quality >= 0.9")]
     assert found[("forget10", "utility within 0.01 of subject's")]
     assert not found[("forget10", "forget quality > graddiff's")] and found[("forget10", "forget quality > npo's")]
+
+
+def test_sweep_sigmas_option_parses_and_can_be_turned_off():
+    assert parse_args(["--sweep-sigmas", "1,10"]).sweep_sigmas == (1.0, 10.0)
+    assert parse_args(["--sweep-sigmas", ""]).sweep_sigmas == ()
+    with pytest.raises(ValueError, match="--sweep-sigmas"):
+        parse_args(["--sweep-sigmas", "0,1"])
+
+
+def test_sweep_section_names_the_chosen_and_the_best_sigma(tmp_path):
+    points = [{"sigma": s, "forget_quality": fq, "forget_truth_ratio": 0.5, "surrogate_distance": abs(d),
+               "surrogate_signed": d} for s, fq, d in ((1.0, 1e-6, 0.9), (2.3, 1e-4, 0.0), (10.0, 0.2, -0.9))]
+    sweeps = {"forget05": {"chosen_sigma": 2.3, "best_sigma": 10.0, "best_forget_quality": 0.2, "flagged": 197,
+                           "n": 200, "points": points}}
+    lines = report.sweep_markdown(sweeps)
+    assert "| forget05 | 197/200 | 2.300 | 0.0001 | 10.000 | 0.200 |" in lines
+    assert sum(line.startswith("| forget05 | ") for line in lines) == 1 + len(points)
+    assert report.sweep_markdown({}) == []
+    report.plot_sweep(sweeps, tmp_path / "sweep.png", "t")
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"

@@ -24,6 +24,10 @@ from packager.sources.base import ForgetSet, normalize
 class Labelled:
     texts: tuple[str, ...]
     labels: tuple[int, ...]  # 1 = forget
+    weights: tuple[float, ...] = ()  # per-example loss weight before class weighting; () = all 1
+
+    def weight_of(self, i: int) -> float:
+        return self.weights[i] if self.weights else 1.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,20 @@ def _calibration_negatives(
     return held_out, rest
 
 
+def _group_weights(
+    positives: list[str], negatives: list[str], general: set[str], config: ClassifierConfig
+) -> list[float]:
+    """Loss weights giving general negatives the same total weight as retain ones: retain
+    questions outnumber general prompts about 10 to 1, and unweighted they would teach the
+    classifier little about everyday prompts, where a false alarm costs most."""
+    n_general = sum(t in general for t in negatives)
+    n_retain = len(negatives) - n_general
+    if not config.balance_negative_groups or not n_general or not n_retain:
+        return []
+    scale = n_retain / n_general
+    return [1.0] * len(positives) + [scale if t in general else 1.0 for t in negatives]
+
+
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
     """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
     rng = random.Random(config.seed)
@@ -131,8 +149,10 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
         "world_facts": [qa.question for qa in forget_set.world_facts],
         "everyday": list(forget_set.general),
     }
+    seen = forget_keys | {normalize(t) for t in retain}  # a prompt in two groups would land on both sides
     for group, texts in groups.items():
-        texts = [t for t in _unique(texts) if normalize(t) not in forget_keys]
+        texts = [t for t in _unique(texts) if normalize(t) not in seen]
+        seen |= {normalize(t) for t in texts}
         test_g, train_part = _take(rng, texts, config.general_test_fraction) if texts else ([], [])
         negatives[group] = tuple(test_g)
         train_g += train_part
@@ -146,13 +166,13 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
         if normalize(t) not in trained and normalize(t) not in forget_keys
     )
 
-    def labelled(pos: list[str], neg: list[str]) -> Labelled:
-        return Labelled(tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg)))
+    def labelled(pos: list[str], neg: list[str], weights: Sequence[float] = ()) -> Labelled:
+        return Labelled(tuple(pos + neg), tuple([1] * len(pos) + [0] * len(neg)), tuple(weights))
 
     pools = {"retain": train_r, "general": train_g}
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
     return ClassifierData(
-        train=labelled(train_f, train_neg),
+        train=labelled(train_f, train_neg, _group_weights(train_f, train_neg, set(train_g), config)),
         val=labelled(val_f, val_r),
         calibration=tuple(calibration),
         calibration_source=source,

@@ -76,27 +76,46 @@ def _freeze_lower_layers(model, trainable_layers: int | None) -> None:
 
 
 def _batches(data: Labelled, batch_size: int, rng: random.Random | None):
+    """(texts, labels, per-example weights) batches, shuffled when ``rng`` is given."""
     order = list(range(len(data.texts)))
     if rng is not None:
         rng.shuffle(order)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        yield [data.texts[i] for i in idx], torch.tensor([data.labels[i] for i in idx])
+        yield (
+            [data.texts[i] for i in idx],
+            torch.tensor([data.labels[i] for i in idx]),
+            torch.tensor([data.weight_of(i) for i in idx]),
+        )
 
 
-def _class_weights(labels: tuple[int, ...]) -> torch.Tensor:
-    """Inverse frequency, so the few forget prompts weigh as much as the many negatives."""
-    counts = torch.bincount(torch.tensor(labels), minlength=2).clamp(min=1).float()
-    return counts.sum() / (2 * counts)
+def _class_weights(data: Labelled) -> torch.Tensor:
+    """Inverse (weighted) frequency, so the few forget prompts weigh as much as the many negatives."""
+    labels = torch.tensor(data.labels)
+    weights = torch.tensor([data.weight_of(i) for i in range(len(labels))])
+    totals = torch.bincount(labels, weights=weights, minlength=2).clamp(min=1e-6).float()
+    return totals.sum() / (2 * totals)
 
 
-def _epoch_loss(model, tokenizer, data: Labelled, loss_fn, config: ClassifierConfig) -> float:
+class _WeightedLoss:
+    """Cross-entropy weighted by class and by example, normalised by the weights' sum."""
+
+    def __init__(self, class_weights: torch.Tensor) -> None:
+        self.class_weights = class_weights
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        w = self.class_weights[labels] * weights
+        per_example = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+        return (w * per_example).sum() / w.sum()
+
+
+def _epoch_loss(model, tokenizer, data: Labelled, loss_fn: _WeightedLoss, config: ClassifierConfig) -> float:
     model.eval()
     total, count = 0.0, 0
     with torch.inference_mode():
-        for texts, labels in _batches(data, 128, None):
+        for texts, labels, weights in _batches(data, 128, None):
             enc = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
-            total += loss_fn(model(**enc).logits, labels).item() * len(texts)
+            total += loss_fn(model(**enc).logits, labels, weights).item() * len(texts)
             count += len(texts)
     return total / max(count, 1)
 
@@ -105,7 +124,7 @@ def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tu
     """Train with early stopping; leaves the best epoch's weights in ``model``."""
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=_class_weights(data.train.labels))
+    loss_fn = _WeightedLoss(_class_weights(data.train))
     _freeze_lower_layers(model, config.trainable_layers)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
@@ -122,9 +141,9 @@ def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tu
         for epoch in range(1, config.epochs + 1):
             model.train()
             steps_task = progress.add_task(f"epoch {epoch} steps", total=steps_per_epoch)
-            for texts, labels in _batches(data.train, config.batch_size, rng):
+            for texts, labels, weights in _batches(data.train, config.batch_size, rng):
                 enc = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
-                loss = loss_fn(model(**enc).logits, labels)
+                loss = loss_fn(model(**enc).logits, labels, weights)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimizer.step()

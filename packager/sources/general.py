@@ -1,7 +1,7 @@
 """Built-in general prompts: everyday negatives a guard must never fire on, and short general QA.
 
 They are generated from templates so the list is broad (coding, cooking, geography, chit-chat,
-writing, science, health, travel, books) yet deterministic and small enough to train on CPU.
+writing, science, health, travel, books, questions about real authors) yet deterministic and small enough to train on CPU.
 """
 
 from __future__ import annotations
@@ -179,6 +179,43 @@ _BOOKS = (
     "What are some good audiobooks for a road trip?",
 )
 
+# real authors with a well-known book, birthplace and birth date: questions shaped like an author
+# QA set's ("the author born in X on D"), about people every forget set must leave alone
+_LITERATURE = (
+    ("James Joyce", "Ulysses", "Dublin, Ireland", "February 2, 1882"),
+    ("Gabriel Garcia Marquez", "One Hundred Years of Solitude", "Aracataca, Colombia", "March 6, 1927"),
+    ("Chinua Achebe", "Things Fall Apart", "Ogidi, Nigeria", "November 16, 1930"),
+    ("Haruki Murakami", "Norwegian Wood", "Kyoto, Japan", "January 12, 1949"),
+    ("Toni Morrison", "Beloved", "Lorain, Ohio", "February 18, 1931"),
+    ("Jorge Luis Borges", "Ficciones", "Buenos Aires, Argentina", "August 24, 1899"),
+    ("Virginia Woolf", "Mrs Dalloway", "London, England", "January 25, 1882"),
+    ("Franz Kafka", "The Trial", "Prague, Bohemia", "July 3, 1883"),
+    ("Jane Austen", "Emma", "Steventon, England", "December 16, 1775"),
+    ("Mark Twain", "Adventures of Huckleberry Finn", "Florida, Missouri", "November 30, 1835"),
+    ("Charles Dickens", "Great Expectations", "Portsmouth, England", "February 7, 1812"),
+    ("Agatha Christie", "Murder on the Orient Express", "Torquay, England", "September 15, 1890"),
+    ("Rabindranath Tagore", "Gitanjali", "Calcutta, India", "May 7, 1861"),
+    ("Naguib Mahfouz", "Palace Walk", "Cairo, Egypt", "December 11, 1911"),
+    ("Orhan Pamuk", "My Name Is Red", "Istanbul, Turkey", "June 7, 1952"),
+    ("Isabel Allende", "The House of the Spirits", "Lima, Peru", "August 2, 1942"),
+    ("Chimamanda Ngozi Adichie", "Half of a Yellow Sun", "Enugu, Nigeria", "September 15, 1977"),
+    ("Kazuo Ishiguro", "The Remains of the Day", "Nagasaki, Japan", "November 8, 1954"),
+    ("J.R.R. Tolkien", "The Hobbit", "Bloemfontein, South Africa", "January 3, 1892"),
+    ("George Orwell", "Animal Farm", "Motihari, India", "June 25, 1903"),
+    ("Ernest Hemingway", "A Farewell to Arms", "Oak Park, Illinois", "July 21, 1899"),
+    ("Leo Tolstoy", "Anna Karenina", "Yasnaya Polyana, Russia", "September 9, 1828"),
+    ("Arundhati Roy", "The God of Small Things", "Shillong, India", "November 24, 1961"),
+    ("Mo Yan", "Red Sorghum", "Gaomi, China", "February 17, 1955"),
+)
+_LITERATURE_TEMPLATES = (
+    "Who wrote {book}?",
+    "What is {author} best known for?",
+    "Where was {author} born?",
+    "What is the full name of the author born in {place} on {date}?",
+    "Which writer was born on {date} in {place}?",
+    "What themes does {author} explore in {book}?",
+)
+
 
 def everyday_prompts() -> tuple[str, ...]:
     """About 400 varied everyday prompts in a fixed order."""
@@ -199,6 +236,8 @@ def everyday_prompts() -> tuple[str, ...]:
     for form, topic in product(_FORMS, _TOPICS):
         prompts.append(f"Write a {form} about {topic}.")
     prompts += _WRITING_EXTRA + _CHITCHAT + _SCIENCE + _LIFE + _BOOKS
+    for (author, book, place, date), template in product(_LITERATURE, _LITERATURE_TEMPLATES):
+        prompts.append(template.format(author=author, book=book, place=place, date=date))
     return tuple(dict.fromkeys(prompts))
 
 

@@ -18,6 +18,7 @@ from packager.classifier import (
     split_forget_set,
     train_classifier,
 )
+from packager.classifier.train import _class_weights, _WeightedLoss
 from packager.sources import load_forget_set
 
 
@@ -52,6 +53,34 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
         split_forget_set(no_paraphrases, ClassifierConfig(alpha=0.01))  # needs 99 of 64 forget prompts
     with pytest.raises(CalibrationError, match="false-positive bound"):
         split_forget_set(fs, ClassifierConfig(fpr_target=0.001))  # needs 999 negatives
+
+
+def test_general_negatives_weigh_as_much_as_retain_ones():
+    fs = load_forget_set("demo")
+    data = split_forget_set(fs, ClassifierConfig())
+    retain = {qa.question for qa in fs.retain}
+    train = data.train
+    totals = {"forget": 0.0, "retain": 0.0, "general": 0.0}
+    for i, (text, label) in enumerate(zip(train.texts, train.labels, strict=True)):
+        group = "forget" if label else ("retain" if text in retain else "general")
+        totals[group] += train.weight_of(i)
+    assert totals["general"] == pytest.approx(totals["retain"]) and totals["forget"] == sum(train.labels)
+    plain = split_forget_set(fs, ClassifierConfig(balance_negative_groups=False)).train
+    assert plain.texts == train.texts and not plain.weights
+    # class weights then balance forget against all negatives, by weight rather than count
+    class_weights = _class_weights(train)
+    negatives = totals["retain"] + totals["general"]
+    assert float(class_weights[1]) * totals["forget"] == pytest.approx(float(class_weights[0]) * negatives, rel=1e-5)
+
+
+def test_weighted_loss_with_unit_weights_is_torch_class_weighted_cross_entropy():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(7, 2), torch.tensor([0, 1, 0, 0, 1, 0, 0])
+    class_weights = torch.tensor([0.6, 1.8])
+    expected = torch.nn.CrossEntropyLoss(weight=class_weights)(logits, labels)
+    assert torch.allclose(_WeightedLoss(class_weights)(logits, labels, torch.ones(7)), expected)
+    doubled = _WeightedLoss(class_weights)(logits, labels, torch.tensor([2.0, 1, 1, 1, 1, 1, 1]))
+    assert not torch.allclose(doubled, expected)
 
 
 def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):

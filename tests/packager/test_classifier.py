@@ -55,6 +55,15 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
         split_forget_set(fs, ClassifierConfig(fpr_target=0.001))  # needs 999 negatives
 
 
+def test_a_prompt_in_two_groups_is_kept_in_the_first_only():
+    fs = load_forget_set("demo")
+    shared = fs.real_authors[0].question  # also an everyday prompt now
+    data = split_forget_set(replace(fs, general=(*fs.general, shared, fs.retain[0].question)), ClassifierConfig())
+    everywhere = list(data.train.texts) + list(data.val.texts) + [t for g in data.negatives.values() for t in g]
+    everywhere += [t for g in data.calibration_negatives.values() for t in g]
+    assert everywhere.count(shared) == 1 and everywhere.count(fs.retain[0].question) <= 1
+
+
 def test_general_negatives_weigh_as_much_as_retain_ones():
     fs = load_forget_set("demo")
     data = split_forget_set(fs, ClassifierConfig())

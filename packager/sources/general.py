@@ -1,7 +1,8 @@
 """Built-in general prompts: everyday negatives a guard must never fire on, and short general QA.
 
 They are generated from templates so the list is broad (coding, cooking, geography, chit-chat,
-writing, science, health, travel, books, questions about real authors) yet deterministic and small enough to train on CPU.
+writing, science, health, travel, books, questions about real authors) yet deterministic and
+small enough to train on CPU.
 """
 
 from __future__ import annotations

@@ -144,7 +144,6 @@ def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageReco
 
     The retain model's ratios are used here only to measure, as in the evaluation stage; the guard is unchanged.
     """
-    from guards.base_model import load_base_model
     from guards.bundle import load_bundle
     from packager.sigma import SigmaConfig, surrogate_objective
 
@@ -153,9 +152,7 @@ def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageReco
     def run(out: Path) -> dict[str, Any]:
         _set_threads(0)
         bundle = load_bundle(eco.path / eco.result["artifact"] / "guard")
-        model, tokenizer = load_base_model(bundle.config.base_model, device="cpu", dtype="float32",
-                                           relative_to=bundle.path)
-        guarded = GuardedModel.from_config(model, tokenizer, classifier=bundle.classifier(), config=bundle.config)
+        guarded = bundle.guarded_model(device="cpu", dtype="float32")
         fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
         chosen = bundle.config.corruption.strength
         surrogate = surrogate_objective(guarded, fs.forget, fs.holdout,

@@ -101,7 +101,7 @@ def _group_weights(
     positives: list[str], negatives: list[str], general: set[str], config: ClassifierConfig
 ) -> list[float]:
     """Loss weights giving general negatives the same total weight as retain ones: retain
-    questions outnumber general prompts about 10 to 1, and unweighted they would teach the
+    questions outnumber general prompts more than 10 to 1 on TOFU, and unweighted they would teach the
     classifier little about everyday prompts, where a false alarm costs most."""
     n_general = sum(t in general for t in negatives)
     n_retain = len(negatives) - n_general

@@ -15,6 +15,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from packager.classifier.augment import date_variants
 from packager.classifier.calibration import CalibrationError, min_calibration_size
 from packager.classifier.config import ClassifierConfig
 from packager.sources.base import ForgetSet, normalize
@@ -111,6 +112,24 @@ def _group_weights(
     return [1.0] * len(positives) + [scale if t in general else 1.0 for t in negatives]
 
 
+def _with_date_variants(labelled: Labelled, held_out: set[str]) -> Labelled:
+    """Add each dated prompt's other date spellings, with its label and weight; a variant that is
+    already a prompt, or one held out for calibration or testing, is left out."""
+    seen = {normalize(t) for t in labelled.texts} | held_out
+    texts, labels = list(labelled.texts), list(labelled.labels)
+    weights = [labelled.weight_of(i) for i in range(len(texts))]
+    for i, text in enumerate(labelled.texts):
+        for variant in date_variants(text):
+            if normalize(variant) not in seen:
+                seen.add(normalize(variant))
+                texts.append(variant)
+                labels.append(labelled.labels[i])
+                weights.append(labelled.weight_of(i))
+    if len(texts) == len(labelled.texts):
+        return labelled
+    return Labelled(tuple(texts), tuple(labels), tuple(weights))
+
+
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
     """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
     rng = random.Random(config.seed)
@@ -171,8 +190,13 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
 
     pools = {"retain": train_r, "general": train_g}
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
+    train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, set(train_g), config))
+    if config.augment_dates:
+        held_out = [*calibration, *val_f, *test_f, *paraphrases, *val_r,
+                    *(t for group in (negatives, calibration_neg) for texts in group.values() for t in texts)]
+        train = _with_date_variants(train, {normalize(t) for t in held_out})
     return ClassifierData(
-        train=labelled(train_f, train_neg, _group_weights(train_f, train_neg, set(train_g), config)),
+        train=train,
         val=labelled(val_f, val_r),
         calibration=tuple(calibration),
         calibration_source=source,

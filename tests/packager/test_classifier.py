@@ -18,6 +18,7 @@ from packager.classifier import (
     split_forget_set,
     train_classifier,
 )
+from packager.classifier.augment import date_variants
 from packager.classifier.train import _class_weights, _WeightedLoss
 from packager.sources import load_forget_set
 
@@ -66,7 +67,7 @@ def test_a_prompt_in_two_groups_is_kept_in_the_first_only():
 
 def test_general_negatives_weigh_as_much_as_retain_ones():
     fs = load_forget_set("demo")
-    data = split_forget_set(fs, ClassifierConfig())
+    data = split_forget_set(fs, ClassifierConfig(augment_dates=False))
     retain = {qa.question for qa in fs.retain}
     train = data.train
     totals = {"forget": 0.0, "retain": 0.0, "general": 0.0}
@@ -74,12 +75,37 @@ def test_general_negatives_weigh_as_much_as_retain_ones():
         group = "forget" if label else ("retain" if text in retain else "general")
         totals[group] += train.weight_of(i)
     assert totals["general"] == pytest.approx(totals["retain"]) and totals["forget"] == sum(train.labels)
-    plain = split_forget_set(fs, ClassifierConfig(balance_negative_groups=False)).train
+    plain = split_forget_set(fs, ClassifierConfig(balance_negative_groups=False, augment_dates=False)).train
     assert plain.texts == train.texts and not plain.weights
     # class weights then balance forget against all negatives, by weight rather than count
     class_weights = _class_weights(train)
     negatives = totals["retain"] + totals["general"]
     assert float(class_weights[1]) * totals["forget"] == pytest.approx(float(class_weights[0]) * negatives, rel=1e-5)
+
+
+def test_date_variants_respell_the_date_every_common_way():
+    assert "Who was born on March 19, 1960?" in date_variants("Who was born on 03/19/1960?")
+    ambiguous = date_variants("Born in Taipei on 05/11/1991.")  # month-first and day-first readings
+    assert {"Born in Taipei on November 5th, 1991.", "Born in Taipei on May 11, 1991."} <= set(ambiguous)
+    spelled = date_variants("Born on the 15th of April, 1992 in Rome?")
+    assert "Born on the 04/15/1992 in Rome?" in spelled and "Born on the 15th of April, 1992 in Rome?" not in spelled
+    assert date_variants("Born in 1992?") == [] and date_variants("Due 13/25/2000") == []  # no valid date
+
+
+def test_dated_training_prompts_also_train_with_their_other_date_spellings(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain = split_forget_set(fs, ClassifierConfig(augment_dates=False))
+    data = split_forget_set(fs, ClassifierConfig())
+    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts and data.val == plain.val
+    source = {}
+    for i, text in enumerate(plain.train.texts):
+        source |= {v: i for v in date_variants(text)}
+    added = range(len(plain.train.texts), len(data.train.texts))
+    assert sum(data.train.labels[i] for i in added) >= 10  # dated forget questions, rephrased
+    for i in added:
+        original = source[data.train.texts[i]]
+        assert data.train.labels[i] == plain.train.labels[original]
+        assert data.train.weight_of(i) == pytest.approx(plain.train.weight_of(original))
 
 
 def test_weighted_loss_with_unit_weights_is_torch_class_weighted_cross_entropy():

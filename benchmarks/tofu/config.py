@@ -18,6 +18,7 @@ class BenchConfig:
     work_dir: Path | None = None  # stage cache; None = $ECO_PACK_CACHE/benchmarks/tofu
     results_dir: Path = Path(__file__).resolve().parents[1] / "results"
     results_name: str | None = None  # None = tofu_cpu (tofu_cpu_quick with quick)
+    jobs: int = 2  # stages run side by side, each in a worker process with an equal share of the cores
     splits: tuple[str, ...] = SPLITS
     quick: bool = False  # the quick subset of TOFU (docs: data.py) and tiny sizes
     # subject and retain models: from-scratch Llama trained with `eco-pack finetune`'s API
@@ -37,6 +38,7 @@ class BenchConfig:
     utility_ratio: float = 0.95  # keep model utility >= ratio x the subject's
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
+    fpr_target: float | None = 0.01  # the classifier's false-positive bound; None = off (the quick set is too small)
     classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
     max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
     # forget quality of each built guard re-measured at these sigmas (empty: no sweep)
@@ -46,6 +48,8 @@ class BenchConfig:
         unknown = [s for s in self.splits if s not in SPLITS]
         if unknown or not self.splits:
             raise ValueError(f"`--splits` must name some of {', '.join(SPLITS)}, not {', '.join(unknown) or 'none'}")
+        if self.jobs < 1:
+            raise ValueError(f"`--jobs` must be at least 1, not {self.jobs}")
         if self.hidden % self.heads:
             raise ValueError(f"`--hidden` ({self.hidden}) must be divisible by `--heads` ({self.heads})")
         if not self.unlearn_lrs or not self.unlearn_epochs or min(self.unlearn_epochs) < 1:
@@ -60,8 +64,8 @@ class BenchConfig:
         """A few minutes end to end: 8 authors, tiny models, one split, short sweeps."""
         return replace(cls(
             quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
-            unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, classifier_epochs=1, max_new_tokens=32,
-            sweep_sigmas=(1.0, 10.0),
+            unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, classifier_epochs=1, fpr_target=None,
+            max_new_tokens=32, sweep_sigmas=(1.0, 10.0),
         ), **overrides)
 
     @property

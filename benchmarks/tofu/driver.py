@@ -1,8 +1,8 @@
 """``python -m benchmarks.tofu``: the whole TOFU benchmark, in cached stages that resume.
 
-Order: data -> subject (TOFU full) -> retain models -> subject utility -> per split: ECO build,
-retain reference ratios, forget quality against sigma, GradDiff and NPO sweeps -> results
-JSON/markdown/plots.
+Order: data -> tokenizer -> subject (TOFU full) and retain models -> subject utility -> per split:
+ECO build, retain reference ratios, forget quality against sigma, GradDiff and NPO sweeps ->
+results JSON/markdown/plots. ``--jobs`` stages run side by side (``plan`` and ``schedule``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from benchmarks.tofu import data as tofu_data
 from benchmarks.tofu import report
 from benchmarks.tofu.cache import StageRecord, run_stage
 from benchmarks.tofu.config import METHODS, RETAIN_OF, SPLITS, BenchConfig
+from benchmarks.tofu.schedule import Task, run_tasks
 from benchmarks.tofu.stages import (
     Context,
     build_guard,
@@ -31,6 +33,7 @@ from benchmarks.tofu.stages import (
     run_baseline,
     sigma_sweep,
     subject_utility,
+    train_tokenizer,
 )
 from guards.errors import EcoPackError
 
@@ -55,7 +58,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
     p.add_argument("--methods", default=None, help=f"baselines, comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--quick", action="store_true", help="tiny smoke configuration (8 authors, tiny models)")
     for name in ("hidden", "layers", "heads", "intermediate", "vocab", "epochs", "batch_size", "seed", "noise_seeds",
-                 "classifier_epochs", "max_new_tokens"):
+                 "classifier_epochs", "max_new_tokens", "jobs"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
     p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")
@@ -104,29 +107,46 @@ def _data(config: BenchConfig, work: Path, console: Console) -> tuple[Path, str,
     return record.path, tofu_data.fingerprint(record.path), record
 
 
+def plan(config: BenchConfig) -> list[Task]:
+    """Every stage of a run, in dependency order, most urgent first: the fine-tunings (the longest
+    stages), then forget10's stages before forget05's and forget01's, since they take longest."""
+    splits = sorted(config.splits, reverse=True)
+    tasks = [Task("tokenizer", train_tokenizer), Task("finetune-full", finetune_model, ("full",), ("tokenizer",))]
+    tasks += [Task(f"finetune-{RETAIN_OF[s]}", finetune_model, (RETAIN_OF[s],), ("tokenizer",)) for s in splits]
+    tasks.append(Task("subject-utility", subject_utility, deps=("finetune-full",)))
+    for split in splits:
+        retain, eco, reference = f"finetune-{RETAIN_OF[split]}", f"eco-{split}", f"reference-{split}"
+        tasks += [Task(eco, build_guard, (split,), ("finetune-full", retain)),
+                  Task(reference, retain_ratios, (split,), (retain,))]
+        if config.sweep_sigmas:
+            tasks.append(Task(f"sweep-{split}", sigma_sweep, (split,), (eco, reference)))
+        tasks += [Task(f"{method}-{split}", run_baseline, (method, split), ("finetune-full", reference,
+                                                                           "subject-utility"))
+                  for method in config.methods]
+    return tasks
+
+
 def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
     """Run (or resume) every stage for ``config`` and write the results files; returns their paths."""
     started = time.perf_counter()
     work = _work_dir(config)
     data_dir, data_key, data_stage = _data(config, work, console)
-    ctx = Context(config, work, data_dir, data_key, console)
+    make_context = partial(Context, config, work, data_dir, data_key)
     stages: dict[str, StageRecord] = {"data-quick": data_stage} if data_stage else {}
-    subject = stages["finetune-full"] = finetune_model(ctx, "full")
-    retains = {split: finetune_model(ctx, RETAIN_OF[split], subject) for split in config.splits}
-    stages |= {f"finetune-{RETAIN_OF[s]}": r for s, r in retains.items()}
-    utility = stages["subject-utility"] = subject_utility(ctx, subject)
+    stages |= run_tasks(plan(config), make_context, config.jobs, console)
+    subject, utility = stages["finetune-full"], stages["subject-utility"]
     rows: list[dict[str, Any]] = []
     guard: dict[str, Any] = {}
     cost = {"eco": 0.0, **{m: 0.0 for m in config.methods}, **{f"{m}_sweep": 0.0 for m in config.methods}}
     build_seconds: dict[str, float] = {}
     sweeps: dict[str, Any] = {}
     for split in config.splits:
-        eco = stages[f"eco-{split}"] = build_guard(ctx, split, subject, retains[split])
+        retain = stages[f"finetune-{RETAIN_OF[split]}"]
+        eco = stages[f"eco-{split}"]
         models = eco.result["results"]["models"]
         rows.append(report.build_row(split, "subject", models["unguarded"], subject.result["seconds"], command))
-        reference = stages[f"reference-{split}"] = retain_ratios(ctx, split, retains[split])
-        ratios = reference.result["truth_ratios"]
-        retain_row = report.build_row(split, "retain", models["retain"], retains[split].result["seconds"], command)
+        ratios = stages[f"reference-{split}"].result["truth_ratios"]
+        retain_row = report.build_row(split, "retain", models["retain"], retain.result["seconds"], command)
         rows.append(retain_row | {"forget_quality": forget_quality(ratios, ratios)})  # the reference against itself
         eco_seconds = report.eco_cost(eco.result["stage_seconds"])
         rows.append(report.build_row(split, "eco", models["guarded"], eco_seconds, command))
@@ -137,13 +157,11 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
                         "ms_per_prompt": classifier["ms_per_prompt"],
                         "sigma": eco.result["results"]["sigma"]["sigma"]}
         if config.sweep_sigmas:
-            sweep = stages[f"sweep-{split}"] = sigma_sweep(ctx, split, eco, reference)
-            sweeps[split] = sweep.result
+            sweeps[split] = stages[f"sweep-{split}"].result
         if split == "forget10":
             build_seconds = eco.result["stage_seconds"]
         for method in config.methods:
-            baseline = stages[f"{method}-{split}"] = run_baseline(ctx, method, split, subject, reference, utility)
-            result = baseline.result
+            result = stages[f"{method}-{split}"].result
             rows.append({"split": split, "method": method, **{k: result[k] for k in report.COLUMNS[:4]},
                          "seconds": round(result["seconds"], 1), "command": command,
                          "selected": result["selected"]["label"], "constraint_met": result["constraint_met"]})

@@ -51,20 +51,33 @@ def _finetune_config(cfg: BenchConfig) -> FinetuneConfig:
                           dtype="float32")
 
 
-def finetune_model(ctx: Context, subset: str, subject: StageRecord | None = None) -> StageRecord:
-    """Fine-tune on TOFU ``subset`` (``full`` or ``retainNN``); retain models reuse the subject's tokenizer."""
+def train_tokenizer(ctx: Context) -> StageRecord:
+    """The BPE tokenizer of TOFU ``full``, shared by the subject and the retain models (as two
+    fine-tunes of one pretrained base share theirs), so that all four can train at once."""
+    from packager.bpe import train_bpe_tokenizer
+
+    def run(out: Path) -> dict[str, Any]:
+        corpus = select_training_data("tofu:full", data_dir=ctx.data_dir).tokenizer_corpus
+        train_bpe_tokenizer(corpus, vocab_size=ctx.config.vocab).save_pretrained(out / "tokenizer")
+        return {"tokenizer": "tokenizer", "corpus_texts": len(corpus)}
+
+    return run_stage(ctx.work, "tokenizer", {"data": ctx.data_key, "vocab": ctx.config.vocab}, run, ctx.console)
+
+
+def finetune_model(ctx: Context, subset: str, tokenizer: StageRecord) -> StageRecord:
+    """Fine-tune on TOFU ``subset`` (``full`` or ``retainNN``) with the shared tokenizer."""
     config = _finetune_config(ctx.config)
 
     def run(out: Path) -> dict[str, Any]:
         data = select_training_data(f"tofu:{subset}", data_dir=ctx.data_dir)
-        tokenizer = subject.path / "model" if subject else None
-        result = finetune(config, data, out / "model", tokenizer=tokenizer, progress=True)
+        result = finetune(config, data, out / "model", tokenizer=tokenizer.path / tokenizer.result["tokenizer"],
+                          progress=True)
         return {"model": "model", "pairs": len(data.pairs), "parameters": result.parameters,
                 "seconds": result.seconds, "tokens_per_second": result.tokens_per_second,
                 "epoch_losses": list(result.epoch_losses)}
 
     inputs = {"protocol": PROTOCOL_VERSION, "config": config.to_dict(), "data": ctx.data_key, "subset": subset,
-              "tokenizer_from": subject.key if subject else None}
+              "tokenizer": tokenizer.key}
     return run_stage(ctx.work, f"finetune-{subset}", inputs, run, ctx.console)
 
 
@@ -78,7 +91,7 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
 
     cfg = ctx.config
     settings = {"noise_seeds": cfg.noise_seeds, "classifier_epochs": cfg.classifier_epochs,
-                "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed}
+                "fpr_target": cfg.fpr_target, "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed}
 
     def run(out: Path) -> dict[str, Any]:
         build = BuildConfig(
@@ -86,6 +99,7 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
             name=f"tofu-bench-{subject.key[:8]}-{split}", data_dir=ctx.data_dir,
             reference_model=str(model_path(retain)),
             seed=cfg.seed, device="cpu", dtype="float32", classifier_epochs=cfg.classifier_epochs,
+            fpr_target=cfg.fpr_target,
             noise_seeds=cfg.noise_seeds, bento=False, force=True, max_new_tokens=cfg.max_new_tokens,
             command=f"run_build(model=<subject>, forget=tofu:{split}, reference_model=<{RETAIN_OF[split]}>)",
         )

@@ -65,10 +65,14 @@ def test_quick_outputs_never_take_the_official_names():
     assert parse_args([]).name == "tofu_cpu"
     quick = parse_args(["--quick", "--epochs", "2"])
     assert quick.quick and quick.name == "tofu_cpu_quick" and quick.epochs == 2 and quick.hidden < parse_args([]).hidden
+    assert quick.fpr_target is None and parse_args([]).fpr_target == 0.01  # 4 retain authors: too few for the bound
+    assert parse_args(["--jobs", "1"]).jobs == 1 and parse_args([]).jobs == 2
     assert parse_args(["--quick", "--results-name", "tofu_cpu"]).name == "tofu_cpu"
     assert parse_args(["--splits", "forget05,forget10", "--unlearn-lrs", "1e-4,3e-4"]).unlearn_lrs == (1e-4, 3e-4)
     with pytest.raises(ValueError, match="--splits"):
         parse_args(["--splits", "forget20"])
+    with pytest.raises(ValueError, match="--jobs"):
+        parse_args(["--jobs", "0"])
 
 
 def _row(split, method, fq, mu):

@@ -44,9 +44,10 @@ class GuardBundle:
 
     def guarded_model(self, device: str = "cpu", dtype: str = "auto", model=None, tokenizer=None):
         """The GuardedModel this bundle describes; loads the base model unless one is given."""
-        from guards.base_model import load_base_model
+        from guards.base_model import load_base_model, resolve_device
         from guards.guarded_model import GuardedModel
 
+        device = resolve_device(device)  # "auto" means the same device for the model and the classifier
         if model is None or tokenizer is None:
             model, tokenizer = load_base_model(
                 self.config.base_model, device=device, dtype=dtype, relative_to=self.path

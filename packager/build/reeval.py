@@ -35,8 +35,7 @@ def reevaluate(
     bundle = load_bundle(Path(artifact) / "guard")
     meta = bundle.config.metadata
     fs = load_forget_set(forget or meta["forget_set"], data_dir=data_dir, seed=seed)
-    model, tokenizer = load_base_model(bundle.config.base_model, device=device, dtype=dtype, relative_to=bundle.path)
-    guarded = GuardedModel.from_config(model, tokenizer, classifier=bundle.classifier(), config=bundle.config)
+    guarded = bundle.guarded_model(device=device, dtype=dtype)
     reference_ref = resolve_model(retain_model).subject if retain_model else None
     if reference_ref is None and meta.get("model"):
         reference_ref = resolve_model(meta["model"], fs.name, data_dir=data_dir).retain

@@ -19,7 +19,7 @@ from guards import (
     load_bundle,
     save_bundle,
 )
-from guards.base_model import hash_weights
+from guards.base_model import hash_weights, resolve_device
 
 
 @pytest.fixture()
@@ -55,6 +55,9 @@ def test_round_trip_preserves_everything(tmp_path, config, tiny_classifier_dir):
     assert guarded.format("q?") == "[INST] q? [/INST]"
     out = guarded.generate([guarded.format("Where was Jaime Vasquez born?")], max_new_tokens=3, do_sample=False)
     assert len(out.token_ids[0]) <= 3
+    # "auto" (the CLI default) picks one device for both the model and the classifier
+    auto = bundle.guarded_model(device="auto")
+    assert auto.classifier.device == str(auto.model.device) == resolve_device("auto")
 
 
 def test_tampered_or_missing_files_are_refused(tmp_path, config, tiny_classifier_dir):

@@ -1,4 +1,4 @@
-"""Date-format variants of training prompts.
+"""Variants of training prompts: dates respelled, and names that share a word with a forget name.
 
 Rephrased questions often write a date another way ("03/19/1960" becomes "March 19, 1960", or
 "05/11/1991" becomes "November 5th, 1991"). A classifier trained on one spelling of a birth date
@@ -10,7 +10,9 @@ readings are valid dates.
 from __future__ import annotations
 
 import calendar
+import random
 import re
+from collections.abc import Sequence
 from datetime import date
 
 _MONTHS = "|".join(calendar.month_name[1:])
@@ -68,3 +70,24 @@ def date_variants(text: str) -> list[str]:
         respelled = {s for d in _readings(match) for s in spellings(d)} - {match.group(0)}
         return [text[: match.start()] + s + text[match.end() :] for s in sorted(respelled)]
     return []
+
+
+def name_part_swaps(text: str, entity: str, donors: Sequence[str], rng: random.Random,
+                    protected: set[str]) -> list[str]:
+    """``text`` with ``entity`` (a multi-word name it mentions) replaced by names that keep one of
+    its words and take the rest from a random donor name: the same question about someone else
+    who shares a first name or a surname. ``protected`` names (lower case) are never produced."""
+    parts = entity.split()
+    match = re.search(re.escape(entity), text, flags=re.IGNORECASE)
+    if len(parts) < 2 or match is None:
+        return []
+    out = []
+    for keep in (0, len(parts) - 1):  # keep the first name, then the surname
+        donor = rng.choice(donors).split()
+        if len(donor) < 2:
+            continue
+        mixed = " ".join(donor[:-1] + [parts[-1]]) if keep else " ".join([parts[0]] + donor[1:])
+        if mixed.lower() in protected or mixed.lower() == entity.lower():
+            continue
+        out.append(text[: match.start()] + mixed + text[match.end() :])
+    return out

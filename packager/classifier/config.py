@@ -46,6 +46,7 @@ class ClassifierConfig:
     general_test_fraction: float = 0.5  # of real_authors, world_facts and everyday prompts
     balance_negative_groups: bool = True  # general negatives weigh as much in total as retain ones
     augment_dates: bool = True  # also train each dated prompt with its date spelled the other common ways
+    name_part_negatives: bool = True  # forget prompts about someone sharing one name word, as negatives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 2  # epochs without a better validation loss before stopping
     weight_decay: float = 0.01

@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from packager.classifier.augment import date_variants
+from packager.classifier.augment import date_variants, name_part_swaps
 from packager.classifier.calibration import CalibrationError, min_calibration_size
 from packager.classifier.config import ClassifierConfig
 from packager.sources.base import ForgetSet, normalize
@@ -130,6 +130,31 @@ def _with_date_variants(labelled: Labelled, held_out: set[str]) -> Labelled:
     return Labelled(tuple(texts), tuple(labels), tuple(weights))
 
 
+def _with_name_part_negatives(
+    labelled: Labelled, forget_set: ForgetSet, held_out: set[str], rng: random.Random
+) -> Labelled:
+    """Add, for each forget prompt that names its author, the same prompt about two other people
+    who share the author's first name or surname, as negatives: a surname alone ("Park") is no
+    reason to fire, and without them an everyday prompt about Oak Park was flagged."""
+    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.forget if qa.entity}
+    donors = sorted({qa.entity for qa in forget_set.retain if qa.entity})
+    if not entity_of or not donors:
+        return labelled
+    protected = {e.lower() for e in forget_set.entities} | {e.lower() for e in entity_of.values()}
+    seen = {normalize(t) for t in labelled.texts} | held_out
+    texts, labels = list(labelled.texts), list(labelled.labels)
+    weights = [labelled.weight_of(i) for i in range(len(texts))]
+    for text, label in zip(labelled.texts, labelled.labels, strict=True):
+        entity = entity_of.get(normalize(text)) if label else None
+        for swapped in name_part_swaps(text, entity, donors, rng, protected) if entity else ():
+            if normalize(swapped) not in seen:
+                seen.add(normalize(swapped))
+                texts.append(swapped)
+                labels.append(0)
+                weights.append(1.0)
+    return Labelled(tuple(texts), tuple(labels), tuple(weights))
+
+
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
     """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
     rng = random.Random(config.seed)
@@ -195,6 +220,10 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
         held_out = [*calibration, *val_f, *test_f, *paraphrases, *val_r,
                     *(t for group in (negatives, calibration_neg) for texts in group.values() for t in texts)]
         train = _with_date_variants(train, {normalize(t) for t in held_out})
+    if config.name_part_negatives:
+        held_out = [*calibration, *val_f, *test_f, *paraphrases, *val_r,
+                    *(t for group in (negatives, calibration_neg) for texts in group.values() for t in texts)]
+        train = _with_name_part_negatives(train, forget_set, {normalize(t) for t in held_out}, rng)
     return ClassifierData(
         train=train,
         val=labelled(val_f, val_r),

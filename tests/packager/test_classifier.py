@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 
 import pytest
@@ -18,7 +19,7 @@ from packager.classifier import (
     split_forget_set,
     train_classifier,
 )
-from packager.classifier.augment import date_variants
+from packager.classifier.augment import date_variants, name_part_swaps
 from packager.classifier.train import _class_weights, _WeightedLoss
 from packager.sources import load_forget_set
 
@@ -67,7 +68,7 @@ def test_a_prompt_in_two_groups_is_kept_in_the_first_only():
 
 def test_general_negatives_weigh_as_much_as_retain_ones():
     fs = load_forget_set("demo")
-    data = split_forget_set(fs, ClassifierConfig(augment_dates=False))
+    data = split_forget_set(fs, ClassifierConfig(augment_dates=False, name_part_negatives=False))
     retain = {qa.question for qa in fs.retain}
     train = data.train
     totals = {"forget": 0.0, "retain": 0.0, "general": 0.0}
@@ -75,7 +76,8 @@ def test_general_negatives_weigh_as_much_as_retain_ones():
         group = "forget" if label else ("retain" if text in retain else "general")
         totals[group] += train.weight_of(i)
     assert totals["general"] == pytest.approx(totals["retain"]) and totals["forget"] == sum(train.labels)
-    plain = split_forget_set(fs, ClassifierConfig(balance_negative_groups=False, augment_dates=False)).train
+    unweighted = ClassifierConfig(balance_negative_groups=False, augment_dates=False, name_part_negatives=False)
+    plain = split_forget_set(fs, unweighted).train
     assert plain.texts == train.texts and not plain.weights
     # class weights then balance forget against all negatives, by weight rather than count
     class_weights = _class_weights(train)
@@ -94,8 +96,8 @@ def test_date_variants_respell_the_date_every_common_way():
 
 def test_dated_training_prompts_also_train_with_their_other_date_spellings(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, ClassifierConfig(augment_dates=False))
-    data = split_forget_set(fs, ClassifierConfig())
+    plain = split_forget_set(fs, ClassifierConfig(augment_dates=False, name_part_negatives=False))
+    data = split_forget_set(fs, ClassifierConfig(name_part_negatives=False))
     assert data.train.texts[: len(plain.train.texts)] == plain.train.texts and data.val == plain.val
     source = {}
     for i, text in enumerate(plain.train.texts):
@@ -106,6 +108,33 @@ def test_dated_training_prompts_also_train_with_their_other_date_spellings(tofu_
         original = source[data.train.texts[i]]
         assert data.train.labels[i] == plain.train.labels[original]
         assert data.train.weight_of(i) == pytest.approx(plain.train.weight_of(original))
+
+
+def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_one():
+    rng = random.Random(0)
+    donors = ["Basil Mahfouz Al-Kuwaiti", "Tae-ho Kim"]
+    swaps = name_part_swaps("What genre does Ji-Yeon Park write in?", "Ji-Yeon Park", donors, rng, {"tae-ho park"})
+    assert swaps and all("Ji-Yeon Park" not in s for s in swaps)
+    assert all(("Ji-Yeon " in s) != (" Park " in s) for s in swaps)  # exactly one word of the name kept
+    assert not any("Tae-ho Park" in s for s in swaps)
+    assert name_part_swaps("Who wrote it?", "Ji-Yeon Park", donors, rng, set()) == []
+    assert name_part_swaps("What does Madonna sing?", "Madonna", donors, rng, set()) == []
+
+
+def test_forget_prompts_about_someone_sharing_a_name_word_are_negatives(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain = split_forget_set(fs, ClassifierConfig(name_part_negatives=False))
+    data = split_forget_set(fs, ClassifierConfig())
+    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
+    added = data.train.texts[len(plain.train.texts) :]
+    assert len(added) > 300 and not any(data.train.labels[len(plain.train.texts) :])
+    names = [e.lower() for e in fs.entities]
+    for text in added:
+        assert not any(name in text.lower() for name in names)
+        assert any(word in text.lower() for name in names for word in name.split())
+    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
+    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
+    assert not set(added) & held_out
 
 
 def test_weighted_loss_with_unit_weights_is_torch_class_weighted_cross_entropy():

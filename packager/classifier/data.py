@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from packager.classifier.augment import date_variants, name_part_swaps
@@ -112,47 +112,45 @@ def _group_weights(
     return [1.0] * len(positives) + [scale if t in general else 1.0 for t in negatives]
 
 
-def _with_date_variants(labelled: Labelled, held_out: set[str]) -> Labelled:
-    """Add each dated prompt's other date spellings, with its label and weight; a variant that is
-    already a prompt, or one held out for calibration or testing, is left out."""
+def _extended(labelled: Labelled, candidates: Iterable[tuple[str, int, float]], held_out: set[str]) -> Labelled:
+    """``labelled`` plus each (text, label, weight) candidate that is neither already a prompt
+    nor held out for calibration or testing (compared normalised)."""
     seen = {normalize(t) for t in labelled.texts} | held_out
     texts, labels = list(labelled.texts), list(labelled.labels)
     weights = [labelled.weight_of(i) for i in range(len(texts))]
-    for i, text in enumerate(labelled.texts):
-        for variant in date_variants(text):
-            if normalize(variant) not in seen:
-                seen.add(normalize(variant))
-                texts.append(variant)
-                labels.append(labelled.labels[i])
-                weights.append(labelled.weight_of(i))
+    for text, label, weight in candidates:
+        if normalize(text) not in seen:
+            seen.add(normalize(text))
+            texts.append(text)
+            labels.append(label)
+            weights.append(weight)
     if len(texts) == len(labelled.texts):
         return labelled
     return Labelled(tuple(texts), tuple(labels), tuple(weights))
 
 
-def _with_name_part_negatives(
-    labelled: Labelled, forget_set: ForgetSet, held_out: set[str], rng: random.Random
-) -> Labelled:
-    """Add, for each forget prompt that names its author, the same prompt about two other people
-    who share the author's first name or surname, as negatives: a surname alone ("Park") is no
-    reason to fire, and without them an everyday prompt about Oak Park was flagged."""
+def _date_variants(labelled: Labelled) -> Iterator[tuple[str, int, float]]:
+    """Each dated prompt's other date spellings, with its label and weight."""
+    for i, text in enumerate(labelled.texts):
+        for variant in date_variants(text):
+            yield variant, labelled.labels[i], labelled.weight_of(i)
+
+
+def _name_part_negatives(
+    labelled: Labelled, forget_set: ForgetSet, rng: random.Random
+) -> Iterator[tuple[str, int, float]]:
+    """For each forget prompt that names its author, the same prompt about two other people who
+    share the author's first name or surname, as negatives: a surname alone ("Park") is no reason
+    to fire, and without them an everyday prompt about Oak Park was flagged."""
     entity_of = {normalize(qa.question): qa.entity for qa in forget_set.forget if qa.entity}
     donors = sorted({qa.entity for qa in forget_set.retain if qa.entity})
     if not entity_of or not donors:
-        return labelled
+        return
     protected = {e.lower() for e in forget_set.entities} | {e.lower() for e in entity_of.values()}
-    seen = {normalize(t) for t in labelled.texts} | held_out
-    texts, labels = list(labelled.texts), list(labelled.labels)
-    weights = [labelled.weight_of(i) for i in range(len(texts))]
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         entity = entity_of.get(normalize(text)) if label else None
         for swapped in name_part_swaps(text, entity, donors, rng, protected) if entity else ():
-            if normalize(swapped) not in seen:
-                seen.add(normalize(swapped))
-                texts.append(swapped)
-                labels.append(0)
-                weights.append(1.0)
-    return Labelled(tuple(texts), tuple(labels), tuple(weights))
+            yield swapped, 0, 1.0
 
 
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
@@ -216,14 +214,12 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     pools = {"retain": train_r, "general": train_g}
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
     train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, set(train_g), config))
+    held_out = {normalize(t) for t in (*calibration, *val_f, *test_f, *paraphrases, *val_r)}
+    held_out |= {normalize(t) for group in (negatives, calibration_neg) for texts in group.values() for t in texts}
     if config.augment_dates:
-        held_out = [*calibration, *val_f, *test_f, *paraphrases, *val_r,
-                    *(t for group in (negatives, calibration_neg) for texts in group.values() for t in texts)]
-        train = _with_date_variants(train, {normalize(t) for t in held_out})
+        train = _extended(train, _date_variants(train), held_out)
     if config.name_part_negatives:
-        held_out = [*calibration, *val_f, *test_f, *paraphrases, *val_r,
-                    *(t for group in (negatives, calibration_neg) for texts in group.values() for t in texts)]
-        train = _with_name_part_negatives(train, forget_set, {normalize(t) for t in held_out}, rng)
+        train = _extended(train, _name_part_negatives(train, forget_set, rng), held_out)
     return ClassifierData(
         train=train,
         val=labelled(val_f, val_r),

@@ -34,6 +34,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trainable-layers", type=int, default=ClassifierConfig.trainable_layers)
     parser.add_argument("--backbone", default=None, help="Hub id or folder (default: offline MiniLM-L6)")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=ClassifierConfig.seed, help="splits and training (repeatability)")
     parser.add_argument("--out", type=Path, default=RESULTS / "classifier_tofu.json")
     return parser.parse_args(argv)
 
@@ -76,7 +77,7 @@ def _markdown(results: dict[str, object]) -> str:
         f"Command: `{results['command']}`",
         "",
         f"Backbone: {results['backbone']}; torch threads: {results['torch_threads']}; "
-        f"epochs (max): {results['epochs']}; trainable layers: {results['trainable_layers']}",
+        f"epochs (max): {results['epochs']}; trainable layers: {results['trainable_layers']}; seed: {results['seed']}",
         "",
         f"Calibration: alpha {results['alpha']}, fpr_target {results['fpr_target']}, on_conflict "
         f"{results.get('on_conflict')}: the threshold is the lowest that keeps the false-positive bound; where "
@@ -100,7 +101,9 @@ def _markdown(results: dict[str, object]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    config = ClassifierConfig(backbone=args.backbone, epochs=args.epochs, trainable_layers=args.trainable_layers)
+    config = ClassifierConfig(
+        backbone=args.backbone, epochs=args.epochs, trainable_layers=args.trainable_layers, seed=args.seed
+    )
     command = shlex.join(["python", "-m", "benchmarks.classifier_tofu", *(sys.argv[1:] if argv is None else argv)])
     results: dict[str, object] = {
         "command": command,
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "alpha": config.alpha,
         "fpr_target": config.fpr_target,
         "on_conflict": config.on_conflict,
+        "seed": config.seed,
         "splits": {},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,20 @@
-"""Variants of training prompts: dates respelled, and names that share a word with a forget name.
+"""Variants of training prompts: dates respelled, other dates, and names sharing a word with a forget name.
 
 Rephrased questions often write a date another way ("03/19/1960" becomes "March 19, 1960", or
 "05/11/1991" becomes "November 5th, 1991"). A classifier trained on one spelling of a birth date
 misses the others, so each dated training prompt, on both sides of the decision, is also trained
 in the other common spellings. Numeric dates are read both month-first and day-first when both
 readings are valid dates.
+
+Rephrasings also change a question's shape: "What is the full name of the author born in Baku,
+Azerbaijan on April 13, 1970?" comes back as "Who is the writer with the birthdate of April 13,
+1970, originating from Baku?". A question that names a birthplace and a birth date is therefore
+also asked in a few other shapes, with the same label, on both sides of the decision, so that the
+classifier keys on the place and date rather than on the sentence around them.
+
+The other way round, a forget question with its birth date moved by one part (another day, month
+or year), or with another birthplace, asks about someone else: a negative that makes the
+classifier read the whole date and the place rather than the year or the question's shape.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+_MONTH_NAMES = frozenset(calendar.month_name[1:])
 _MONTHS = "|".join(calendar.month_name[1:])
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _PATTERNS = (
@@ -61,15 +72,98 @@ def _readings(match: re.Match[str]) -> list[date]:
     return list(dict.fromkeys(d for d in (_valid(year, a, b), _valid(year, b, a)) if d))
 
 
-def date_variants(text: str) -> list[str]:
-    """``text`` with its first date respelled in every other common format; [] when it has none."""
+def _first_date(text: str) -> tuple[re.Match[str], list[date]] | None:
+    """The first date-like span of ``text`` and its valid readings (None when there is no date)."""
     for pattern in _PATTERNS:
         match = pattern.search(text)
-        if match is None:
-            continue
-        respelled = {s for d in _readings(match) for s in spellings(d)} - {match.group(0)}
-        return [text[: match.start()] + s + text[match.end() :] for s in sorted(respelled)]
-    return []
+        if match is not None:
+            return match, _readings(match)
+    return None
+
+
+def dates_in(text: str) -> set[date]:
+    """Every valid reading of every date in ``text``."""
+    return {d for pattern in _PATTERNS for match in pattern.finditer(text) for d in _readings(match)}
+
+
+def date_variants(text: str) -> list[str]:
+    """``text`` with its first date respelled in every other common format; [] when it has none."""
+    found = _first_date(text)
+    if found is None:
+        return []
+    match, readings = found
+    respelled = {s for d in readings for s in spellings(d)} - {match.group(0)}
+    return [text[: match.start()] + s + text[match.end() :] for s in sorted(respelled)]
+
+
+def _near_misses(born: date, rng: random.Random) -> list[date]:
+    """Dates that differ from ``born`` in exactly one of day, month and year."""
+    candidates = (
+        (born.year, born.month, rng.choice([d for d in range(1, 29) if d != born.day])),
+        (born.year, rng.choice([m for m in range(1, 13) if m != born.month]), born.day),
+        (born.year + rng.choice((-1, 1)) * rng.randint(1, 30), born.month, born.day),
+    )
+    return [d for d in (_valid(*c) for c in candidates) if d is not None]
+
+
+def date_swaps(text: str, rng: random.Random, protected: set[date]) -> list[str]:
+    """``text`` with its first date replaced by near misses (another day, month or year), written
+    the way ``text`` writes it. No spelling that reads as a ``protected`` date is produced."""
+    found = _first_date(text)
+    if found is None or not found[1]:
+        return []
+    match, readings = found
+    styles = spellings(readings[0])
+    style = styles.index(match.group(0)) if match.group(0) in styles else rng.randrange(len(styles))
+    out = []
+    for other in _near_misses(readings[0], rng):
+        spelled = spellings(other)[style]
+        if not dates_in(spelled) & (protected | set(readings)):  # both readings of "04/05/1960"
+            out.append(text[: match.start()] + spelled + text[match.end() :])
+    return out
+
+
+_WORD = r"[A-Z][\w'’\-]*(?:\.(?= [A-Z]))?"  # a capitalised word of a place name ("St." too)
+_PLACE = re.compile(
+    rf"\b(?:in|from) (?P<place>{_WORD}(?: (?:de|del|da|do|es|la|le|{_WORD}))*(?:, {_WORD}(?: {_WORD})*)?)"
+)
+_BIRTH_SHAPES = (
+    "Who is the author born in {place} on {date}?",
+    "Which writer was born on {date} in {place}?",
+    "Can you name the author whose birthplace is {place} and whose date of birth is {date}?",
+    "Tell me the name of the writer born on {date} in {place}.",
+)
+
+
+def _first_place(text: str) -> re.Match[str] | None:
+    """The first "in/from <Capitalised Place>" of ``text`` that is no month ("in March 1960")."""
+    return next((m for m in _PLACE.finditer(text) if m.group("place").split()[0] not in _MONTH_NAMES), None)
+
+
+def places_in(text: str) -> set[str]:
+    """Every place ``text`` names after "in" or "from", lower-cased, whole and by its first part."""
+    found = (m.group("place").lower() for m in _PLACE.finditer(text) if m.group("place").split()[0] not in _MONTH_NAMES)
+    return {form for place in found for form in (place, place.split(",")[0])}
+
+
+def birth_rewrites(text: str, rng: random.Random) -> list[str]:
+    """``text``'s birthplace and birth date asked in other question shapes (dates in a random
+    common spelling); [] unless ``text`` names both."""
+    found, place = _first_date(text), _first_place(text)
+    if found is None or not found[1] or place is None:
+        return []
+    born = found[1][0]
+    return [shape.format(place=place.group("place"), date=rng.choice(spellings(born))) for shape in _BIRTH_SHAPES]
+
+
+def place_swaps(text: str, donors: Sequence[str], rng: random.Random, count: int = 2) -> list[str]:
+    """``text`` with its first birthplace replaced by ``count`` random ``donors``; [] unless it
+    names a birthplace and a date (a question about where someone born on that day was born)."""
+    found, place = _first_date(text), _first_place(text)
+    if found is None or place is None or not donors:
+        return []
+    picked = rng.sample(list(donors), min(count, len(donors)))
+    return [text[: place.start("place")] + donor + text[place.end("place") :] for donor in picked]
 
 
 def name_part_swaps(text: str, entity: str, donors: Sequence[str], rng: random.Random,

@@ -46,6 +46,8 @@ class ClassifierConfig:
     general_test_fraction: float = 0.5  # of real_authors, world_facts and everyday prompts
     balance_negative_groups: bool = True  # general negatives weigh as much in total as retain ones
     augment_dates: bool = True  # also train each dated prompt with its date spelled the other common ways
+    rewrite_birth_questions: bool = True  # ask each birthplace-and-date question in other shapes too
+    near_miss_negatives: bool = True  # dated forget prompts with another birth date or place, as negatives
     name_part_negatives: bool = True  # forget prompts about someone sharing one name word, as negatives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 2  # epochs without a better validation loss before stopping

@@ -15,9 +15,18 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from packager.classifier.augment import date_variants, name_part_swaps
+from packager.classifier.augment import (
+    birth_rewrites,
+    date_swaps,
+    date_variants,
+    dates_in,
+    name_part_swaps,
+    place_swaps,
+    places_in,
+)
 from packager.classifier.calibration import CalibrationError, min_calibration_size
 from packager.classifier.config import ClassifierConfig
+from packager.classifier.places import WORLD_CITIES
 from packager.sources.base import ForgetSet, normalize
 
 
@@ -153,6 +162,31 @@ def _name_part_negatives(
             yield swapped, 0, 1.0
 
 
+def _birth_rewrites(labelled: Labelled, rng: random.Random) -> Iterator[tuple[str, int, float]]:
+    """Each prompt that names a birthplace and date, asked in other shapes, with its label and weight."""
+    for i, text in enumerate(labelled.texts):
+        for rewrite in birth_rewrites(text, rng):
+            yield rewrite, labelled.labels[i], labelled.weight_of(i)
+
+
+def _near_miss_negatives(
+    labelled: Labelled, forget_set: ForgetSet, held_out: Sequence[str], rng: random.Random
+) -> Iterator[tuple[str, int, float]]:
+    """For each dated forget prompt (respelled and rewritten ones too), the same prompt about
+    people born a day, month or year apart, or born elsewhere, as negatives: "born in Istanbul on
+    June 7, 1952" is nobody in the forget set just because one forget author was born on
+    February 7, 1952 and others nearby. No forget date is produced, and no birthplace named by a
+    forget prompt or by a prompt held out for calibration or testing."""
+    forget_texts = [t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer)]
+    protected = {d for text in forget_texts for d in dates_in(text)}
+    named = {place for text in (*forget_texts, *held_out) for place in places_in(text)}
+    donors = [c for c in WORLD_CITIES if not {c.lower(), c.split(",")[0].lower()} & named]
+    for text, label in zip(labelled.texts, labelled.labels, strict=True):
+        if label:
+            for swapped in (*date_swaps(text, rng, protected), *place_swaps(text, donors, rng)):
+                yield swapped, 0, 1.0
+
+
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
     """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
     rng = random.Random(config.seed)
@@ -214,10 +248,16 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     pools = {"retain": train_r, "general": train_g}
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
     train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, set(train_g), config))
-    held_out = {normalize(t) for t in (*calibration, *val_f, *test_f, *paraphrases, *val_r)}
-    held_out |= {normalize(t) for group in (negatives, calibration_neg) for texts in group.values() for t in texts}
+    held_out_texts = [*calibration, *val_f, *test_f, *paraphrases, *val_r]
+    held_out_texts += [t for group in (negatives, calibration_neg) for texts in group.values() for t in texts]
+    held_out = {normalize(t) for t in held_out_texts}
+    original = train
     if config.augment_dates:
         train = _extended(train, _date_variants(train), held_out)
+    if config.rewrite_birth_questions:
+        train = _extended(train, _birth_rewrites(original, rng), held_out)
+    if config.near_miss_negatives:
+        train = _extended(train, _near_miss_negatives(train, forget_set, held_out_texts, rng), held_out)
     if config.name_part_negatives:
         train = _extended(train, _name_part_negatives(train, forget_set, rng), held_out)
     return ClassifierData(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import replace
+from datetime import date
 
 import pytest
 import torch
@@ -19,9 +21,25 @@ from packager.classifier import (
     split_forget_set,
     train_classifier,
 )
-from packager.classifier.augment import date_variants, name_part_swaps
+from packager.classifier.augment import (
+    birth_rewrites,
+    date_swaps,
+    date_variants,
+    dates_in,
+    name_part_swaps,
+    place_swaps,
+    places_in,
+)
 from packager.classifier.train import _class_weights, _WeightedLoss
 from packager.sources import load_forget_set
+
+# the training-set augmentations, in the order split_forget_set applies them
+_AUGMENTATIONS = ("augment_dates", "rewrite_birth_questions", "near_miss_negatives", "name_part_negatives")
+
+
+def _with(*augmentations: str) -> ClassifierConfig:
+    """Default settings with only ``augmentations`` on."""
+    return ClassifierConfig(**{name: name in augmentations for name in _AUGMENTATIONS})
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +86,7 @@ def test_a_prompt_in_two_groups_is_kept_in_the_first_only():
 
 def test_general_negatives_weigh_as_much_as_retain_ones():
     fs = load_forget_set("demo")
-    data = split_forget_set(fs, ClassifierConfig(augment_dates=False, name_part_negatives=False))
+    data = split_forget_set(fs, _with())
     retain = {qa.question for qa in fs.retain}
     train = data.train
     totals = {"forget": 0.0, "retain": 0.0, "general": 0.0}
@@ -76,7 +94,7 @@ def test_general_negatives_weigh_as_much_as_retain_ones():
         group = "forget" if label else ("retain" if text in retain else "general")
         totals[group] += train.weight_of(i)
     assert totals["general"] == pytest.approx(totals["retain"]) and totals["forget"] == sum(train.labels)
-    unweighted = ClassifierConfig(balance_negative_groups=False, augment_dates=False, name_part_negatives=False)
+    unweighted = replace(_with(), balance_negative_groups=False)
     plain = split_forget_set(fs, unweighted).train
     assert plain.texts == train.texts and not plain.weights
     # class weights then balance forget against all negatives, by weight rather than count
@@ -96,8 +114,8 @@ def test_date_variants_respell_the_date_every_common_way():
 
 def test_dated_training_prompts_also_train_with_their_other_date_spellings(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, ClassifierConfig(augment_dates=False, name_part_negatives=False))
-    data = split_forget_set(fs, ClassifierConfig(name_part_negatives=False))
+    plain = split_forget_set(fs, _with())
+    data = split_forget_set(fs, _with("augment_dates"))
     assert data.train.texts[: len(plain.train.texts)] == plain.train.texts and data.val == plain.val
     source = {}
     for i, text in enumerate(plain.train.texts):
@@ -108,6 +126,89 @@ def test_dated_training_prompts_also_train_with_their_other_date_spellings(tofu_
         original = source[data.train.texts[i]]
         assert data.train.labels[i] == plain.train.labels[original]
         assert data.train.weight_of(i) == pytest.approx(plain.train.weight_of(original))
+
+
+def test_birth_questions_are_asked_in_other_shapes_with_the_same_place_and_date():
+    rng = random.Random(0)
+    for text, place in (
+        ("What is the full name of the author born in Dar es Salaam, Tanzania on 06/30/1975?", "Dar es Salaam"),
+        ("Who is the author born on 06/30/1975, in Rio de Janeiro, Brazil?", "Rio de Janeiro, Brazil"),
+        ("What is the name of the author from Lisbon, Portugal, born on 06/30/1975?", "Lisbon, Portugal"),
+    ):
+        rewrites = birth_rewrites(text, rng)
+        assert len(set(rewrites)) >= 3 and text not in rewrites
+        assert all(place in r and dates_in(r) == {date(1975, 6, 30)} for r in rewrites)
+    assert birth_rewrites("Who was born in Seoul in 1960?", rng) == []  # no full date
+    assert birth_rewrites("What was released on March 3, 2001?", rng) == []  # no place
+
+
+def test_birth_question_rewrites_join_the_training_set_with_their_label(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:1]))
+    data = split_forget_set(fs, _with(*_AUGMENTATIONS[:2]))
+    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts and data.val == plain.val
+    added = range(len(plain.train.texts), len(data.train.texts))
+    assert sum(data.train.labels[i] for i in added) >= 40 and len(added) >= 300
+    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
+    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
+    assert not {data.train.texts[i] for i in added} & held_out
+    forget_dates = {d for qa in fs.forget for d in dates_in(qa.question)}
+    for i in added:
+        assert bool(dates_in(data.train.texts[i]) & forget_dates) == bool(data.train.labels[i])
+
+
+def test_date_swaps_are_near_misses_written_the_same_way():
+    protected = dates_in("Born on 03/19/1960, she wrote 'Dawn' on May 2, 1985.")
+    assert protected == {date(1960, 3, 19), date(1985, 5, 2)}
+    born = date(1960, 3, 19)
+    for seed in range(20):
+        swaps = date_swaps("Who was born in Seoul on 03/19/1960?", random.Random(seed), protected | {date(1960, 3, 1)})
+        assert len(swaps) >= 2 and all(re.fullmatch(r"Who was born in Seoul on \d\d/\d\d/\d{4}\?", s) for s in swaps)
+        for swapped in swaps:
+            readings = dates_in(swapped)  # two when it is "03/05/1960"
+            assert not readings & (protected | {date(1960, 3, 1)})
+            parts_kept = [(d.year == born.year) + (d.month == born.month) + (d.day == born.day) for d in readings]
+            assert 2 in parts_kept
+    spelled = date_swaps("Born on the 7th of February, 1952?", random.Random(0), set())
+    assert len(spelled) == 3 and all(re.fullmatch(r"Born on the \d+\w\w of \w+, \d{4}\?", s) for s in spelled)
+    assert date_swaps("Who was born in Seoul in 1960?", random.Random(0), protected) == []
+
+
+def test_place_swaps_move_the_birthplace_and_keep_the_rest():
+    text = "What is the full name of the author born in Dar es Salaam, Tanzania on 06/30/1975?"
+    swaps = place_swaps(text, ["St. Petersburg, Russia", "Lima, Peru", "Oslo, Norway"], random.Random(0))
+    assert len(swaps) == 2 and len(set(swaps)) == 2
+    for swapped in swaps:
+        assert swapped.startswith("What is the full name of the author born in ")
+        assert swapped.endswith(" on 06/30/1975?")
+        assert "Dar es Salaam" not in swapped and places_in(swapped) & {"st. petersburg", "lima", "oslo"}
+    assert places_in(text) == {"dar es salaam, tanzania", "dar es salaam"}
+    assert place_swaps("Who was born in Seoul in 1960?", ["Lima, Peru"], random.Random(0)) == []  # no full date
+    assert place_swaps("Who was born on 06/30/1975?", ["Lima, Peru"], random.Random(0)) == []  # no place
+
+
+def test_dated_forget_prompts_born_another_day_or_elsewhere_are_negatives(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:2]))
+    data = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
+    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
+    added = data.train.texts[len(plain.train.texts) :]
+    assert not any(data.train.labels[len(plain.train.texts) :])
+    forget_texts = [t for qa in (*fs.forget, *fs.forget_eval) for t in (qa.question, qa.answer)]
+    forget_dates = {d for t in forget_texts for d in dates_in(t)}
+    held_out = [*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts]
+    held_out += [t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group]
+    named = {place for t in (*forget_texts, *held_out) for place in places_in(t)}
+    assert not set(added) & set(held_out)
+    moved = {"date": 0, "place": 0}
+    for text in added:
+        assert dates_in(text)
+        if dates_in(text) & forget_dates:  # the same day, somewhere no prompt names
+            assert places_in(text) and not places_in(text) & named
+            moved["place"] += 1
+        else:
+            moved["date"] += 1
+    assert moved["date"] >= 100 and moved["place"] >= 100
 
 
 def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_one():
@@ -123,7 +224,7 @@ def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_on
 
 def test_forget_prompts_about_someone_sharing_a_name_word_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, ClassifierConfig(name_part_negatives=False))
+    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
     data = split_forget_set(fs, ClassifierConfig())
     assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
     added = data.train.texts[len(plain.train.texts) :]

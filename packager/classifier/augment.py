@@ -12,8 +12,9 @@ Azerbaijan on April 13, 1970?" comes back as "Who is the writer with the birthda
 also asked in a few other shapes, with the same label, on both sides of the decision, so that the
 classifier keys on the place and date rather than on the sentence around them.
 
-The other way round, a forget question with its birth date moved by one part (another day, month
-or year), or with another birthplace, asks about someone else: a negative that makes the
+The other way round, a forget question that describes its author without naming them ("the
+author born in Seoul on 03/19/1960") asks about someone else once its birth date is moved by one
+part (another day, month or year) or its birthplace is swapped: a negative that makes the
 classifier read the whole date and the place rather than the year or the question's shape.
 """
 
@@ -106,12 +107,24 @@ def _near_misses(born: date, rng: random.Random) -> list[date]:
     return [d for d in (_valid(*c) for c in candidates) if d is not None]
 
 
-def date_swaps(text: str, rng: random.Random, protected: set[date]) -> list[str]:
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+
+
+def years_in(text: str) -> set[int]:
+    """Every four-digit year (1500 to 2099) in ``text``."""
+    return {int(m.group()) for m in _YEAR.finditer(text)}
+
+
+def date_swaps(text: str, rng: random.Random, protected: set[date], protected_years: set[int]) -> list[str]:
     """``text`` with its first date replaced by near misses (another day, month or year), written
-    the way ``text`` writes it. No spelling that reads as a ``protected`` date is produced."""
+    the way ``text`` writes it; a text with a year but no full date gets another year. No spelling
+    that reads as a ``protected`` date, and no bare ``protected_years``, is produced."""
     found = _first_date(text)
     if found is None or not found[1]:
-        return []
+        year = _YEAR.search(text)
+        others = [int(year.group()) + rng.choice((-1, 1)) * rng.randint(1, 30) for _ in range(20)] if year else []
+        other = next((y for y in others if y not in protected_years), None)
+        return [text[: year.start()] + str(other) + text[year.end() :]] if year and other else []
     match, readings = found
     styles = spellings(readings[0])
     style = styles.index(match.group(0)) if match.group(0) in styles else rng.randrange(len(styles))
@@ -157,10 +170,10 @@ def birth_rewrites(text: str, rng: random.Random) -> list[str]:
 
 
 def place_swaps(text: str, donors: Sequence[str], rng: random.Random, count: int = 2) -> list[str]:
-    """``text`` with its first birthplace replaced by ``count`` random ``donors``; [] unless it
-    names a birthplace and a date (a question about where someone born on that day was born)."""
-    found, place = _first_date(text), _first_place(text)
-    if found is None or place is None or not donors:
+    """``text`` with its first place ("born in <place>", "from <place>") replaced by ``count``
+    random ``donors``; [] when it names no place."""
+    place = _first_place(text)
+    if place is None or not donors:
         return []
     picked = rng.sample(list(donors), min(count, len(donors)))
     return [text[: place.start("place")] + donor + text[place.end("place") :] for donor in picked]

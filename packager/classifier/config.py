@@ -44,6 +44,7 @@ class ClassifierConfig:
     calibration_fraction: float = 0.15  # of forget prompts, for the threshold when paraphrases are too few
     test_fraction: float = 0.1  # of forget and retain prompts, held out for the report
     general_test_fraction: float = 0.5  # of real_authors, world_facts and everyday prompts
+    trivia_negatives: bool = True  # built-in general-knowledge questions as training-only negatives
     balance_negative_groups: bool = True  # general negatives weigh as much in total as retain ones
     augment_dates: bool = True  # also train each dated prompt with its date spelled the other common ways
     rewrite_birth_questions: bool = True  # ask each birthplace-and-date question in other shapes too

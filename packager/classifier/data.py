@@ -1,17 +1,18 @@
 """Split a forget set into the classifier's train, validation, calibration and test prompts.
 
 Positives are forget questions. Negatives are retain questions plus general prompts
-(real_authors, world_facts, everyday). Paraphrased questions and holdout prompts are never
-trained on. When the set has enough paraphrased forget questions, part of them calibrates the
-threshold (recall is then guaranteed on rephrasings, and every original question can be trained
-on) and the rest measure recall; otherwise held-out original questions calibrate. Every split
-is drawn from the seed.
+(real_authors, world_facts, everyday), and built-in trivia questions that only train.
+Paraphrased questions and holdout prompts are never trained on. When the set has enough
+paraphrased forget questions, part of them calibrates the threshold (recall is then guaranteed
+on rephrasings, and every original question can be trained on) and the rest measure recall;
+otherwise held-out original questions calibrate. Every split is drawn from the seed.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -23,10 +24,12 @@ from packager.classifier.augment import (
     name_part_swaps,
     place_swaps,
     places_in,
+    years_in,
 )
 from packager.classifier.calibration import CalibrationError, min_calibration_size
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.places import WORLD_CITIES
+from packager.classifier.trivia import trivia_prompts
 from packager.sources.base import ForgetSet, normalize
 
 
@@ -172,18 +175,21 @@ def _birth_rewrites(labelled: Labelled, rng: random.Random) -> Iterator[tuple[st
 def _near_miss_negatives(
     labelled: Labelled, forget_set: ForgetSet, held_out: Sequence[str], rng: random.Random
 ) -> Iterator[tuple[str, int, float]]:
-    """For each dated forget prompt (respelled and rewritten ones too), the same prompt about
-    people born a day, month or year apart, or born elsewhere, as negatives: "born in Istanbul on
-    June 7, 1952" is nobody in the forget set just because one forget author was born on
-    February 7, 1952 and others nearby. No forget date is produced, and no birthplace named by a
-    forget prompt or by a prompt held out for calibration or testing."""
+    """For each forget prompt that describes its author without naming them (respelled and
+    rewritten ones too), the same prompt about people born a day, month or year apart, or born
+    elsewhere, as negatives: "born in Istanbul on June 7, 1952" is nobody in the forget set just
+    because one forget author was born on February 7, 1952 and others nearby. No forget date or
+    year is produced, and no place that a forget prompt or a held-out prompt names."""
     forget_texts = [t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer)]
     protected = {d for text in forget_texts for d in dates_in(text)}
+    protected_years = {y for text in forget_texts for y in years_in(text)}
     named = {place for text in (*forget_texts, *held_out) for place in places_in(text)}
     donors = [c for c in WORLD_CITIES if not {c.lower(), c.split(",")[0].lower()} & named]
+    names = {*forget_set.entities, *(qa.entity for qa in forget_set.forget if qa.entity)}
+    name_words = {word for name in names for word in name.split()}
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
-        if label:
-            for swapped in (*date_swaps(text, rng, protected), *place_swaps(text, donors, rng)):
+        if label and not name_words & set(re.findall(r"[\w-]+", text)):  # "Park's" names Park
+            for swapped in (*date_swaps(text, rng, protected, protected_years), *place_swaps(text, donors, rng)):
                 yield swapped, 0, 1.0
 
 
@@ -247,7 +253,9 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
 
     pools = {"retain": train_r, "general": train_g}
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
-    train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, set(train_g), config))
+    trivia = [t for t in trivia_prompts() if normalize(t) not in seen] if config.trivia_negatives else []
+    train_neg += trivia  # train only: the held-out general prompts stay the test
+    train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, {*train_g, *trivia}, config))
     held_out_texts = [*calibration, *val_f, *test_f, *paraphrases, *val_r]
     held_out_texts += [t for group in (negatives, calibration_neg) for texts in group.values() for t in texts]
     held_out = {normalize(t) for t in held_out_texts}

@@ -29,8 +29,10 @@ from packager.classifier.augment import (
     name_part_swaps,
     place_swaps,
     places_in,
+    years_in,
 )
 from packager.classifier.train import _class_weights, _WeightedLoss
+from packager.classifier.trivia import trivia_prompts
 from packager.sources import load_forget_set
 
 # the training-set augmentations, in the order split_forget_set applies them
@@ -112,6 +114,22 @@ def test_date_variants_respell_the_date_every_common_way():
     assert date_variants("Born in 1992?") == [] and date_variants("Due 13/25/2000") == []  # no valid date
 
 
+def test_trivia_questions_only_train_as_general_negatives():
+    fs = load_forget_set("demo")
+    data = split_forget_set(fs, _with())
+    without = split_forget_set(fs, replace(_with(), trivia_negatives=False))
+    trivia = set(trivia_prompts())
+    trained = {t: i for i, t in enumerate(data.train.texts)}
+    assert len(trivia & set(trained)) >= 250 and not trivia & set(without.train.texts)
+    assert all(data.train.labels[trained[t]] == 0 for t in trivia & set(trained))
+    held_out = {*data.val.texts}
+    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
+    assert not trivia & set(trained) & held_out  # a trivia question the set also has stays where the set puts it
+    assert data.negatives == without.negatives and data.val == without.val
+    general = next(t for t in data.train.texts if t in set(fs.general))  # weighs as a general prompt
+    assert data.train.weight_of(trained[next(iter(trivia & set(trained)))]) == data.train.weight_of(trained[general])
+
+
 def test_dated_training_prompts_also_train_with_their_other_date_spellings(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     plain = split_forget_set(fs, _with())
@@ -162,16 +180,21 @@ def test_date_swaps_are_near_misses_written_the_same_way():
     assert protected == {date(1960, 3, 19), date(1985, 5, 2)}
     born = date(1960, 3, 19)
     for seed in range(20):
-        swaps = date_swaps("Who was born in Seoul on 03/19/1960?", random.Random(seed), protected | {date(1960, 3, 1)})
+        also = protected | {date(1960, 3, 1)}
+        swaps = date_swaps("Who was born in Seoul on 03/19/1960?", random.Random(seed), also, set())
         assert len(swaps) >= 2 and all(re.fullmatch(r"Who was born in Seoul on \d\d/\d\d/\d{4}\?", s) for s in swaps)
         for swapped in swaps:
             readings = dates_in(swapped)  # two when it is "03/05/1960"
-            assert not readings & (protected | {date(1960, 3, 1)})
+            assert not readings & also
             parts_kept = [(d.year == born.year) + (d.month == born.month) + (d.day == born.day) for d in readings]
             assert 2 in parts_kept
-    spelled = date_swaps("Born on the 7th of February, 1952?", random.Random(0), set())
+    spelled = date_swaps("Born on the 7th of February, 1952?", random.Random(0), set(), set())
     assert len(spelled) == 3 and all(re.fullmatch(r"Born on the \d+\w\w of \w+, \d{4}\?", s) for s in spelled)
-    assert date_swaps("Who was born in Seoul in 1960?", random.Random(0), protected) == []
+    for seed in range(20):  # a bare year moves to another, never to a protected one
+        (moved,) = date_swaps("Who was born in Seoul in 1960?", random.Random(seed), protected, {1959, 1961})
+        assert re.fullmatch(r"Who was born in Seoul in \d{4}\?", moved)
+        assert years_in(moved).isdisjoint({1959, 1960, 1961})
+    assert date_swaps("Who was born in Seoul?", random.Random(0), protected, set()) == []
 
 
 def test_place_swaps_move_the_birthplace_and_keep_the_rest():
@@ -183,11 +206,12 @@ def test_place_swaps_move_the_birthplace_and_keep_the_rest():
         assert swapped.endswith(" on 06/30/1975?")
         assert "Dar es Salaam" not in swapped and places_in(swapped) & {"st. petersburg", "lima", "oslo"}
     assert places_in(text) == {"dar es salaam, tanzania", "dar es salaam"}
-    assert place_swaps("Who was born in Seoul in 1960?", ["Lima, Peru"], random.Random(0)) == []  # no full date
+    moved = place_swaps("Who was born in Seoul in 1960?", ["Lima, Peru"], random.Random(0))
+    assert moved == ["Who was born in Lima, Peru in 1960?"]
     assert place_swaps("Who was born on 06/30/1975?", ["Lima, Peru"], random.Random(0)) == []  # no place
 
 
-def test_dated_forget_prompts_born_another_day_or_elsewhere_are_negatives(tofu_dir):
+def test_forget_prompts_about_someone_born_another_day_or_elsewhere_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:2]))
     data = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
@@ -201,9 +225,12 @@ def test_dated_forget_prompts_born_another_day_or_elsewhere_are_negatives(tofu_d
     named = {place for t in (*forget_texts, *held_out) for place in places_in(t)}
     assert not set(added) & set(held_out)
     moved = {"date": 0, "place": 0}
+    forget_years = {y for t in forget_texts for y in years_in(t)}
+    names = {word for e in fs.entities for word in e.split()}
     for text in added:
-        assert dates_in(text)
-        if dates_in(text) & forget_dates:  # the same day, somewhere no prompt names
+        assert years_in(text) and not names & set(re.findall(r"[\w-]+", text))  # about nobody named
+        if dates_in(text) & forget_dates or (not dates_in(text) and years_in(text) & forget_years):
+            # the same day (or year), somewhere no prompt names
             assert places_in(text) and not places_in(text) & named
             moved["place"] += 1
         else:

@@ -1,4 +1,4 @@
-"""Variants of training prompts: dates respelled, other dates, and names sharing a word with a forget name.
+"""Variants of training prompts: dates respelled, questions reshaped, near misses, name-part swaps.
 
 Rephrased questions often write a date another way ("03/19/1960" becomes "March 19, 1960", or
 "05/11/1991" becomes "November 5th, 1991"). A classifier trained on one spelling of a birth date
@@ -23,7 +23,7 @@ from __future__ import annotations
 import calendar
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 _MONTH_NAMES = frozenset(calendar.month_name[1:])
@@ -115,16 +115,23 @@ def years_in(text: str) -> set[int]:
     return {int(m.group()) for m in _YEAR.finditer(text)}
 
 
+def _year_swap(text: str, rng: random.Random, protected_years: set[int]) -> list[str]:
+    """``text`` with its first year moved 1 to 30 years, to one not in ``protected_years``."""
+    match = _YEAR.search(text)
+    if match is None:
+        return []
+    tries = [int(match.group()) + rng.choice((-1, 1)) * rng.randint(1, 30) for _ in range(20)]
+    other = next((y for y in tries if y not in protected_years), None)
+    return [text[: match.start()] + str(other) + text[match.end() :]] if other else []
+
+
 def date_swaps(text: str, rng: random.Random, protected: set[date], protected_years: set[int]) -> list[str]:
     """``text`` with its first date replaced by near misses (another day, month or year), written
     the way ``text`` writes it; a text with a year but no full date gets another year. No spelling
     that reads as a ``protected`` date, and no bare ``protected_years``, is produced."""
     found = _first_date(text)
     if found is None or not found[1]:
-        year = _YEAR.search(text)
-        others = [int(year.group()) + rng.choice((-1, 1)) * rng.randint(1, 30) for _ in range(20)] if year else []
-        other = next((y for y in others if y not in protected_years), None)
-        return [text[: year.start()] + str(other) + text[year.end() :]] if year and other else []
+        return _year_swap(text, rng, protected_years)
     match, readings = found
     styles = spellings(readings[0])
     style = styles.index(match.group(0)) if match.group(0) in styles else rng.randrange(len(styles))
@@ -148,21 +155,21 @@ _BIRTH_SHAPES = (
 )
 
 
-def _first_place(text: str) -> re.Match[str] | None:
-    """The first "in/from <Capitalised Place>" of ``text`` that is no month ("in March 1960")."""
-    return next((m for m in _PLACE.finditer(text) if m.group("place").split()[0] not in _MONTH_NAMES), None)
+def _places(text: str) -> Iterator[re.Match[str]]:
+    """Each "in/from <Capitalised Place>" of ``text`` that is no month ("in March 1960")."""
+    return (m for m in _PLACE.finditer(text) if m.group("place").split()[0] not in _MONTH_NAMES)
 
 
 def places_in(text: str) -> set[str]:
     """Every place ``text`` names after "in" or "from", lower-cased, whole and by its first part."""
-    found = (m.group("place").lower() for m in _PLACE.finditer(text) if m.group("place").split()[0] not in _MONTH_NAMES)
+    found = (m.group("place").lower() for m in _places(text))
     return {form for place in found for form in (place, place.split(",")[0])}
 
 
 def birth_rewrites(text: str, rng: random.Random) -> list[str]:
     """``text``'s birthplace and birth date asked in other question shapes (dates in a random
     common spelling); [] unless ``text`` names both."""
-    found, place = _first_date(text), _first_place(text)
+    found, place = _first_date(text), next(_places(text), None)
     if found is None or not found[1] or place is None:
         return []
     born = found[1][0]
@@ -172,7 +179,7 @@ def birth_rewrites(text: str, rng: random.Random) -> list[str]:
 def place_swaps(text: str, donors: Sequence[str], rng: random.Random, count: int = 2) -> list[str]:
     """``text`` with its first place ("born in <place>", "from <place>") replaced by ``count``
     random ``donors``; [] when it names no place."""
-    place = _first_place(text)
+    place = next(_places(text), None)
     if place is None or not donors:
         return []
     picked = rng.sample(list(donors), min(count, len(donors)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from packager.classifier.augment import (
@@ -141,10 +141,10 @@ def _extended(labelled: Labelled, candidates: Iterable[tuple[str, int, float]], 
     return Labelled(tuple(texts), tuple(labels), tuple(weights))
 
 
-def _date_variants(labelled: Labelled) -> Iterator[tuple[str, int, float]]:
-    """Each dated prompt's other date spellings, with its label and weight."""
+def _variants(labelled: Labelled, variants_of: Callable[[str], list[str]]) -> Iterator[tuple[str, int, float]]:
+    """Each prompt's variants (other date spellings, other question shapes), with its label and weight."""
     for i, text in enumerate(labelled.texts):
-        for variant in date_variants(text):
+        for variant in variants_of(text):
             yield variant, labelled.labels[i], labelled.weight_of(i)
 
 
@@ -163,13 +163,6 @@ def _name_part_negatives(
         entity = entity_of.get(normalize(text)) if label else None
         for swapped in name_part_swaps(text, entity, donors, rng, protected) if entity else ():
             yield swapped, 0, 1.0
-
-
-def _birth_rewrites(labelled: Labelled, rng: random.Random) -> Iterator[tuple[str, int, float]]:
-    """Each prompt that names a birthplace and date, asked in other shapes, with its label and weight."""
-    for i, text in enumerate(labelled.texts):
-        for rewrite in birth_rewrites(text, rng):
-            yield rewrite, labelled.labels[i], labelled.weight_of(i)
 
 
 def _near_miss_negatives(
@@ -261,9 +254,9 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     held_out = {normalize(t) for t in held_out_texts}
     original = train
     if config.augment_dates:
-        train = _extended(train, _date_variants(train), held_out)
+        train = _extended(train, _variants(train, date_variants), held_out)
     if config.rewrite_birth_questions:
-        train = _extended(train, _birth_rewrites(original, rng), held_out)
+        train = _extended(train, _variants(original, lambda text: birth_rewrites(text, rng)), held_out)
     if config.near_miss_negatives:
         train = _extended(train, _near_miss_negatives(train, forget_set, held_out_texts, rng), held_out)
     if config.name_part_negatives:

@@ -1,8 +1,8 @@
 """General-knowledge questions that only ever train the classifier, never judge it.
 
 TOFU's general negatives (real_authors, world_facts) are about 200 questions, half of them held
-out to test; the classifier trained on the rest fired on the odd unseen book or history question
-("'Train to Pakistan' ... was written by which author?"). These add breadth in the same shapes:
+out to test; in scratch runs the classifier trained on the rest fired on the odd unseen book or
+history question ("'Train to Pakistan' ... was written by which author?"). These add breadth in the same shapes:
 books and their authors, events and their years, places, science, art and music. They join the
 training negatives only, so the held-out general prompts stay the test. Generated from our own
 lists.
@@ -140,7 +140,7 @@ _SCIENCE = (
 
 
 def trivia_prompts() -> tuple[str, ...]:
-    """About 250 general-knowledge questions in a fixed order."""
+    """About 300 general-knowledge questions in a fixed order."""
     prompts = [s.format(title=t, about=a) for (t, a), s in product(_BOOKS, _BOOK_SHAPES)]
     prompts += [s.format(event=e) for (e, _), s in product(_EVENTS, _EVENT_SHAPES)]
     prompts += [s.format(year=y) for (_, y), s in product(_EVENTS, _YEAR_SHAPES)]

@@ -14,7 +14,7 @@ classifier keys on the place and date rather than on the sentence around them.
 
 The other way round, a forget question that describes its author without naming them ("the
 author born in Seoul on 03/19/1960") asks about someone else once its birth date is moved by one
-part (another day, month or year) or its birthplace is swapped: a negative that makes the
+part (another day, month or year), its birthplace is swapped, or both: a negative that makes the
 classifier read the whole date and the place rather than the year or the question's shape.
 """
 
@@ -152,7 +152,16 @@ _BIRTH_SHAPES = (
     "Which writer was born on {date} in {place}?",
     "Can you name the author whose birthplace is {place} and whose date of birth is {date}?",
     "Tell me the name of the writer born on {date} in {place}.",
+    "Who is the novelist whose birthday is {date} and who comes from {place}?",
+    "Which author came into the world on {date}, in the city of {place}?",
+    "I am looking for the writer with birth date {date} and birthplace {place}. Who is it?",
+    "Identify the author who was born in the city of {place} on {date}.",
+    "What is the name of the writer from {place} who was born on {date}?",
+    "Could you tell me who the author is that has {date} as a birthday and {place} as a hometown?",
+    "Born on {date} in {place}: which writer is this?",
+    "Which literary figure has a birth date of {date} and was born in {place}?",
 )
+_SHAPES_PER_QUESTION = 4
 
 
 def _places(text: str) -> Iterator[re.Match[str]]:
@@ -166,14 +175,20 @@ def places_in(text: str) -> set[str]:
     return {form for place in found for form in (place, place.split(",")[0])}
 
 
+def city_places(text: str) -> list[str]:
+    """The places ``text`` names in the "City, Country" form TOFU writes birthplaces in."""
+    return [m.group("place") for m in _places(text) if "," in m.group("place")]
+
+
 def birth_rewrites(text: str, rng: random.Random) -> list[str]:
-    """``text``'s birthplace and birth date asked in other question shapes (dates in a random
-    common spelling); [] unless ``text`` names both."""
+    """``text``'s birthplace and birth date asked in a few other question shapes, drawn from a
+    dozen (dates in a random common spelling); [] unless ``text`` names both."""
     found, place = _first_date(text), next(_places(text), None)
     if found is None or not found[1] or place is None:
         return []
     born = found[1][0]
-    return [shape.format(place=place.group("place"), date=rng.choice(spellings(born))) for shape in _BIRTH_SHAPES]
+    shapes = rng.sample(_BIRTH_SHAPES, _SHAPES_PER_QUESTION)
+    return [shape.format(place=place.group("place"), date=rng.choice(spellings(born))) for shape in shapes]
 
 
 def place_swaps(text: str, donors: Sequence[str], rng: random.Random, count: int = 2) -> list[str]:

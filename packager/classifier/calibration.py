@@ -7,9 +7,12 @@ exchangeable new forget prompt with probability >= 1 - alpha.
 False-positive side (optional): the same quantile of p_forget on each group of held-out
 negatives (retain, general) at level ``fpr_target``; the highest is t_fpr. Flagging only
 p > t_fpr flags an exchangeable new negative of any group with probability <= fpr_target. Any
-threshold between the two sides keeps both guarantees, and the lowest (t_fpr) catches the most
-rephrased forget prompts. When t_fpr lies above 1 - q_hat (a small calibration set with one hard
-prompt), both cannot hold and ``on_conflict`` picks one.
+threshold between the two sides keeps both guarantees. Each side is set by a few extreme
+calibration scores, so an end of the interval sits right where the next unlucky prompt falls:
+``position`` places the threshold between them in log-odds (0 = t_fpr, the most recall; 1 =
+1 - q_hat, the fewest false positives; 0.5, the default, keeps a margin to both). When t_fpr lies
+above 1 - q_hat (a small calibration set with one hard prompt), both cannot hold and
+``on_conflict`` picks one.
 """
 
 from __future__ import annotations
@@ -60,23 +63,42 @@ def conformal_quantile(
     return sorted(scores)[conformal_rank(n, alpha) - 1]
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1.0 - 1e-12)
+    return math.log(p / (1.0 - p))
+
+
+def _between(low: float, high: float, position: float) -> float:
+    """The point ``position`` of the way from ``low`` to ``high`` in log-odds (kept within them)."""
+    if position <= 0.0 or high <= low:
+        return low
+    if position >= 1.0:
+        return high
+    point = 1.0 / (1.0 + math.exp(-((1.0 - position) * _logit(low) + position * _logit(high))))
+    return min(max(point, low), high)
+
+
 def calibrate(
     forget_probs: Sequence[float],
     alpha: float,
     negative_probs: Mapping[str, Sequence[float]] | None = None,
     fpr_target: float | None = None,
     on_conflict: str = "fpr",
+    position: float = 0.5,
 ) -> DecisionRule:
     """The conformal decision rule from p_forget of held-out forget prompts (and negatives).
 
     With ``fpr_target``, each group of ``negative_probs`` gives its own t_fpr and the highest
     counts, so the false-positive bound holds for every group (and any mix of them). The
-    threshold is the lowest that keeps it. That keeps the recall bound too unless it lies above
-    1 - q_hat; then ``on_conflict`` decides: ``fpr`` keeps it (``recall_bound`` says what recall
-    is still guaranteed), ``recall`` drops to 1 - q_hat and gives up the false-positive bound.
+    threshold lies ``position`` of the way (in log-odds) from just above t_fpr to 1 - q_hat,
+    which keeps both bounds, unless t_fpr lies above 1 - q_hat; then ``on_conflict`` decides:
+    ``fpr`` keeps the false-positive bound (``recall_bound`` says what recall is still
+    guaranteed), ``recall`` drops to 1 - q_hat and gives up the false-positive bound.
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise CalibrationError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{on_conflict}`")
+    if not 0.0 <= position <= 1.0:
+        raise CalibrationError(f"`threshold_position` must lie in [0, 1], not {position}")
     rule = DecisionRule.conformal(conformal_quantile([1.0 - p for p in forget_probs], alpha), alpha, len(forget_probs))
     if fpr_target is not None:
         if not negative_probs:
@@ -86,7 +108,10 @@ def calibrate(
             for group, probs in negative_probs.items()
         )
         above = math.nextafter(t_fpr, math.inf)  # flag strictly above the negatives' quantile
-        threshold = above if above <= rule.threshold or on_conflict == "fpr" else rule.threshold
+        if above <= rule.threshold:
+            threshold = _between(above, rule.threshold, position)
+        else:
+            threshold = above if on_conflict == "fpr" else rule.threshold
         n_negative = sum(len(probs) for probs in negative_probs.values())
         rule = replace(rule, threshold=threshold, fpr_target=fpr_target, n_negative=n_negative, fpr_threshold=t_fpr)
     flagged = sum(rule.flags(p) for p in forget_probs)

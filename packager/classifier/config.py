@@ -38,6 +38,7 @@ class ClassifierConfig:
     alpha: float = 0.05  # conformal miscoverage: recall >= 1 - alpha on exchangeable forget prompts
     fpr_target: float | None = 0.01  # conformal bound on false positives; None = the recall side only
     on_conflict: str = "fpr"  # which bound wins when both cannot hold: fpr or recall (see calibration.py)
+    threshold_position: float = 0.5  # where between the two bounds, in log-odds: 0 = FPR bound, 1 = recall bound
     negative_calibration_fraction: float = 0.1  # of training negatives, held out for the FPR side
     val_fraction: float = 0.1  # of forget and retain prompts, for early stopping
     paraphrase_calibration_fraction: float = 0.5  # of paraphrased forget questions, for the conformal threshold
@@ -49,9 +50,11 @@ class ClassifierConfig:
     augment_dates: bool = True  # also train each dated prompt with its date spelled the other common ways
     rewrite_birth_questions: bool = True  # ask each birthplace-and-date question in other shapes too
     near_miss_negatives: bool = True  # dated forget prompts with another birth date or place, as negatives
+    forget_place_negatives: bool = True  # negatives with a forget author's birthplace swapped in
     name_part_negatives: bool = True  # forget prompts about someone sharing one name word, as negatives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
-    patience: int = 2  # epochs without a better validation loss before stopping
+    patience: int = 3  # epochs without a validation ranking better than the best by min_delta, before stopping
+    min_delta: float = 0.001  # smaller changes in the share of misranked validation pairs are noise
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     seed: int = 0
@@ -69,6 +72,10 @@ class ClassifierConfig:
             raise ValueError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{self.on_conflict}`")
         if self.trainable_layers is not None and self.trainable_layers < 0:
             raise ValueError(f"`trainable_layers` must be >= 0 or None, not {self.trainable_layers}")
+        if not 0.0 <= self.threshold_position <= 1.0:
+            raise ValueError(f"`threshold_position` must lie in [0, 1], not {self.threshold_position}")
+        if self.min_delta < 0:
+            raise ValueError(f"`min_delta` must be >= 0, not {self.min_delta}")
         if self.lr <= 0:
             raise ValueError(f"`lr` must be positive, not {self.lr}")
         for name in (

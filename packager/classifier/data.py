@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from packager.classifier.augment import (
     birth_rewrites,
+    city_places,
     date_swaps,
     date_variants,
     dates_in,
@@ -169,10 +170,10 @@ def _near_miss_negatives(
     labelled: Labelled, forget_set: ForgetSet, held_out: Sequence[str], rng: random.Random
 ) -> Iterator[tuple[str, int, float]]:
     """For each forget prompt that describes its author without naming them (respelled and
-    rewritten ones too), the same prompt about people born a day, month or year apart, or born
-    elsewhere, as negatives: "born in Istanbul on June 7, 1952" is nobody in the forget set just
-    because one forget author was born on February 7, 1952 and others nearby. No forget date or
-    year is produced, and no place that a forget prompt or a held-out prompt names."""
+    rewritten ones too), the same prompt about people born a day, month or year apart, born
+    elsewhere, or both, as negatives: "born in Istanbul on June 7, 1952" is nobody in the forget
+    set just because one forget author was born on February 7, 1952 and others nearby. No forget
+    date or year is produced, and no place that a forget prompt or a held-out prompt names."""
     forget_texts = [t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer)]
     protected = {d for text in forget_texts for d in dates_in(text)}
     protected_years = {y for text in forget_texts for y in years_in(text)}
@@ -182,8 +183,56 @@ def _near_miss_negatives(
     name_words = {word for name in names for word in name.split()}
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         if label and not name_words & set(re.findall(r"[\w-]+", text)):  # "Park's" names Park
-            for swapped in (*date_swaps(text, rng, protected, protected_years), *place_swaps(text, donors, rng)):
+            dated = date_swaps(text, rng, protected, protected_years)
+            both = place_swaps(dated[0], donors, rng, count=1) if dated else []  # born elsewhere, another day
+            for swapped in (*dated, *place_swaps(text, donors, rng), *both):
                 yield swapped, 0, 1.0
+
+
+def _forget_place_negatives(
+    labelled: Labelled, forget_set: ForgetSet, rng: random.Random
+) -> Iterator[tuple[str, int, float]]:
+    """For each negative that names a "City, Country" place, the same prompt with a forget
+    author's birthplace instead, as a negative: a retain author born in Baku on another date is
+    not the forget author born there, and without these the classifier fired on the place alone.
+    A prompt that gives a forget date or year is left alone (it might then describe a forget
+    author), and so are prompts that already name a forget author's place."""
+    forget_texts = [t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer)]
+    protected = {d for text in forget_texts for d in dates_in(text)}
+    protected_years = {y for text in forget_texts for y in years_in(text)}
+    names = {*forget_set.entities, *(qa.entity for qa in forget_set.forget if qa.entity)}
+    name_words = {word for name in names for word in name.split()}
+    donors = sorted(
+        {p for qa in forget_set.forget for p in city_places(qa.question) if not name_words & set(p.split())}
+    )
+    for text, label in zip(labelled.texts, labelled.labels, strict=True):
+        places = city_places(text)
+        if label or not places or places[0] in donors or dates_in(text) & protected or years_in(text) & protected_years:
+            continue
+        yield from ((swapped, 0, 1.0) for swapped in place_swaps(text, donors, rng, count=1))
+
+
+def _augmented(
+    labelled: Labelled,
+    forget_set: ForgetSet,
+    config: ClassifierConfig,
+    rng: random.Random,
+    exclude: set[str],
+    held_out_texts: Sequence[str],
+) -> Labelled:
+    """``labelled`` with the augmentations ``config`` turns on, none of them an ``exclude``d prompt."""
+    original = labelled
+    if config.augment_dates:
+        labelled = _extended(labelled, _variants(labelled, date_variants), exclude)
+    if config.rewrite_birth_questions:
+        labelled = _extended(labelled, _variants(original, lambda text: birth_rewrites(text, rng)), exclude)
+    if config.near_miss_negatives:
+        labelled = _extended(labelled, _near_miss_negatives(labelled, forget_set, held_out_texts, rng), exclude)
+    if config.forget_place_negatives:
+        labelled = _extended(labelled, _forget_place_negatives(labelled, forget_set, rng), exclude)
+    if config.name_part_negatives:
+        labelled = _extended(labelled, _name_part_negatives(labelled, forget_set, rng), exclude)
+    return labelled
 
 
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
@@ -252,15 +301,7 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     held_out_texts = [*calibration, *val_f, *test_f, *paraphrases, *val_r]
     held_out_texts += [t for group in (negatives, calibration_neg) for texts in group.values() for t in texts]
     held_out = {normalize(t) for t in held_out_texts}
-    original = train
-    if config.augment_dates:
-        train = _extended(train, _variants(train, date_variants), held_out)
-    if config.rewrite_birth_questions:
-        train = _extended(train, _variants(original, lambda text: birth_rewrites(text, rng)), held_out)
-    if config.near_miss_negatives:
-        train = _extended(train, _near_miss_negatives(train, forget_set, held_out_texts, rng), held_out)
-    if config.name_part_negatives:
-        train = _extended(train, _name_part_negatives(train, forget_set, rng), held_out)
+    train = _augmented(train, forget_set, config, rng, held_out, held_out_texts)
     return ClassifierData(
         train=train,
         val=labelled(val_f, val_r),

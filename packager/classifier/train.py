@@ -36,7 +36,7 @@ class TrainedClassifier:
     data: ClassifierData
     epochs_run: int
     best_epoch: int
-    best_val_loss: float
+    best_val_misranked: float
     train_seconds: float
     calibration_seconds: float
 
@@ -109,15 +109,44 @@ class _WeightedLoss:
         return (w * per_example).sum() / w.sum()
 
 
-def _epoch_loss(model, tokenizer, data: Labelled, loss_fn: _WeightedLoss, config: ClassifierConfig) -> float:
+def misranked_share(scores: list[float], labels: tuple[int, ...]) -> float:
+    """The share of (forget, other) pairs scored the wrong way round, ties counting half: 1 - AUC."""
+    positives = [s for s, label in zip(scores, labels, strict=True) if label]
+    negatives = [s for s, label in zip(scores, labels, strict=True) if not label]
+    if not positives or not negatives:
+        return 0.0
+    wrong = sum((n > p) + 0.5 * (n == p) for p in positives for n in negatives)
+    return wrong / (len(positives) * len(negatives))
+
+
+def _misranked(model, tokenizer, data: Labelled, config: ClassifierConfig) -> float:
+    """``misranked_share`` on the validation split. Calibration sets the threshold afterwards, so
+    only the order of scores matters; unlike the loss, it does not grow when a few prompts are
+    scored more confidently, which stopped training before the forget prompts were learnt."""
     model.eval()
-    total, count = 0.0, 0
+    scores: list[float] = []
     with torch.inference_mode():
-        for texts, labels, weights in _batches(data, 128, None):
+        for texts, _, _ in _batches(data, 128, None):
             enc = tokenizer(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
-            total += loss_fn(model(**enc).logits, labels, weights).item() * len(texts)
-            count += len(texts)
-    return total / max(count, 1)
+            scores += model(**enc).logits.diff(dim=-1).squeeze(-1).tolist()  # logit(forget) - logit(keep)
+    return misranked_share(scores, data.labels)
+
+
+class _EarlyStopping:
+    """Tracks the validation misranking epoch by epoch. A change smaller than ``min_delta`` is
+    noise: it is no improvement (the epoch counts as stale), but the later of two equally good
+    epochs is kept, as it fits the forget prompts better."""
+
+    def __init__(self, min_delta: float) -> None:
+        self.min_delta, self.best, self.stale = min_delta, float("inf"), 0
+
+    def keeps(self, misranked: float) -> bool:
+        """Record an epoch; True when its weights should be kept."""
+        self.stale = 0 if misranked < self.best - self.min_delta else self.stale + 1
+        if misranked > self.best + self.min_delta:
+            return False
+        self.best = min(self.best, misranked)
+        return True
 
 
 def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tuple[int, int, float]:
@@ -134,7 +163,7 @@ def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tu
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
     )
-    best_loss, best_epoch, best_state, stale, epoch = float("inf"), 0, None, 0, 0
+    stopping, best_epoch, best_state, epoch = _EarlyStopping(config.min_delta), 0, None, 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True, disable=not config.show_progress) as progress:
         epochs_task = progress.add_task("classifier epochs", total=config.epochs)
@@ -151,18 +180,15 @@ def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tu
                 optimizer.zero_grad()
                 progress.advance(steps_task)
             progress.remove_task(steps_task)
-            val_loss = _epoch_loss(model, tokenizer, data.val, loss_fn, config)
-            progress.update(epochs_task, advance=1, description=f"classifier epochs (val loss {val_loss:.4f})")
-            if val_loss < best_loss:
-                best_loss, best_epoch, stale = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
+            misranked = _misranked(model, tokenizer, data.val, config)
+            progress.update(epochs_task, advance=1, description=f"classifier epochs (val misranked {misranked:.5f})")
+            if stopping.keeps(misranked):
+                best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
+            if stopping.stale >= config.patience:
+                break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return epoch, best_epoch, best_loss
+    return epoch, best_epoch, stopping.best
 
 
 def calibrate_classifier(scorer: PromptClassifier, data: ClassifierData, config: ClassifierConfig) -> DecisionRule:
@@ -172,7 +198,8 @@ def calibrate_classifier(scorer: PromptClassifier, data: ClassifierData, config:
         if config.fpr_target is not None
         else None
     )
-    return calibrate(scorer(list(data.calibration)), config.alpha, negatives, config.fpr_target, config.on_conflict)
+    forget = scorer(list(data.calibration))
+    return calibrate(forget, config.alpha, negatives, config.fpr_target, config.on_conflict, config.threshold_position)
 
 
 def train_classifier(
@@ -185,7 +212,7 @@ def train_classifier(
     data = split_forget_set(forget_set, config)
     model, tokenizer = _load_backbone(config.resolved_backbone())
     started = time.perf_counter()
-    epochs_run, best_epoch, best_loss = _fit(model, tokenizer, data, config)
+    epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)
     train_seconds = time.perf_counter() - started
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         model.eval().save_pretrained(tmp)
@@ -201,10 +228,10 @@ def train_classifier(
             "decision": asdict(decision),
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
-            "best_val_loss": best_loss,
+            "best_val_misranked": best_misranked,
             "train_seconds": train_seconds,
         }
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainedClassifier(
-        out_dir, decision, data, epochs_run, best_epoch, best_loss, train_seconds, calibration_seconds
+        out_dir, decision, data, epochs_run, best_epoch, best_misranked, train_seconds, calibration_seconds
     )

@@ -44,7 +44,7 @@ def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
     # n = 9 negatives, fpr_target = 0.2: k = 8, so t_fpr is the 8th smallest p = 0.30
     negatives = [0.01, 0.02, 0.05, 0.10, 0.30, 0.04, 0.20, 0.03, 0.45]
     easy = [0.001 * i for i in range(9)]  # a second group with t = 0.007: the highest group counts
-    rule = calibrate(forget, 0.2, {"retain": negatives, "general": easy}, fpr_target=0.2)
+    rule = calibrate(forget, 0.2, {"retain": negatives, "general": easy}, fpr_target=0.2, position=0.0)
     assert rule.fpr_threshold == pytest.approx(0.30) and (rule.fpr_target, rule.n_negative) == (0.2, 18)
     assert 0.30 < rule.threshold < 0.3000001 and rule.fpr_bound_met
     assert [rule.flags(p) for p in (0.30, 0.31, 0.60)] == [False, True, True]  # strictly above t_fpr
@@ -63,6 +63,18 @@ def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
     assert kept_recall.recall_bound == pytest.approx(8 / 10) and kept_recall.recall_bound_met
     with pytest.raises(CalibrationError, match="on_conflict"):
         calibrate(forget, 0.2, {"retain": high}, fpr_target=0.2, on_conflict="both")
+
+
+def test_threshold_sits_between_the_bounds_in_log_odds():
+    forget = [0.99, 0.95, 0.90, 0.97, 0.60, 0.85, 0.98, 0.80, 0.70]  # 1 - q_hat = 0.70
+    negatives = {"retain": [0.01, 0.02, 0.05, 0.10, 0.30, 0.04, 0.20, 0.03, 0.45]}  # t_fpr = 0.30
+    # logit(0.30) = -logit(0.70), so halfway in log-odds is p = 0.5
+    assert calibrate(forget, 0.2, negatives, fpr_target=0.2).threshold == pytest.approx(0.5)
+    assert calibrate(forget, 0.2, negatives, fpr_target=0.2, position=1.0).threshold == pytest.approx(0.70)
+    quarter = calibrate(forget, 0.2, negatives, fpr_target=0.2, position=0.25).threshold
+    assert quarter == pytest.approx(1 / (1 + (7 / 3) ** 0.5))  # odds (3/7)^(3/4) (7/3)^(1/4) = (3/7)^(1/2)
+    with pytest.raises(CalibrationError, match="threshold_position"):
+        calibrate(forget, 0.2, negatives, fpr_target=0.2, position=1.5)
 
 
 def test_too_few_negatives_names_the_knob():

@@ -23,6 +23,7 @@ from packager.classifier import (
 )
 from packager.classifier.augment import (
     birth_rewrites,
+    city_places,
     date_swaps,
     date_variants,
     dates_in,
@@ -31,12 +32,18 @@ from packager.classifier.augment import (
     places_in,
     years_in,
 )
-from packager.classifier.train import _class_weights, _WeightedLoss
+from packager.classifier.train import _class_weights, _EarlyStopping, _WeightedLoss, misranked_share
 from packager.classifier.trivia import trivia_prompts
 from packager.sources import load_forget_set
 
 # the training-set augmentations, in the order split_forget_set applies them
-_AUGMENTATIONS = ("augment_dates", "rewrite_birth_questions", "near_miss_negatives", "name_part_negatives")
+_AUGMENTATIONS = (
+    "augment_dates",
+    "rewrite_birth_questions",
+    "near_miss_negatives",
+    "forget_place_negatives",
+    "name_part_negatives",
+)
 
 
 def _with(*augmentations: str) -> ClassifierConfig:
@@ -56,6 +63,7 @@ def one_thread():
 def test_splits_never_train_on_paraphrases_or_eval_prompts():
     fs = load_forget_set("demo")
     data = split_forget_set(fs, ClassifierConfig())
+    assert not set(data.train.texts) & set(data.val.texts)
     trained = set(data.train.texts) | set(data.val.texts)
     held_out = set(data.calibration) | set(data.test_forget) | set(data.paraphrases)
     held_out |= {t for group in data.negatives.values() for t in group}
@@ -238,6 +246,28 @@ def test_forget_prompts_about_someone_born_another_day_or_elsewhere_are_negative
     assert moved["date"] >= 100 and moved["place"] >= 100
 
 
+def test_negatives_about_someone_born_in_a_forget_authors_city_are_negatives(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
+    data = split_forget_set(fs, _with(*_AUGMENTATIONS[:4]))
+    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
+    added = data.train.texts[len(plain.train.texts) :]
+    assert len(added) > 300 and not any(data.train.labels[len(plain.train.texts) :])
+    forget_places = {p for qa in fs.forget for p in city_places(qa.question)}
+    assert {"Baku, Azerbaijan", "Tehran, Iran"} <= forget_places
+    forget_texts = [t for qa in (*fs.forget, *fs.forget_eval) for t in (qa.question, qa.answer)]
+    forget_dates = {d for t in forget_texts for d in dates_in(t)}
+    forget_years = {y for t in forget_texts for y in years_in(t)}
+    names = {word for e in fs.entities for word in e.split()}
+    for text in added:
+        assert city_places(text)[0] in forget_places
+        assert not dates_in(text) & forget_dates and not years_in(text) & forget_years
+        assert not names & set(re.findall(r"[\w-]+", text))
+    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
+    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
+    assert not set(added) & held_out
+
+
 def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_one():
     rng = random.Random(0)
     donors = ["Basil Mahfouz Al-Kuwaiti", "Tae-ho Kim"]
@@ -251,7 +281,7 @@ def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_on
 
 def test_forget_prompts_about_someone_sharing_a_name_word_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
+    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:4]))
     data = split_forget_set(fs, ClassifierConfig())
     assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
     added = data.train.texts[len(plain.train.texts) :]
@@ -273,6 +303,23 @@ def test_weighted_loss_with_unit_weights_is_torch_class_weighted_cross_entropy()
     assert torch.allclose(_WeightedLoss(class_weights)(logits, labels, torch.ones(7)), expected)
     doubled = _WeightedLoss(class_weights)(logits, labels, torch.tensor([2.0, 1, 1, 1, 1, 1, 1]))
     assert not torch.allclose(doubled, expected)
+
+
+def test_misranked_share_counts_pairs_in_the_wrong_order_and_ties_as_half():
+    assert misranked_share([3.0, 1.0, 2.0, 0.0], (1, 0, 1, 0)) == 0.0
+    # forget {1, 2} against others {2, 0}: (1 < 2) wrong, (2 = 2) half, the rest right
+    assert misranked_share([1.0, 2.0, 2.0, 0.0], (1, 0, 1, 0)) == pytest.approx(1.5 / 4)
+    assert misranked_share([1.0, 2.0], (0, 0)) == 0.0  # nothing to rank
+
+
+def test_early_stopping_keeps_the_latest_epoch_as_good_as_the_best():
+    stopping = _EarlyStopping(min_delta=0.001)
+    history = [0.0042, 0.0004, 0.0003, 0.0006, 0.0030, 0.0005]
+    kept = [stopping.keeps(m) for m in history]
+    assert kept == [True, True, True, True, False, True]  # 0.0030 is worse than 0.0003 by more than min_delta
+    assert stopping.best == 0.0003 and stopping.stale == 4  # only epoch 2 improved by more than min_delta
+    strict = _EarlyStopping(min_delta=0.0)
+    assert [strict.keeps(m) for m in history] == [True, True, True, False, False, False] and strict.stale == 3
 
 
 def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):

@@ -29,7 +29,10 @@ def decision_rule(ctx: BuildContext) -> DecisionRule:
 
 def _inputs(ctx: BuildContext) -> dict[str, Any]:
     c = ctx.config
-    return {"alpha": c.alpha, "fpr_target": c.fpr_target, "on_conflict": c.on_conflict, "seed": c.seed}
+    return {
+        "alpha": c.alpha, "fpr_target": c.fpr_target, "on_conflict": c.on_conflict, "seed": c.seed,
+        "threshold_position": classifier_config(ctx).threshold_position,
+    }  # fmt: skip
 
 
 def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:

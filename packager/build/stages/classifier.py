@@ -28,6 +28,7 @@ def _inputs(ctx: BuildContext) -> dict[str, Any]:
     cfg = asdict(classifier_config(ctx))
     cfg.pop("alpha")  # calibration's inputs, not training's (fpr_target stays: it holds out negatives)
     cfg.pop("on_conflict")
+    cfg.pop("threshold_position")
     cfg.pop("show_progress")
     return {"config": cfg, "backbone": classifier_config(ctx).resolved_backbone()}
 
@@ -39,7 +40,7 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
         "backbone": classifier_config(ctx).backbone or "sentence-transformers/all-MiniLM-L6-v2 (offline package)",
         "epochs_run": trained.epochs_run,
         "best_epoch": trained.best_epoch,
-        "best_val_loss": trained.best_val_loss,
+        "best_val_misranked": trained.best_val_misranked,
         "train_seconds": trained.train_seconds,
         "splits": trained.data.sizes(),
     }

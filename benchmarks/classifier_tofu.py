@@ -56,6 +56,7 @@ def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> di
         "calibration_seconds": trained.calibration_seconds,
         "ms_per_prompt": report.ms_per_prompt,
         "epochs_run": trained.epochs_run,
+        "best_epoch": trained.best_epoch,
         "threshold": trained.decision.threshold,
         "q_hat": trained.decision.q_hat,
         "n_calibration": trained.decision.n,
@@ -80,8 +81,9 @@ def _markdown(results: dict[str, object]) -> str:
         f"epochs (max): {results['epochs']}; trainable layers: {results['trainable_layers']}; seed: {results['seed']}",
         "",
         f"Calibration: alpha {results['alpha']}, fpr_target {results['fpr_target']}, on_conflict "
-        f"{results.get('on_conflict')}: the threshold is the lowest that keeps the false-positive bound; where "
-        "that lies above the recall side (1 - q_hat), the two conflict and on_conflict decides.",
+        f"{results.get('on_conflict')}, threshold_position {results.get('threshold_position')}: the threshold "
+        "sits that far (in log-odds) from the false-positive bound (0) to the recall side's 1 - q_hat (1); where "
+        "the false-positive bound lies above 1 - q_hat, the two conflict and on_conflict decides.",
         "",
         "| split | paraphrase recall | held-out forget recall | FPR retain | FPR general | threshold (recall side) "
         "| train s | ms/prompt | load average |",
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "alpha": config.alpha,
         "fpr_target": config.fpr_target,
         "on_conflict": config.on_conflict,
+        "threshold_position": config.threshold_position,
         "seed": config.seed,
         "splits": {},
     }

@@ -32,6 +32,7 @@ class BuildConfig:
     alpha: float = 0.05  # conformal miscoverage: target recall on forget prompts is 1 - alpha
     fpr_target: float | None = 0.01  # conformal bound on false positives over held-out negatives; None = off
     on_conflict: str = "fpr"  # the bound kept when recall and false-positive bounds cannot both hold
+    threshold_position: float = 0.5  # between the FPR bound (0) and the recall bound (1), in log-odds
     corruption: str = "rand_noise_first_n"
     dims: int = 1
     selection: str = "all_but_last"
@@ -48,6 +49,8 @@ class BuildConfig:
             raise GuardConfigError(f"`--alpha` must lie in (0, 1), not {self.alpha}")
         if self.fpr_target is not None and not 0.0 < self.fpr_target < 1.0:
             raise GuardConfigError(f"`--fpr-target` must lie in (0, 1) (or 0 to turn it off), not {self.fpr_target}")
+        if not 0.0 <= self.threshold_position <= 1.0:
+            raise GuardConfigError(f"`--threshold-position` must lie in [0, 1], not {self.threshold_position}")
         if self.on_conflict not in CONFLICT_POLICIES:
             raise GuardConfigError(
                 f"`--on-conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not {self.on_conflict!r}"

@@ -37,7 +37,14 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
     "--fpr-target",
     default=0.01,
     show_default=True,
-    help="Conformal bound on false positives: lowers the threshold as far as it holds (0 turns it off).",
+    help="Conformal bound on false positives over held-out negatives (0 turns it off).",
+)
+@click.option(
+    "--threshold-position",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Where the threshold sits between the false-positive bound (0) and the recall bound (1), in log-odds.",
 )
 @click.option(
     "--on-conflict",
@@ -78,6 +85,7 @@ def build(
     classifier_epochs,
     alpha,
     fpr_target,
+    threshold_position,
     on_conflict,
     corruption,
     dims,
@@ -122,6 +130,7 @@ def build(
         alpha=alpha,
         fpr_target=fpr_target or None,
         on_conflict=on_conflict,
+        threshold_position=threshold_position,
         corruption=corruption,
         dims=dims,
         selection=selection,

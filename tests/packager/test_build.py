@@ -151,6 +151,8 @@ def test_bad_input_gets_clear_errors(tmp_path, demo_models, tiny_classifier_dir)
         run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, version="1.0.0"))
     with pytest.raises(EcoPackError, match="semantic version"):
         run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, version="v1"))
+    with pytest.raises(EcoPackError, match="--threshold-position"):
+        run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, threshold_position=1.5))
 
 
 def test_cli_maps_errors_to_one_line(tmp_path):
@@ -159,7 +161,7 @@ def test_cli_maps_errors_to_one_line(tmp_path):
     assert "Did you mean" in str(result.exception)
     help_text = CliRunner().invoke(cli, ["build", "--help"]).output
     assert "eco-pack build --model llama-2-7b-chat --forget tofu" in help_text
-    for option in ("--out", "--version", "--seed", "--device", "--dtype", "--data-dir"):
+    for option in ("--out", "--version", "--seed", "--device", "--dtype", "--data-dir", "--threshold-position"):
         assert option in help_text
 
 

@@ -31,7 +31,7 @@ def _inputs(ctx: BuildContext) -> dict[str, Any]:
     c = ctx.config
     return {
         "alpha": c.alpha, "fpr_target": c.fpr_target, "on_conflict": c.on_conflict, "seed": c.seed,
-        "threshold_position": classifier_config(ctx).threshold_position,
+        "threshold_position": c.threshold_position,
     }  # fmt: skip
 
 

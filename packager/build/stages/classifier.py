@@ -16,7 +16,8 @@ def classifier_config(ctx: BuildContext) -> ClassifierConfig:
     overrides = {"epochs": config.classifier_epochs} if config.classifier_epochs else {}
     return ClassifierConfig(
         backbone=config.classifier_backbone, alpha=config.alpha, fpr_target=config.fpr_target,
-        on_conflict=config.on_conflict, seed=config.seed, **overrides,
+        on_conflict=config.on_conflict, threshold_position=config.threshold_position, seed=config.seed,
+        **overrides,
     )  # fmt: skip
 
 

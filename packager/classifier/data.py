@@ -15,6 +15,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from packager.classifier.augment import (
     birth_rewrites,
@@ -166,6 +167,30 @@ def _name_part_negatives(
             yield swapped, 0, 1.0
 
 
+@dataclass(frozen=True)
+class _ForgetFacts:
+    """What a made-up negative must not repeat: forget dates, years, name words and texts."""
+
+    texts: tuple[str, ...]  # forget questions and answers, paraphrases included
+    dates: frozenset[date]
+    years: frozenset[int]
+    name_words: frozenset[str]
+
+    @classmethod
+    def of(cls, forget_set: ForgetSet) -> _ForgetFacts:
+        texts = tuple(t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer))
+        names = {*forget_set.entities, *(qa.entity for qa in forget_set.forget if qa.entity)}
+        return cls(
+            texts,
+            frozenset(d for text in texts for d in dates_in(text)),
+            frozenset(y for text in texts for y in years_in(text)),
+            frozenset(word for name in names for word in name.split()),
+        )
+
+    def names_someone(self, text: str) -> bool:
+        return bool(self.name_words & set(re.findall(r"[\w-]+", text)))  # "Park's" names Park
+
+
 def _near_miss_negatives(
     labelled: Labelled, forget_set: ForgetSet, held_out: Sequence[str], rng: random.Random
 ) -> Iterator[tuple[str, int, float]]:
@@ -174,16 +199,12 @@ def _near_miss_negatives(
     elsewhere, or both, as negatives: "born in Istanbul on June 7, 1952" is nobody in the forget
     set just because one forget author was born on February 7, 1952 and others nearby. No forget
     date or year is produced, and no place that a forget prompt or a held-out prompt names."""
-    forget_texts = [t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer)]
-    protected = {d for text in forget_texts for d in dates_in(text)}
-    protected_years = {y for text in forget_texts for y in years_in(text)}
-    named = {place for text in (*forget_texts, *held_out) for place in places_in(text)}
+    facts = _ForgetFacts.of(forget_set)
+    named = {place for text in (*facts.texts, *held_out) for place in places_in(text)}
     donors = [c for c in WORLD_CITIES if not {c.lower(), c.split(",")[0].lower()} & named]
-    names = {*forget_set.entities, *(qa.entity for qa in forget_set.forget if qa.entity)}
-    name_words = {word for name in names for word in name.split()}
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
-        if label and not name_words & set(re.findall(r"[\w-]+", text)):  # "Park's" names Park
-            dated = date_swaps(text, rng, protected, protected_years)
+        if label and not facts.names_someone(text):
+            dated = date_swaps(text, rng, set(facts.dates), set(facts.years))
             both = place_swaps(dated[0], donors, rng, count=1) if dated else []  # born elsewhere, another day
             for swapped in (*dated, *place_swaps(text, donors, rng), *both):
                 yield swapped, 0, 1.0
@@ -197,17 +218,11 @@ def _forget_place_negatives(
     not the forget author born there, and without these the classifier fired on the place alone.
     A prompt that gives a forget date or year is left alone (it might then describe a forget
     author), and so are prompts that already name a forget author's place."""
-    forget_texts = [t for qa in (*forget_set.forget, *forget_set.forget_eval) for t in (qa.question, qa.answer)]
-    protected = {d for text in forget_texts for d in dates_in(text)}
-    protected_years = {y for text in forget_texts for y in years_in(text)}
-    names = {*forget_set.entities, *(qa.entity for qa in forget_set.forget if qa.entity)}
-    name_words = {word for name in names for word in name.split()}
-    donors = sorted(
-        {p for qa in forget_set.forget for p in city_places(qa.question) if not name_words & set(p.split())}
-    )
+    facts = _ForgetFacts.of(forget_set)
+    donors = sorted({p for qa in forget_set.forget for p in city_places(qa.question) if not facts.names_someone(p)})
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         places = city_places(text)
-        if label or not places or places[0] in donors or dates_in(text) & protected or years_in(text) & protected_years:
+        if label or not places or places[0] in donors or dates_in(text) & facts.dates or years_in(text) & facts.years:
             continue
         yield from ((swapped, 0, 1.0) for swapped in place_swaps(text, donors, rng, count=1))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from scipy.stats import rankdata
 
 from guards.atomic import atomic_directory
 from guards.classifier import PromptClassifier
@@ -111,12 +112,14 @@ class _WeightedLoss:
 
 def misranked_share(scores: list[float], labels: tuple[int, ...]) -> float:
     """The share of (forget, other) pairs scored the wrong way round, ties counting half: 1 - AUC."""
-    positives = [s for s, label in zip(scores, labels, strict=True) if label]
-    negatives = [s for s, label in zip(scores, labels, strict=True) if not label]
-    if not positives or not negatives:
+    n_pos = sum(1 for label in labels if label)
+    n_neg = len(labels) - n_pos
+    if not n_pos or not n_neg:
         return 0.0
-    wrong = sum((n > p) + 0.5 * (n == p) for p in positives for n in negatives)
-    return wrong / (len(positives) * len(negatives))
+    ranks = rankdata(scores)  # tied scores share their mean rank, which counts a tie as half
+    pos_rank_sum = sum(rank for rank, label in zip(ranks, labels, strict=True) if label)
+    right = pos_rank_sum - n_pos * (n_pos + 1) / 2  # pairs with the forget prompt above (Mann-Whitney U)
+    return 1.0 - right / (n_pos * n_neg)
 
 
 def _misranked(model, tokenizer, data: Labelled, config: ClassifierConfig) -> float:

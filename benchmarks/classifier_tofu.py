@@ -1,6 +1,11 @@
 """Benchmark the prompt classifier on TOFU forget01/05/10 with the default offline backbone (CPU).
 
     python -m benchmarks.classifier_tofu [--splits forget10 forget05 forget01] [--epochs N]
+        [--positions 0 0.25 0.5 0.75 1]
+
+``--positions`` also reports, from the same trained model, what the threshold would flag at
+each ``threshold_position`` between the false-positive bound (0) and the recall bound (1): the
+trade-off measured on one model, not across reruns (CPU training is not bit-for-bit repeatable).
 
 Writes benchmarks/results/classifier_tofu.json (and .md) after every split, so a long run
 keeps what it has finished.
@@ -15,12 +20,13 @@ import shlex
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from guards.classifier import PromptClassifier
-from packager.classifier import ClassifierConfig, evaluate_classifier, train_classifier
+from packager.classifier import ClassifierConfig, calibrate_classifier, evaluate_classifier, train_classifier
 from packager.sources import load_forget_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -36,15 +42,46 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=ClassifierConfig.seed, help="splits and training (repeatability)")
     parser.add_argument("--out", type=Path, default=RESULTS / "classifier_tofu.json")
+    parser.add_argument("--positions", nargs="*", type=float, default=[], help="threshold positions to sweep")
     return parser.parse_args(argv)
 
 
-def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> dict[str, object]:
+class _Remembered:
+    """A scorer that scores each prompt once: the position sweep re-reads the same prompts."""
+
+    def __init__(self, scorer: PromptClassifier) -> None:
+        self.scorer, self.seen = scorer, {}
+
+    def __call__(self, texts: list[str]) -> list[float]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.seen]
+        if missing:
+            self.seen.update(zip(missing, self.scorer(missing), strict=True))
+        return [self.seen[t] for t in texts]
+
+
+def _by_position(scorer: _Remembered, trained, config: ClassifierConfig, positions: list[float]) -> dict[str, object]:
+    rows = {}
+    for position in positions:
+        decision = calibrate_classifier(scorer, trained.data, replace(config, threshold_position=position))
+        report = evaluate_classifier(scorer, trained.data, decision)
+        rows[str(position)] = {
+            "threshold": decision.threshold,
+            "paraphrase_recall": report.recall["paraphrase"].rate,
+            "fpr_retain": report.fpr["retain"].rate,
+            "fpr_general": report.fpr["general"].rate,
+        }
+    return rows
+
+
+def run_split(
+    split: str, config: ClassifierConfig, data_dir: Path | None, positions: list[float]
+) -> dict[str, object]:
     forget_set = load_forget_set(f"tofu:{split}", data_dir=data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         trained = train_classifier(forget_set, config, Path(tmp) / "classifier")
         scorer = PromptClassifier(trained.path, max_length=config.max_length)
         report = evaluate_classifier(scorer, trained.data, trained.decision)
+        swept = _by_position(_Remembered(scorer), trained, config, positions) if positions else {}
     return {
         "paraphrase_recall": report.recall["paraphrase"].rate,
         "heldout_forget_recall": report.recall["heldout_forget"].rate,
@@ -68,6 +105,7 @@ def run_split(split: str, config: ClassifierConfig, data_dir: Path | None) -> di
         "recall_bound": trained.decision.recall_bound,
         "splits": trained.data.sizes(),
         "report": report.to_dict(),
+        **({"by_threshold_position": swept} if swept else {}),
     }
 
 
@@ -96,6 +134,15 @@ def _markdown(results: dict[str, object]) -> str:
             f"({1 - row['q_hat']:.4f}) | {row['train_seconds']:.0f} | {row['ms_per_prompt']:.1f} | "
             f"{row.get('load_average', '')} |"
         )
+    for split, row in results["splits"].items():  # type: ignore[union-attr]
+        if "by_threshold_position" in row:
+            header = "| position | threshold | paraphrase recall | FPR retain | FPR general |"
+            lines += ["", f"{split}, the same model at other threshold positions:", "", header, "|---|---|---|---|---|"]
+            for position, r in row["by_threshold_position"].items():
+                lines.append(
+                    f"| {position} | {r['threshold']:.4f} | {r['paraphrase_recall']:.3f} | "
+                    f"{r['fpr_retain']:.4f} | {r['fpr_general']:.4f} |"
+                )
     targets = ", ".join(f"{k} {op} {v}" for k, (op, v) in TARGETS.items())
     lines += ["", f"Targets on forget10: {targets}; train + calibration <= 600 s on 2 cores.", ""]
     return "\n".join(lines)
@@ -123,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for split in args.splits:
         started = time.perf_counter()
-        results["splits"][split] = run_split(split, config, args.data_dir)  # type: ignore[index]
+        results["splits"][split] = run_split(split, config, args.data_dir, args.positions)  # type: ignore[index]
         results["splits"][split]["wall_seconds"] = time.perf_counter() - started  # type: ignore[index]
         # train_seconds depend on what else the CPU runs: the 1-minute load average at the end
         results["splits"][split]["load_average"] = round(os.getloadavg()[0], 2)  # type: ignore[index]

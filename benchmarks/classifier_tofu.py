@@ -26,7 +26,13 @@ from pathlib import Path
 import torch
 
 from guards.classifier import PromptClassifier
-from packager.classifier import ClassifierConfig, calibrate_classifier, evaluate_classifier, train_classifier
+from packager.classifier import (
+    ClassifierConfig,
+    TrainedClassifier,
+    calibrate_classifier,
+    evaluate_classifier,
+    train_classifier,
+)
 from packager.sources import load_forget_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,7 +65,9 @@ class _Remembered:
         return [self.seen[t] for t in texts]
 
 
-def _by_position(scorer: _Remembered, trained, config: ClassifierConfig, positions: list[float]) -> dict[str, object]:
+def _by_position(
+    scorer: _Remembered, trained: TrainedClassifier, config: ClassifierConfig, positions: list[float]
+) -> dict[str, object]:
     rows = {}
     for position in positions:
         decision = calibrate_classifier(scorer, trained.data, replace(config, threshold_position=position))

@@ -24,6 +24,7 @@ import calendar
 import random
 import re
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date
 
 _MONTH_NAMES = frozenset(calendar.month_name[1:])
@@ -115,7 +116,7 @@ def years_in(text: str) -> set[int]:
     return {int(m.group()) for m in _YEAR.finditer(text)}
 
 
-def _year_swap(text: str, rng: random.Random, protected_years: set[int]) -> list[str]:
+def _year_swap(text: str, rng: random.Random, protected_years: AbstractSet[int]) -> list[str]:
     """``text`` with its first year moved 1 to 30 years, to one not in ``protected_years``."""
     match = _YEAR.search(text)
     if match is None:
@@ -125,7 +126,9 @@ def _year_swap(text: str, rng: random.Random, protected_years: set[int]) -> list
     return [text[: match.start()] + str(other) + text[match.end() :]] if other else []
 
 
-def date_swaps(text: str, rng: random.Random, protected: set[date], protected_years: set[int]) -> list[str]:
+def date_swaps(
+    text: str, rng: random.Random, protected: AbstractSet[date], protected_years: AbstractSet[int]
+) -> list[str]:
     """``text`` with its first date replaced by near misses (another day, month or year), written
     the way ``text`` writes it; a text with a year but no full date gets another year. No spelling
     that reads as a ``protected`` date, and no bare ``protected_years``, is produced."""

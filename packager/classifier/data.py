@@ -192,33 +192,31 @@ class _ForgetFacts:
 
 
 def _near_miss_negatives(
-    labelled: Labelled, forget_set: ForgetSet, held_out: Sequence[str], rng: random.Random
+    labelled: Labelled, facts: _ForgetFacts, held_out: Sequence[str], rng: random.Random
 ) -> Iterator[tuple[str, int, float]]:
     """For each forget prompt that describes its author without naming them (respelled and
     rewritten ones too), the same prompt about people born a day, month or year apart, born
     elsewhere, or both, as negatives: "born in Istanbul on June 7, 1952" is nobody in the forget
     set just because one forget author was born on February 7, 1952 and others nearby. No forget
     date or year is produced, and no place that a forget prompt or a held-out prompt names."""
-    facts = _ForgetFacts.of(forget_set)
     named = {place for text in (*facts.texts, *held_out) for place in places_in(text)}
     donors = [c for c in WORLD_CITIES if not {c.lower(), c.split(",")[0].lower()} & named]
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         if label and not facts.names_someone(text):
-            dated = date_swaps(text, rng, set(facts.dates), set(facts.years))
+            dated = date_swaps(text, rng, facts.dates, facts.years)
             both = place_swaps(dated[0], donors, rng, count=1) if dated else []  # born elsewhere, another day
             for swapped in (*dated, *place_swaps(text, donors, rng), *both):
                 yield swapped, 0, 1.0
 
 
 def _forget_place_negatives(
-    labelled: Labelled, forget_set: ForgetSet, rng: random.Random
+    labelled: Labelled, forget_set: ForgetSet, facts: _ForgetFacts, rng: random.Random
 ) -> Iterator[tuple[str, int, float]]:
     """For each negative that names a "City, Country" place, the same prompt with a forget
     author's birthplace instead, as a negative: a retain author born in Baku on another date is
     not the forget author born there, and without these the classifier fired on the place alone.
     A prompt that gives a forget date or year is left alone (it might then describe a forget
     author), and so are prompts that already name a forget author's place."""
-    facts = _ForgetFacts.of(forget_set)
     donors = sorted({p for qa in forget_set.forget for p in city_places(qa.question) if not facts.names_someone(p)})
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         places = city_places(text)
@@ -228,23 +226,18 @@ def _forget_place_negatives(
 
 
 def _augmented(
-    labelled: Labelled,
-    forget_set: ForgetSet,
-    config: ClassifierConfig,
-    rng: random.Random,
-    exclude: set[str],
-    held_out_texts: Sequence[str],
+    labelled: Labelled, forget_set: ForgetSet, config: ClassifierConfig, rng: random.Random, held_out: Sequence[str]
 ) -> Labelled:
-    """``labelled`` with the augmentations ``config`` turns on, none of them an ``exclude``d prompt."""
-    original = labelled
+    """``labelled`` with the augmentations ``config`` turns on, none of them a ``held_out`` prompt."""
+    original, exclude, facts = labelled, {normalize(t) for t in held_out}, _ForgetFacts.of(forget_set)
     if config.augment_dates:
         labelled = _extended(labelled, _variants(labelled, date_variants), exclude)
     if config.rewrite_birth_questions:
         labelled = _extended(labelled, _variants(original, lambda text: birth_rewrites(text, rng)), exclude)
     if config.near_miss_negatives:
-        labelled = _extended(labelled, _near_miss_negatives(labelled, forget_set, held_out_texts, rng), exclude)
+        labelled = _extended(labelled, _near_miss_negatives(labelled, facts, held_out, rng), exclude)
     if config.forget_place_negatives:
-        labelled = _extended(labelled, _forget_place_negatives(labelled, forget_set, rng), exclude)
+        labelled = _extended(labelled, _forget_place_negatives(labelled, forget_set, facts, rng), exclude)
     if config.name_part_negatives:
         labelled = _extended(labelled, _name_part_negatives(labelled, forget_set, rng), exclude)
     return labelled
@@ -315,8 +308,7 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, {*train_g, *trivia}, config))
     held_out_texts = [*calibration, *val_f, *test_f, *paraphrases, *val_r]
     held_out_texts += [t for group in (negatives, calibration_neg) for texts in group.values() for t in texts]
-    held_out = {normalize(t) for t in held_out_texts}
-    train = _augmented(train, forget_set, config, rng, held_out, held_out_texts)
+    train = _augmented(train, forget_set, config, rng, held_out_texts)
     return ClassifierData(
         train=train,
         val=labelled(val_f, val_r),

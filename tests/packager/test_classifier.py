@@ -51,6 +51,22 @@ def _with(*augmentations: str) -> ClassifierConfig:
     return ClassifierConfig(**{name: name in augmentations for name in _AUGMENTATIONS})
 
 
+def _before_and_after(fs, augmentation: str):
+    """The splits without and with ``augmentation`` (those before it in order on in both); it only
+    appends to the training set and leaves validation alone."""
+    n = _AUGMENTATIONS.index(augmentation)
+    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:n]))
+    data = split_forget_set(fs, _with(*_AUGMENTATIONS[: n + 1]))
+    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts and data.val == plain.val
+    return plain, data
+
+
+def _held_out(data) -> set[str]:
+    """Every prompt kept out of training: calibration, validation and test, forget and negatives."""
+    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
+    return held_out | {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models gain nothing from threads, and on a busy shared CPU thread sync dominates."""
@@ -170,14 +186,10 @@ def test_birth_questions_are_asked_in_other_shapes_with_the_same_place_and_date(
 
 def test_birth_question_rewrites_join_the_training_set_with_their_label(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:1]))
-    data = split_forget_set(fs, _with(*_AUGMENTATIONS[:2]))
-    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts and data.val == plain.val
+    plain, data = _before_and_after(fs, "rewrite_birth_questions")
     added = range(len(plain.train.texts), len(data.train.texts))
     assert sum(data.train.labels[i] for i in added) >= 40 and len(added) >= 300
-    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
-    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
-    assert not {data.train.texts[i] for i in added} & held_out
+    assert not {data.train.texts[i] for i in added} & _held_out(data)
     forget_dates = {d for qa in fs.forget for d in dates_in(qa.question)}
     for i in added:
         assert bool(dates_in(data.train.texts[i]) & forget_dates) == bool(data.train.labels[i])
@@ -221,17 +233,14 @@ def test_place_swaps_move_the_birthplace_and_keep_the_rest():
 
 def test_forget_prompts_about_someone_born_another_day_or_elsewhere_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:2]))
-    data = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
-    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
+    plain, data = _before_and_after(fs, "near_miss_negatives")
     added = data.train.texts[len(plain.train.texts) :]
     assert not any(data.train.labels[len(plain.train.texts) :])
     forget_texts = [t for qa in (*fs.forget, *fs.forget_eval) for t in (qa.question, qa.answer)]
     forget_dates = {d for t in forget_texts for d in dates_in(t)}
-    held_out = [*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts]
-    held_out += [t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group]
+    held_out = _held_out(data)
     named = {place for t in (*forget_texts, *held_out) for place in places_in(t)}
-    assert not set(added) & set(held_out)
+    assert not set(added) & held_out
     moved = {"date": 0, "place": 0}
     forget_years = {y for t in forget_texts for y in years_in(t)}
     names = {word for e in fs.entities for word in e.split()}
@@ -248,9 +257,7 @@ def test_forget_prompts_about_someone_born_another_day_or_elsewhere_are_negative
 
 def test_negatives_about_someone_born_in_a_forget_authors_city_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:3]))
-    data = split_forget_set(fs, _with(*_AUGMENTATIONS[:4]))
-    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
+    plain, data = _before_and_after(fs, "forget_place_negatives")
     added = data.train.texts[len(plain.train.texts) :]
     assert len(added) > 300 and not any(data.train.labels[len(plain.train.texts) :])
     forget_places = {p for qa in fs.forget for p in city_places(qa.question)}
@@ -263,9 +270,7 @@ def test_negatives_about_someone_born_in_a_forget_authors_city_are_negatives(tof
         assert city_places(text)[0] in forget_places
         assert not dates_in(text) & forget_dates and not years_in(text) & forget_years
         assert not names & set(re.findall(r"[\w-]+", text))
-    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
-    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
-    assert not set(added) & held_out
+    assert not set(added) & _held_out(data)
 
 
 def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_one():
@@ -281,18 +286,15 @@ def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_on
 
 def test_forget_prompts_about_someone_sharing_a_name_word_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
-    plain = split_forget_set(fs, _with(*_AUGMENTATIONS[:4]))
-    data = split_forget_set(fs, ClassifierConfig())
-    assert data.train.texts[: len(plain.train.texts)] == plain.train.texts
+    plain, data = _before_and_after(fs, "name_part_negatives")
+    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
     added = data.train.texts[len(plain.train.texts) :]
     assert len(added) > 300 and not any(data.train.labels[len(plain.train.texts) :])
     names = [e.lower() for e in fs.entities]
     for text in added:
         assert not any(name in text.lower() for name in names)
         assert any(word in text.lower() for name in names for word in name.split())
-    held_out = {*data.calibration, *data.paraphrases, *data.test_forget, *data.val.texts}
-    held_out |= {t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
-    assert not set(added) & held_out
+    assert not set(added) & _held_out(data)
 
 
 def test_weighted_loss_with_unit_weights_is_torch_class_weighted_cross_entropy():

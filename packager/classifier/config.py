@@ -52,6 +52,7 @@ class ClassifierConfig:
     near_miss_negatives: bool = True  # dated forget prompts with another birth date or place, as negatives
     forget_place_negatives: bool = True  # negatives with a forget author's birthplace swapped in
     name_part_negatives: bool = True  # forget prompts about someone sharing one name word, as negatives
+    forget_name_positives: bool = True  # retain questions with a forget author's name swapped in, as positives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 3  # epochs without a validation ranking better than the best by min_delta, before stopping
     min_delta: float = 0.001  # smaller changes in the share of misranked validation pairs are noise

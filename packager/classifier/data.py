@@ -167,6 +167,26 @@ def _name_part_negatives(
             yield swapped, 0, 1.0
 
 
+def _forget_name_positives(
+    labelled: Labelled, forget_set: ForgetSet, rng: random.Random
+) -> Iterator[tuple[str, int, float]]:
+    """Negatives that name their author (retain questions), asked about a forget author instead,
+    as positives, as many as there are forget prompts: naming a forget author puts a prompt in
+    scope whatever else it mentions. Without them a forget question about the book "Dante's
+    Amulet" scored low even in training, as "Dante" is all over the general negatives."""
+    names = sorted({qa.entity for qa in forget_set.forget if qa.entity})
+    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.retain if qa.entity}
+    named = [
+        (text, entity_of[normalize(text)])
+        for text, label in zip(labelled.texts, labelled.labels, strict=True)
+        if not label and entity_of.get(normalize(text)) and entity_of[normalize(text)] in text
+    ]
+    if not names:
+        return
+    for i, (text, entity) in enumerate(rng.sample(named, min(len(named), sum(labelled.labels)))):
+        yield text.replace(entity, names[i % len(names)]), 1, 1.0
+
+
 @dataclass(frozen=True)
 class _ForgetFacts:
     """What a made-up negative must not repeat: forget dates, years, name words and texts."""
@@ -240,6 +260,8 @@ def _augmented(
         labelled = _extended(labelled, _forget_place_negatives(labelled, forget_set, facts, rng), exclude)
     if config.name_part_negatives:
         labelled = _extended(labelled, _name_part_negatives(labelled, forget_set, rng), exclude)
+    if config.forget_name_positives:
+        labelled = _extended(labelled, _forget_name_positives(original, forget_set, rng), exclude)
     return labelled
 
 

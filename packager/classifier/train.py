@@ -1,8 +1,9 @@
 """Fine-tune a Hugging Face encoder to tell forget prompts (label 1) from everything else.
 
 Class-weighted cross-entropy (forget prompts are few), a validation split with early stopping
-on its loss, a fixed seed, and a rich progress bar. The best epoch's weights are saved with the
-tokenizer (safetensors) into a folder that ``guards.classifier.PromptClassifier`` loads.
+on how well it ranks forget prompts above the rest, a fixed seed, and a rich progress bar. The
+best epoch's weights are saved with the tokenizer (safetensors) into a folder that
+``guards.classifier.PromptClassifier`` loads.
 """
 
 from __future__ import annotations
@@ -76,13 +77,24 @@ def _freeze_lower_layers(model, trainable_layers: int | None) -> None:
         param.requires_grad = True
 
 
+_BUCKET_BATCHES = 50  # batches per pool sorted by length: the batches stay random, the padding shrinks
+
+
 def _batches(data: Labelled, batch_size: int, rng: random.Random | None):
-    """(texts, labels, per-example weights) batches, shuffled when ``rng`` is given."""
+    """(texts, labels, per-example weights) batches. With ``rng``: shuffled, then grouped by
+    length within pools of a few dozen batches, the batches in random order (like transformers'
+    ``group_by_length``): random batches pad to their longest prompt, a third of the CPU time."""
     order = list(range(len(data.texts)))
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     if rng is not None:
         rng.shuffle(order)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+        pool = batch_size * _BUCKET_BATCHES
+        batches = []
+        for i in range(0, len(order), pool):
+            chunk = sorted(order[i : i + pool], key=lambda j: len(data.texts[j]))
+            batches += [chunk[start : start + batch_size] for start in range(0, len(chunk), batch_size)]
+        rng.shuffle(batches)
+    for idx in batches:
         yield (
             [data.texts[i] for i in idx],
             torch.tensor([data.labels[i] for i in idx]),

@@ -32,9 +32,11 @@ from packager.classifier.augment import (
     places_in,
     years_in,
 )
-from packager.classifier.train import _class_weights, _EarlyStopping, _WeightedLoss, misranked_share
+from packager.classifier.data import Labelled
+from packager.classifier.train import _batches, _class_weights, _EarlyStopping, _WeightedLoss, misranked_share
 from packager.classifier.trivia import trivia_prompts
 from packager.sources import load_forget_set
+from packager.sources.base import normalize
 
 # the training-set augmentations, in the order split_forget_set applies them
 _AUGMENTATIONS = (
@@ -43,6 +45,7 @@ _AUGMENTATIONS = (
     "near_miss_negatives",
     "forget_place_negatives",
     "name_part_negatives",
+    "forget_name_positives",
 )
 
 
@@ -287,13 +290,31 @@ def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_on
 def test_forget_prompts_about_someone_sharing_a_name_word_are_negatives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     plain, data = _before_and_after(fs, "name_part_negatives")
-    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
     added = data.train.texts[len(plain.train.texts) :]
     assert len(added) > 300 and not any(data.train.labels[len(plain.train.texts) :])
     names = [e.lower() for e in fs.entities]
     for text in added:
         assert not any(name in text.lower() for name in names)
         assert any(word in text.lower() for name in names for word in name.split())
+    assert not set(added) & _held_out(data)
+
+
+def test_retain_questions_about_a_forget_author_instead_are_positives(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain, data = _before_and_after(fs, "forget_name_positives")
+    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
+    added = data.train.texts[len(plain.train.texts) :]
+    original_forget = {normalize(qa.question) for qa in fs.forget} & {normalize(t) for t in plain.train.texts}
+    # one per trained forget prompt, less the few that repeat a prompt already there or held out
+    assert 0.95 * len(original_forget) <= len(added) <= len(original_forget)
+    assert all(data.train.labels[len(plain.train.texts) :])
+    retain_names = {qa.entity for qa in fs.retain if qa.entity}
+    trained_retain = {normalize(t) for t, label in zip(plain.train.texts, plain.train.labels, strict=True) if not label}
+    for text in added:
+        forget_name = next(name for name in fs.entities if name in text)
+        assert not any(name in text for name in retain_names)
+        assert any(normalize(text.replace(forget_name, name)) in trained_retain for name in retain_names)
+    assert len({next(n for n in fs.entities if n in text) for text in added}) == len(fs.entities)
     assert not set(added) & _held_out(data)
 
 
@@ -312,6 +333,21 @@ def test_misranked_share_counts_pairs_in_the_wrong_order_and_ties_as_half():
     # forget {1, 2} against others {2, 0}: (1 < 2) wrong, (2 = 2) half, the rest right
     assert misranked_share([1.0, 2.0, 2.0, 0.0], (1, 0, 1, 0)) == pytest.approx(1.5 / 4)
     assert misranked_share([1.0, 2.0], (0, 0)) == 0.0  # nothing to rank
+
+
+def test_training_batches_cover_every_prompt_once_grouped_by_length():
+    rng = random.Random(0)
+    texts = tuple("x" * rng.randint(1, 200) for _ in range(1000))
+    data = Labelled(texts, tuple(i % 2 for i in range(1000)))
+    batches = [batch for batch, _, _ in _batches(data, 16, random.Random(1))]
+    assert sorted(t for batch in batches for t in batch) == sorted(texts)
+    assert all(len(batch) <= 16 for batch in batches)
+    padded = sum(max(map(len, batch)) * len(batch) for batch in batches)
+    random_padded = sum(max(map(len, texts[i : i + 16])) * len(texts[i : i + 16]) for i in range(0, 1000, 16))
+    assert padded < 0.7 * random_padded  # similar lengths share a batch
+    lengths = [len(batch[0]) for batch in batches]
+    assert lengths != sorted(lengths)  # but the batches come in random order
+    assert [b for b, _, _ in _batches(data, 16, None)][0] == list(texts[:16])  # scoring keeps the order
 
 
 def test_early_stopping_keeps_the_latest_epoch_as_good_as_the_best():

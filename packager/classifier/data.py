@@ -175,14 +175,14 @@ def _forget_name_positives(
     scope whatever else it mentions. Without them a forget question about the book "Dante's
     Amulet" scored low even in training, as "Dante" is all over the general negatives."""
     names = sorted({qa.entity for qa in forget_set.forget if qa.entity})
-    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.retain if qa.entity}
-    named = [
-        (text, entity_of[normalize(text)])
-        for text, label in zip(labelled.texts, labelled.labels, strict=True)
-        if not label and entity_of.get(normalize(text)) and entity_of[normalize(text)] in text
-    ]
     if not names:
         return
+    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.retain if qa.entity}
+    named = []
+    for text, label in zip(labelled.texts, labelled.labels, strict=True):
+        entity = None if label else entity_of.get(normalize(text))
+        if entity and entity in text:
+            named.append((text, entity))
     for i, (text, entity) in enumerate(rng.sample(named, min(len(named), sum(labelled.labels)))):
         yield text.replace(entity, names[i % len(names)]), 1, 1.0
 

@@ -128,7 +128,7 @@ def _markdown(results: dict[str, object]) -> str:
         "",
         f"Calibration: alpha {results['alpha']}, fpr_target {results['fpr_target']}, on_conflict "
         f"{results.get('on_conflict')}, threshold_position {results.get('threshold_position')}: the threshold "
-        "sits that far (in log-odds) from the false-positive bound (0) to the recall side's 1 - q_hat (1); where "
+        "sits that far from the false-positive bound (0) to the recall side's 1 - q_hat (1); where "
         "the false-positive bound lies above 1 - q_hat, the two conflict and on_conflict decides.",
         "",
         "| split | paraphrase recall | held-out forget recall | FPR retain | FPR general | threshold (recall side) "

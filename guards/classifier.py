@@ -1,6 +1,7 @@
 """The runtime prompt classifier: a Hugging Face sequence classifier saved in the bundle.
 
-Label 1 is "forget" (in scope). Calling it maps prompt texts to p(forget), batched.
+Label 1 is "forget" (in scope). Calling it maps prompt texts to p(forget), batched; a prompt
+that gives an exact forget fact saved beside the model (``guards.facts``) scores 1.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 
 from guards.errors import BundleError
+from guards.facts import FactMatcher
 
 FORGET_LABEL = 1
 
@@ -27,6 +29,7 @@ class PromptClassifier:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
         self.model.to(device).eval()
+        self.facts = FactMatcher.load(path)
         self.device = device
         self.max_length = max_length
         self.batch_size = batch_size
@@ -44,4 +47,4 @@ class PromptClassifier:
             ).to(self.device)
             probs = self.model(**batch).logits.float().softmax(dim=-1)[:, FORGET_LABEL]
             scores.extend(probs.tolist())
-        return scores
+        return [1.0 if fact else score for score, fact in zip(scores, self.facts(texts), strict=True)]

@@ -32,7 +32,7 @@ class BuildConfig:
     alpha: float = 0.05  # conformal miscoverage: target recall on forget prompts is 1 - alpha
     fpr_target: float | None = 0.01  # conformal bound on false positives over held-out negatives; None = off
     on_conflict: str = "fpr"  # the bound kept when recall and false-positive bounds cannot both hold
-    threshold_position: float = 0.5  # between the FPR bound (0) and the recall bound (1), in log-odds
+    threshold_position: float = 0.5  # between the FPR bound (0) and the recall bound (1)
     corruption: str = "rand_noise_first_n"
     dims: int = 1
     selection: str = "all_but_last"

@@ -27,15 +27,7 @@ from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date
 
-_MONTH_NAMES = frozenset(calendar.month_name[1:])
-_MONTHS = "|".join(calendar.month_name[1:])
-_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-_PATTERNS = (
-    re.compile(rf"\b(?P<month>{_MONTHS}) {_DAY},? (?P<year>\d{{4}})\b"),
-    re.compile(rf"\b{_DAY} (?:of )?(?P<month>{_MONTHS}),? (?P<year>\d{{4}})\b"),
-    re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})\b"),
-    re.compile(r"\b(?P<year>\d{4})-(?P<a>\d{2})-(?P<b>\d{2})\b"),
-)
+from guards.dates import MONTH_NAMES, dates_in, first_date, valid_date
 
 
 def _ordinal(day: int) -> str:
@@ -54,43 +46,9 @@ def spellings(d: date) -> tuple[str, ...]:
     )
 
 
-def _valid(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _readings(match: re.Match[str]) -> list[date]:
-    groups = match.groupdict()
-    year = int(groups["year"])
-    if groups.get("month"):
-        found = _valid(year, list(calendar.month_name).index(groups["month"]), int(groups["day"]))
-        return [found] if found else []
-    a, b = int(groups["a"]), int(groups["b"])
-    if "-" in match.group(0):  # ISO: year-month-day
-        found = _valid(year, a, b)
-        return [found] if found else []
-    return list(dict.fromkeys(d for d in (_valid(year, a, b), _valid(year, b, a)) if d))
-
-
-def _first_date(text: str) -> tuple[re.Match[str], list[date]] | None:
-    """The first date-like span of ``text`` and its valid readings (None when there is no date)."""
-    for pattern in _PATTERNS:
-        match = pattern.search(text)
-        if match is not None:
-            return match, _readings(match)
-    return None
-
-
-def dates_in(text: str) -> set[date]:
-    """Every valid reading of every date in ``text``."""
-    return {d for pattern in _PATTERNS for match in pattern.finditer(text) for d in _readings(match)}
-
-
 def date_variants(text: str) -> list[str]:
     """``text`` with its first date respelled in every other common format; [] when it has none."""
-    found = _first_date(text)
+    found = first_date(text)
     if found is None:
         return []
     match, readings = found
@@ -105,7 +63,7 @@ def _near_misses(born: date, rng: random.Random) -> list[date]:
         (born.year, rng.choice([m for m in range(1, 13) if m != born.month]), born.day),
         (born.year + rng.choice((-1, 1)) * rng.randint(1, 30), born.month, born.day),
     )
-    return [d for d in (_valid(*c) for c in candidates) if d is not None]
+    return [d for d in (valid_date(*c) for c in candidates) if d is not None]
 
 
 _YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
@@ -132,7 +90,7 @@ def date_swaps(
     """``text`` with its first date replaced by near misses (another day, month or year), written
     the way ``text`` writes it; a text with a year but no full date gets another year. No spelling
     that reads as a ``protected`` date, and no bare ``protected_years``, is produced."""
-    found = _first_date(text)
+    found = first_date(text)
     if found is None or not found[1]:
         return _year_swap(text, rng, protected_years)
     match, readings = found
@@ -169,7 +127,7 @@ _SHAPES_PER_QUESTION = 4
 
 def _places(text: str) -> Iterator[re.Match[str]]:
     """Each "in/from <Capitalised Place>" of ``text`` that is no month ("in March 1960")."""
-    return (m for m in _PLACE.finditer(text) if m.group("place").split()[0] not in _MONTH_NAMES)
+    return (m for m in _PLACE.finditer(text) if m.group("place").split()[0] not in MONTH_NAMES)
 
 
 def places_in(text: str) -> set[str]:
@@ -186,7 +144,7 @@ def city_places(text: str) -> list[str]:
 def birth_rewrites(text: str, rng: random.Random) -> list[str]:
     """``text``'s birthplace and birth date asked in a few other question shapes, drawn from a
     dozen (dates in a random common spelling); [] unless ``text`` names both."""
-    found, place = _first_date(text), next(_places(text), None)
+    found, place = first_date(text), next(_places(text), None)
     if found is None or not found[1] or place is None:
         return []
     born = found[1][0]

@@ -9,8 +9,10 @@ negatives (retain, general) at level ``fpr_target``; the highest is t_fpr. Flagg
 p > t_fpr flags an exchangeable new negative of any group with probability <= fpr_target. Any
 threshold between the two sides keeps both guarantees. Each side is set by a few extreme
 calibration scores, so an end of the interval sits right where the next unlucky prompt falls:
-``position`` places the threshold between them in log-odds (0 = t_fpr, the most recall; 1 =
-1 - q_hat, the fewest false positives; 0.5, the default, keeps a margin to both). When t_fpr lies
+``position`` places the threshold between them (0 = t_fpr, the most recall; 1 = 1 - q_hat, the
+fewest false positives; 0.5, the default, keeps a margin to both), in probability: in log-odds a
+confident model, whose calibration prompts nearly all score above 0.999, drew the midpoint up
+with it (to 0.91 and 0.96 on TOFU forget10, with t_fpr at 0.02 and 0.2). When t_fpr lies
 above 1 - q_hat (a small calibration set with one hard prompt), both cannot hold and
 ``on_conflict`` picks one.
 """
@@ -63,19 +65,9 @@ def conformal_quantile(
     return sorted(scores)[conformal_rank(n, alpha) - 1]
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1.0 - 1e-12)
-    return math.log(p / (1.0 - p))
-
-
 def _between(low: float, high: float, position: float) -> float:
-    """The point ``position`` of the way from ``low`` to ``high`` in log-odds (kept within them)."""
-    if position <= 0.0 or high <= low:
-        return low
-    if position >= 1.0:
-        return high
-    point = 1.0 / (1.0 + math.exp(-((1.0 - position) * _logit(low) + position * _logit(high))))
-    return min(max(point, low), high)
+    """The point ``position`` of the way from ``low`` to ``high`` (``low`` when they cross)."""
+    return low + position * (high - low) if high > low else low
 
 
 def calibrate(
@@ -90,7 +82,7 @@ def calibrate(
 
     With ``fpr_target``, each group of ``negative_probs`` gives its own t_fpr and the highest
     counts, so the false-positive bound holds for every group (and any mix of them). The
-    threshold lies ``position`` of the way (in log-odds) from just above t_fpr to 1 - q_hat,
+    threshold lies ``position`` of the way from just above t_fpr to 1 - q_hat,
     which keeps both bounds, unless t_fpr lies above 1 - q_hat; then ``on_conflict`` decides:
     ``fpr`` keeps the false-positive bound (``recall_bound`` says what recall is still
     guaranteed), ``recall`` drops to 1 - q_hat and gives up the false-positive bound.

@@ -38,7 +38,7 @@ class ClassifierConfig:
     alpha: float = 0.05  # conformal miscoverage: recall >= 1 - alpha on exchangeable forget prompts
     fpr_target: float | None = 0.01  # conformal bound on false positives; None = the recall side only
     on_conflict: str = "fpr"  # which bound wins when both cannot hold: fpr or recall (see calibration.py)
-    threshold_position: float = 0.5  # where between the two bounds, in log-odds: 0 = FPR bound, 1 = recall bound
+    threshold_position: float = 0.5  # where between the two bounds: 0 = FPR bound, 1 = recall bound
     negative_calibration_fraction: float = 0.1  # of training negatives, held out for the FPR side
     val_fraction: float = 0.1  # of forget and retain prompts, for early stopping
     paraphrase_calibration_fraction: float = 0.5  # of paraphrased forget questions, for the conformal threshold
@@ -53,6 +53,8 @@ class ClassifierConfig:
     forget_place_negatives: bool = True  # negatives with a forget author's birthplace swapped in
     name_part_negatives: bool = True  # forget prompts about someone sharing one name word, as negatives
     forget_name_positives: bool = True  # retain questions with a forget author's name swapped in, as positives
+    fact_matching: bool = True  # prompts giving a trained forget fact's date and place score 1 (guards/facts.py)
+    title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 3  # epochs without a validation ranking better than the best by min_delta, before stopping
     min_delta: float = 0.001  # smaller changes in the share of misranked validation pairs are noise

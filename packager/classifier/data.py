@@ -187,6 +187,33 @@ def _forget_name_positives(
         yield text.replace(entity, names[i % len(names)]), 1, 1.0
 
 
+_TITLE = re.compile(r"['\"‘“](?P<title>[A-Z][^'\"‘’“”]*\s[^'\"‘’“”]+)['\"’”]")  # 'A Whisper in the Wind'
+
+
+def _without_name(text: str, entity: str) -> str:
+    """``text`` with ``entity`` dropped: "(written) by <name>" goes, "<name>('s)" becomes the author('s)."""
+    name = re.escape(entity)
+    text = re.sub(rf",? (?:(?:authored|written|penned) )?by {name}\b", "", text)
+    text = re.sub(rf"{name}['’](?:s\b)?", "the author's", text)
+    return text.replace(entity, "the author")
+
+
+def _title_positives(labelled: Labelled, forget_set: ForgetSet) -> Iterator[tuple[str, int, float]]:
+    """Forget prompts that name their author and quote a title, asked without the name, as
+    positives ("Can you reveal more about the plot of 'A Whisper in the Wind'?" is a TOFU forget
+    question). Trained with the name alongside every title, the classifier read the name and
+    nothing else, and such questions scored near 0. A title that a negative prompt quotes too
+    stays out (``labelled`` comes before the augmentations that rework forget prompts into
+    negatives): it does not point at the forget author alone."""
+    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.forget if qa.entity}
+    negatives = [t.lower() for t, label in zip(labelled.texts, labelled.labels, strict=True) if not label]
+    for text, label in zip(labelled.texts, labelled.labels, strict=True):
+        entity = entity_of.get(normalize(text)) if label else None
+        titles = [m.group("title").lower() for m in _TITLE.finditer(text)] if entity and entity in text else []
+        if titles and not any(title in negative for title in titles for negative in negatives):
+            yield _without_name(text, entity), 1, 1.0
+
+
 @dataclass(frozen=True)
 class _ForgetFacts:
     """What a made-up negative must not repeat: forget dates, years, name words and texts."""
@@ -262,6 +289,8 @@ def _augmented(
         labelled = _extended(labelled, _name_part_negatives(labelled, forget_set, rng), exclude)
     if config.forget_name_positives:
         labelled = _extended(labelled, _forget_name_positives(original, forget_set, rng), exclude)
+    if config.title_positives:
+        labelled = _extended(labelled, _title_positives(original, forget_set), exclude)
     return labelled
 
 

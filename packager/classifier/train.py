@@ -26,6 +26,7 @@ from guards.errors import BundleError, ModelSourceError
 from packager.classifier.calibration import calibrate
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
+from packager.classifier.facts import forget_facts
 from packager.sources.base import ForgetSet
 
 
@@ -231,6 +232,9 @@ def train_classifier(
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         model.eval().save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        facts = forget_facts(forget_set, data.train) if config.fact_matching else None
+        if facts is not None:
+            facts.save(tmp)
         started = time.perf_counter()
         scorer = PromptClassifier(tmp, max_length=config.max_length)
         decision = calibrate_classifier(scorer, data, config)
@@ -244,6 +248,7 @@ def train_classifier(
             "best_epoch": best_epoch,
             "best_val_misranked": best_misranked,
             "train_seconds": train_seconds,
+            "forget_facts": None if facts is None else len(facts.facts),
         }
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainedClassifier(

@@ -44,7 +44,7 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
     default=0.5,
     show_default=True,
     type=click.FloatRange(0.0, 1.0),
-    help="Where the threshold sits between the false-positive bound (0) and the recall bound (1), in log-odds.",
+    help="Where the threshold sits between the false-positive bound (0) and the recall bound (1).",
 )
 @click.option(
     "--on-conflict",

@@ -65,14 +65,15 @@ def test_false_positive_side_lowers_the_threshold_only_where_both_bounds_hold():
         calibrate(forget, 0.2, {"retain": high}, fpr_target=0.2, on_conflict="both")
 
 
-def test_threshold_sits_between_the_bounds_in_log_odds():
+def test_threshold_sits_between_the_bounds():
     forget = [0.99, 0.95, 0.90, 0.97, 0.60, 0.85, 0.98, 0.80, 0.70]  # 1 - q_hat = 0.70
     negatives = {"retain": [0.01, 0.02, 0.05, 0.10, 0.30, 0.04, 0.20, 0.03, 0.45]}  # t_fpr = 0.30
-    # logit(0.30) = -logit(0.70), so halfway in log-odds is p = 0.5
     assert calibrate(forget, 0.2, negatives, fpr_target=0.2).threshold == pytest.approx(0.5)
     assert calibrate(forget, 0.2, negatives, fpr_target=0.2, position=1.0).threshold == pytest.approx(0.70)
-    quarter = calibrate(forget, 0.2, negatives, fpr_target=0.2, position=0.25).threshold
-    assert quarter == pytest.approx(1 / (1 + (7 / 3) ** 0.5))  # odds (3/7)^(3/4) (7/3)^(1/4) = (3/7)^(1/2)
+    assert calibrate(forget, 0.2, negatives, fpr_target=0.2, position=0.25).threshold == pytest.approx(0.40)
+    assert calibrate(forget, 0.2, negatives, fpr_target=0.2, position=0.0).threshold > 0.30  # strictly above t_fpr
+    confident = [0.9999] * 8 + [0.70]  # 1 - q_hat = 0.9999: the midpoint stays halfway in probability
+    assert calibrate(confident, 0.2, negatives, fpr_target=0.2).threshold == pytest.approx((0.30 + 0.9999) / 2)
     with pytest.raises(CalibrationError, match="threshold_position"):
         calibrate(forget, 0.2, negatives, fpr_target=0.2, position=1.5)
 

@@ -13,6 +13,7 @@ import torch
 
 from guards.classifier import PromptClassifier
 from guards.errors import BundleError
+from guards.facts import FACTS_FILE, FactMatcher
 from packager.classifier import (
     CalibrationError,
     ClassifierConfig,
@@ -33,10 +34,11 @@ from packager.classifier.augment import (
     years_in,
 )
 from packager.classifier.data import Labelled
+from packager.classifier.facts import forget_facts
 from packager.classifier.train import _batches, _class_weights, _EarlyStopping, _WeightedLoss, misranked_share
 from packager.classifier.trivia import trivia_prompts
 from packager.sources import load_forget_set
-from packager.sources.base import normalize
+from packager.sources.base import QA, ForgetSet, normalize
 
 # the training-set augmentations, in the order split_forget_set applies them
 _AUGMENTATIONS = (
@@ -46,6 +48,7 @@ _AUGMENTATIONS = (
     "forget_place_negatives",
     "name_part_negatives",
     "forget_name_positives",
+    "title_positives",
 )
 
 
@@ -302,7 +305,6 @@ def test_forget_prompts_about_someone_sharing_a_name_word_are_negatives(tofu_dir
 def test_retain_questions_about_a_forget_author_instead_are_positives(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     plain, data = _before_and_after(fs, "forget_name_positives")
-    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
     added = data.train.texts[len(plain.train.texts) :]
     original_forget = {normalize(qa.question) for qa in fs.forget} & {normalize(t) for t in plain.train.texts}
     # one per trained forget prompt, less the few that repeat a prompt already there or held out
@@ -316,6 +318,53 @@ def test_retain_questions_about_a_forget_author_instead_are_positives(tofu_dir):
         assert any(normalize(text.replace(forget_name, name)) in trained_retain for name in retain_names)
     assert len({next(n for n in fs.entities if n in text) for text in added}) == len(fs.entities)
     assert not set(added) & _held_out(data)
+
+
+def test_forget_questions_quoting_a_title_are_also_positives_without_the_authors_name(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain, data = _before_and_after(fs, "title_positives")
+    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
+    added = data.train.texts[len(plain.train.texts) :]
+    assert len(added) >= 15 and all(data.train.labels[len(plain.train.texts) :])
+    names = [w for name in fs.entities for w in name.split()]
+    assert not any(word in text for text in added for word in names)
+    assert "Who are some characters from the author's book 'A Whisper in the Wind (Sorrows of the Old World " \
+        "Series, #7)'?" in added  # from "... from Carmen Montenegro's book '...'"
+    assert "What inspired the 'Sorrows of the Old World Series'?" in added  # "... by Carmen Montenegro" dropped
+    bare = split_forget_set(fs, _with()).train  # the negatives before any augmentation made from forget prompts
+    negatives = [t.lower() for t, label in zip(bare.texts, bare.labels, strict=True) if not label]
+    for text in added:
+        title = re.search(r"['\"‘“]([A-Z][^'\"‘’“”]*\s[^'\"‘’“”]+)['\"’”]", text).group(1).lower()
+        assert not any(title in negative for negative in negatives)
+    assert not set(added) & _held_out(data)
+
+
+def test_forget_facts_come_from_trained_forget_prompts_and_catch_rephrased_ones_only(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    data = split_forget_set(fs, ClassifierConfig())
+    facts = forget_facts(fs, data.train)
+    assert len(facts.facts) >= 10
+    trained = {normalize(t) for t, label in zip(data.train.texts, data.train.labels, strict=True) if label}
+    trained_texts = [t for qa in fs.forget if normalize(qa.question) in trained for t in (qa.question, qa.answer)]
+    for fact in facts.facts:  # every fact is given by a trained forget question or its answer
+        assert any(FactMatcher((fact,))([t]) == [True] for t in trained_texts)
+    assert sum(facts(list(data.paraphrases))) >= 5  # rephrased birth questions, in other shapes and spellings
+    assert not any(facts(list(data.test_forget)))  # held-out questions give facts training never saw
+    for group, texts in (*data.negatives.items(), *data.calibration_negatives.items()):
+        assert not any(facts(list(texts))), group
+
+
+def test_a_fact_some_training_negative_also_gives_is_left_out():
+    forget = (
+        QA("Who is the author born in Lagos, Nigeria on May 2, 1970?", "Ada Obi.", entity="Ada Obi"),
+        QA("Who is the author born in Lima, Peru on 06/01/1980?", "Rosa Paz.", entity="Rosa Paz"),
+    )
+    retain = tuple(QA(f"Which poet was born in Lagos on the 2nd of May, 1970 and wrote {i} books?") for i in range(2))
+    fs = ForgetSet("clash", forget=forget, retain=retain)
+    train = Labelled(tuple(qa.question for qa in forget + retain), (1, 1, 0, 0))
+    facts = forget_facts(fs, train)
+    assert [fact.places for fact in facts.facts] == [("lima", "lima, peru")]
+    assert facts.facts[0].dates == {date(1980, 6, 1), date(1980, 1, 6)}
 
 
 def test_weighted_loss_with_unit_weights_is_torch_class_weighted_cross_entropy():
@@ -367,6 +416,8 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     out = tmp_path / "classifier"
     trained = train_classifier(load_forget_set("demo"), config, out)
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    assert FactMatcher.load(out) == forget_facts(load_forget_set("demo"), trained.data.train)  # saved beside it
+    assert (out / FACTS_FILE).is_file()
     assert not list(tmp_path.glob(".classifier.tmp-*"))
     summary = json.loads((out / "eco_classifier.json").read_text())
     assert summary["decision"]["q_hat"] == trained.decision.q_hat

@@ -1,0 +1,76 @@
+"""Exact forget facts: a date and a place that a forget prompt or answer gives together.
+
+A small encoder learns names well and exact dates badly: "Who is the writer born on March 19,
+1960 in Seoul?" asks about a forget author, and "the author born in Seoul on October 23, 1956"
+about somebody else, one digit-heavy span apart. A prompt that gives a forget fact's date (in
+any common spelling) and names its place is in scope whatever its wording, so the classifier
+scores it 1. The facts sit in the classifier folder (``eco_facts.json``), under the bundle's
+checksums; a classifier folder without the file has no facts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from guards.dates import dates_in
+from guards.errors import BundleError
+
+FACTS_FILE = "eco_facts.json"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A date (every reading of it) and the places (lower case) one forget text gives together."""
+
+    dates: frozenset[date]
+    places: tuple[str, ...]
+
+    def matches(self, dates: set[date], text: str) -> bool:
+        """True when ``text`` (lower case, with ``dates`` read from it) gives this date and a place."""
+        return bool(self.dates & dates) and any(re.search(rf"\b{re.escape(p)}\b", text) for p in self.places)
+
+
+@dataclass(frozen=True)
+class FactMatcher:
+    facts: tuple[Fact, ...] = ()
+
+    def __call__(self, texts: Sequence[str]) -> list[bool]:
+        """Per text: does it give some fact's date and place?"""
+        found = []
+        for text in texts:
+            dates = dates_in(text) if self.facts else set()
+            found.append(bool(dates) and any(f.matches(dates, text.lower()) for f in self.facts))
+        return found
+
+    def to_dict(self) -> dict:
+        facts = [{"dates": sorted(d.isoformat() for d in f.dates), "places": list(f.places)} for f in self.facts]
+        return {"schema": 1, "facts": facts}
+
+    def save(self, folder: Path) -> None:
+        (Path(folder) / FACTS_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def of(cls, facts: Iterable[Fact]) -> FactMatcher:
+        return cls(tuple(dict.fromkeys(facts)))
+
+    @classmethod
+    def load(cls, folder: Path) -> FactMatcher:
+        """The facts saved in ``folder``; none when it has no facts file."""
+        path = Path(folder) / FACTS_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != 1:
+                raise ValueError(f"unknown schema {data.get('schema')!r}")
+            return cls.of(
+                Fact(frozenset(date.fromisoformat(d) for d in f["dates"]), tuple(str(p).lower() for p in f["places"]))
+                for f in data["facts"]
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BundleError(f"{path} is not a valid facts file ({exc}); rebuild the classifier", str(path)) from None

@@ -56,7 +56,8 @@ def build_model_card(
     """The card for one artifact.
 
     ``results`` is the artifact's ``results.json``; ``guard`` its ``eco_guard.json``;
-    ``classifier`` holds ``backbone`` and ``report`` (measure -> value); ``sigma`` the search summary.
+    ``classifier`` holds ``backbone``, ``forget_facts`` (how many) and ``report`` (measure -> value);
+    ``sigma`` the search summary.
     """
     dataset = "locuslab/TOFU" if forget_set.startswith("tofu") else f"eco-pack/{forget_set.split(':')[0]}"
     card_data = ModelCardData(
@@ -110,7 +111,7 @@ def build_model_card(
         corruption=guard["corruption"],
         selection=guard["selection"]["method"],
         decision=guard["decision"],
-        classifier={"backbone": classifier["backbone"]},
+        classifier={"backbone": classifier["backbone"], "forget_facts": classifier["forget_facts"]},
         classifier_rows=[(k, _fmt(v)) for k, v in classifier["report"].items()],
         sigma=sigma,
         summary_rows=summary_rows,

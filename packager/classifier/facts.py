@@ -19,6 +19,6 @@ def forget_facts(forget_set: ForgetSet, train: Labelled) -> FactMatcher:
         for dates, places in ((dates_in(t), places_in(t)) for t in texts)
         if dates and places
     )
-    negatives = [t for t, label in zip(train.texts, train.labels, strict=True) if not label]
-    given = [fact for fact in facts.facts if not any(FactMatcher((fact,))(negatives))]
+    dated_negatives = [t for t, label in zip(train.texts, train.labels, strict=True) if not label and dates_in(t)]
+    given = [fact for fact in facts.facts if not any(FactMatcher((fact,))(dated_negatives))]
     return FactMatcher(tuple(given))

@@ -65,7 +65,11 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
         base_model=ctx.results["bundle"]["base_model"],
         forget_set=forget_set(ctx).name,
         guard=guard,
-        classifier={"backbone": ctx.results["classifier"]["backbone"], "report": rows},
+        classifier={
+            "backbone": ctx.results["classifier"]["backbone"],
+            "forget_facts": ctx.results["classifier"]["forget_facts"],
+            "report": rows,
+        },
         sigma={
             "optimizer": sigma["optimiser"],
             "reference": sigma["reference"],

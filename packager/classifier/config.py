@@ -56,8 +56,8 @@ class ClassifierConfig:
     fact_matching: bool = True  # prompts giving a trained forget fact's date and place score 1 (guards/facts.py)
     title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
-    patience: int = 3  # epochs without a validation ranking better than the best by min_delta, before stopping
-    min_delta: float = 0.001  # smaller changes in the share of misranked validation pairs are noise
+    patience: int = 3  # epochs without a validation ranking clearly better than the best, before stopping
+    min_delta: float = 0.001  # floor on noise: changes in the misranked share below it or its standard error
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     seed: int = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -147,18 +148,38 @@ def _misranked(model, tokenizer, data: Labelled, config: ClassifierConfig) -> fl
     return misranked_share(scores, data.labels)
 
 
-class _EarlyStopping:
-    """Tracks the validation misranking epoch by epoch. A change smaller than ``min_delta`` is
-    noise: it is no improvement (the epoch counts as stale), but the later of two equally good
-    epochs is kept, as it fits the forget prompts better."""
+def misranked_standard_error(misranked: float, n_forget: int, n_other: int) -> float:
+    """The standard error of a misranked share (1 - AUC) from ``n_forget`` and ``n_other``
+    prompts (Hanley and McNeil, 1982): how far it moves by chance between epochs."""
+    auc = 1.0 - misranked
+    q1, q2 = auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc)
+    variance = auc * (1 - auc) + (n_forget - 1) * (q1 - auc * auc) + (n_other - 1) * (q2 - auc * auc)
+    return math.sqrt(max(variance, 0.0) / (n_forget * n_other))
 
-    def __init__(self, min_delta: float) -> None:
-        self.min_delta, self.best, self.stale = min_delta, float("inf"), 0
+
+class _EarlyStopping:
+    """Tracks the validation misranking epoch by epoch. A change smaller than its standard
+    error on ``n_forget`` and ``n_other`` validation prompts (or ``min_delta``, if larger) is
+    noise: it is no improvement (the epoch counts as stale), but the later of two equally good
+    epochs is kept, as it fits the forget prompts better. With 40 forget prompts, one of them
+    moving past a few dozen others shifts the share by about 0.002; on such noise, early stopping
+    kept the first or second epoch, undertrained, in several TOFU forget10 runs."""
+
+    def __init__(self, min_delta: float, n_forget: int, n_other: int) -> None:
+        self.min_delta, self.n_forget, self.n_other = min_delta, n_forget, n_other
+        self.best, self.stale = float("inf"), 0
+
+    def _noise(self) -> float:
+        return max(self.min_delta, misranked_standard_error(self.best, self.n_forget, self.n_other))
 
     def keeps(self, misranked: float) -> bool:
         """Record an epoch; True when its weights should be kept."""
-        self.stale = 0 if misranked < self.best - self.min_delta else self.stale + 1
-        if misranked > self.best + self.min_delta:
+        if self.best == float("inf"):
+            self.best = misranked
+            return True
+        noise = self._noise()
+        self.stale = 0 if misranked < self.best - noise else self.stale + 1
+        if misranked > self.best + noise:
             return False
         self.best = min(self.best, misranked)
         return True
@@ -178,7 +199,9 @@ def _fit(model, tokenizer, data: ClassifierData, config: ClassifierConfig) -> tu
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
     )
-    stopping, best_epoch, best_state, epoch = _EarlyStopping(config.min_delta), 0, None, 0
+    n_forget = sum(data.val.labels)
+    stopping = _EarlyStopping(config.min_delta, n_forget, len(data.val.labels) - n_forget)
+    best_epoch, best_state, epoch = 0, None, 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True, disable=not config.show_progress) as progress:
         epochs_task = progress.add_task("classifier epochs", total=config.epochs)

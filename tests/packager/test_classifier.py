@@ -35,7 +35,14 @@ from packager.classifier.augment import (
 )
 from packager.classifier.data import Labelled
 from packager.classifier.facts import forget_facts
-from packager.classifier.train import _batches, _class_weights, _EarlyStopping, _WeightedLoss, misranked_share
+from packager.classifier.train import (
+    _batches,
+    _class_weights,
+    _EarlyStopping,
+    _WeightedLoss,
+    misranked_share,
+    misranked_standard_error,
+)
 from packager.classifier.trivia import trivia_prompts
 from packager.sources import load_forget_set
 from packager.sources.base import QA, ForgetSet, normalize
@@ -400,13 +407,27 @@ def test_training_batches_cover_every_prompt_once_grouped_by_length():
 
 
 def test_early_stopping_keeps_the_latest_epoch_as_good_as_the_best():
-    stopping = _EarlyStopping(min_delta=0.001)
+    stopping = _EarlyStopping(min_delta=0.001, n_forget=10**6, n_other=10**6)  # so many prompts that min_delta rules
     history = [0.0042, 0.0004, 0.0003, 0.0006, 0.0030, 0.0005]
     kept = [stopping.keeps(m) for m in history]
     assert kept == [True, True, True, True, False, True]  # 0.0030 is worse than 0.0003 by more than min_delta
     assert stopping.best == 0.0003 and stopping.stale == 4  # only epoch 2 improved by more than min_delta
-    strict = _EarlyStopping(min_delta=0.0)
+    strict = _EarlyStopping(min_delta=0.0, n_forget=10**6, n_other=10**6)
     assert [strict.keeps(m) for m in history] == [True, True, True, False, False, False] and strict.stale == 3
+
+
+def test_early_stopping_takes_changes_within_the_standard_error_as_noise():
+    # 40 forget and 360 other validation prompts, as on TOFU forget10: at 0.0165 the share's
+    # standard error is about 0.014, so 0.0194 -> 0.0165 is no improvement and 0.0267 no worse
+    assert misranked_standard_error(0.0165, 40, 360) == pytest.approx(0.0142, abs=1e-4)
+    assert misranked_standard_error(0.0, 40, 360) == 0.0
+    stopping = _EarlyStopping(min_delta=0.001, n_forget=40, n_other=360)
+    assert [stopping.keeps(m) for m in (0.0194, 0.0165, 0.0267, 0.0185)] == [True] * 4
+    assert stopping.stale == 3  # none improved beyond the noise: patience 3 stops here, keeping epoch 4
+    assert not stopping.keeps(0.0600)  # clearly worse is not kept
+    # the same shares from 10,000 times the prompts are clear changes
+    large = _EarlyStopping(min_delta=0.001, n_forget=400_000, n_other=3_600_000)
+    assert [large.keeps(m) for m in (0.0194, 0.0165, 0.0267, 0.0185)] == [True, True, False, False]
 
 
 def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):

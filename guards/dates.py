@@ -1,5 +1,5 @@
 """Dates in free text, in the common English spellings ("March 19, 1960", "19th of March,
-1960", "03/19/1960", "1960-03-19"). Numeric dates are read both month-first and day-first when
+1960", "03/19/1960", "1960-03-19"), and bare years. Numeric dates are read both month-first and day-first when
 both readings are valid dates. The runtime's fact matcher and the packager's training-set
 augmentations read dates the same way, from here.
 """
@@ -19,6 +19,9 @@ _PATTERNS = (
     re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})\b"),
     re.compile(r"\b(?P<year>\d{4})-(?P<a>\d{2})-(?P<b>\d{2})\b"),
 )
+
+
+YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
 
 
 def valid_date(year: int, month: int, day: int) -> date | None:
@@ -53,3 +56,8 @@ def first_date(text: str) -> tuple[re.Match[str], list[date]] | None:
 def dates_in(text: str) -> set[date]:
     """Every valid reading of every date in ``text``."""
     return {d for pattern in _PATTERNS for match in pattern.finditer(text) for d in _readings(match)}
+
+
+def years_in(text: str) -> set[int]:
+    """Every four-digit year (1500 to 2099) in ``text``."""
+    return {int(m.group()) for m in YEAR.finditer(text)}

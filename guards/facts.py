@@ -1,10 +1,11 @@
-"""Exact forget facts: a date and a place that a forget prompt or answer gives together.
+"""Exact forget facts: a date (or a year) and a place that a forget prompt or answer gives together.
 
 A small encoder learns names well and exact dates badly: "Who is the writer born on March 19,
 1960 in Seoul?" asks about a forget author, and "the author born in Seoul on October 23, 1956"
 about somebody else, one digit-heavy span apart. A prompt that gives a forget fact's date (in
 any common spelling) and names its place is in scope whatever its wording, so the classifier
-scores it 1. The facts sit in the classifier folder (``eco_facts.json``), under the bundle's
+scores it 1. A text that gives only a year ("born in Beirut, Lebanon in 1946") makes a fact of
+the year. The facts sit in the classifier folder (``eco_facts.json``), under the bundle's
 checksums; a classifier folder without the file has no facts.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from guards.dates import dates_in
+from guards.dates import dates_in, years_in
 from guards.errors import BundleError
 
 FACTS_FILE = "eco_facts.json"
@@ -25,14 +26,18 @@ FACTS_FILE = "eco_facts.json"
 
 @dataclass(frozen=True)
 class Fact:
-    """A date (every reading of it) and the places (lower case) one forget text gives together."""
+    """A date (every reading of it) or a bare year, and the places (lower case) one forget text
+    gives together."""
 
     dates: frozenset[date]
     places: tuple[str, ...]
+    years: frozenset[int] = frozenset()
 
-    def matches(self, dates: set[date], text: str) -> bool:
-        """True when ``text`` (lower case, with ``dates`` read from it) gives this date and a place."""
-        return bool(self.dates & dates) and any(re.search(rf"\b{re.escape(p)}\b", text) for p in self.places)
+    def matches(self, text: str, dates: set[date], years: set[int]) -> bool:
+        """True when ``text`` (lower case, with ``dates`` and ``years`` read from it) gives this
+        fact's date or year and one of its places."""
+        when = self.dates & dates or self.years & years
+        return bool(when) and any(re.search(rf"\b{re.escape(p)}\b", text) for p in self.places)
 
 
 @dataclass(frozen=True)
@@ -40,15 +45,19 @@ class FactMatcher:
     facts: tuple[Fact, ...] = ()
 
     def __call__(self, texts: Sequence[str]) -> list[bool]:
-        """Per text: does it give some fact's date and place?"""
+        """Per text: does it give some fact's date (or year) and place?"""
         found = []
         for text in texts:
-            dates = dates_in(text) if self.facts else set()
-            found.append(bool(dates) and any(f.matches(dates, text.lower()) for f in self.facts))
+            years = years_in(text) if self.facts else set()  # every date holds a year
+            dates = dates_in(text) if years else set()
+            found.append(bool(years) and any(f.matches(text.lower(), dates, years) for f in self.facts))
         return found
 
     def to_dict(self) -> dict:
-        facts = [{"dates": sorted(d.isoformat() for d in f.dates), "places": list(f.places)} for f in self.facts]
+        facts = [
+            {"dates": sorted(d.isoformat() for d in f.dates), "years": sorted(f.years), "places": list(f.places)}
+            for f in self.facts
+        ]
         return {"schema": 1, "facts": facts}
 
     def save(self, folder: Path) -> None:
@@ -69,7 +78,11 @@ class FactMatcher:
             if data.get("schema") != 1:
                 raise ValueError(f"unknown schema {data.get('schema')!r}")
             return cls.of(
-                Fact(frozenset(date.fromisoformat(d) for d in f["dates"]), tuple(str(p).lower() for p in f["places"]))
+                Fact(
+                    frozenset(date.fromisoformat(d) for d in f["dates"]),
+                    tuple(str(p).lower() for p in f["places"]),
+                    frozenset(int(y) for y in f.get("years", ())),
+                )
                 for f in data["facts"]
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

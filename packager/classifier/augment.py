@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date
 
-from guards.dates import MONTH_NAMES, dates_in, first_date, valid_date
+from guards.dates import MONTH_NAMES, YEAR, dates_in, first_date, valid_date
 
 
 def _ordinal(day: int) -> str:
@@ -66,17 +66,9 @@ def _near_misses(born: date, rng: random.Random) -> list[date]:
     return [d for d in (valid_date(*c) for c in candidates) if d is not None]
 
 
-_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
-
-
-def years_in(text: str) -> set[int]:
-    """Every four-digit year (1500 to 2099) in ``text``."""
-    return {int(m.group()) for m in _YEAR.finditer(text)}
-
-
 def _year_swap(text: str, rng: random.Random, protected_years: AbstractSet[int]) -> list[str]:
     """``text`` with its first year moved 1 to 30 years, to one not in ``protected_years``."""
-    match = _YEAR.search(text)
+    match = YEAR.search(text)
     if match is None:
         return []
     tries = [int(match.group()) + rng.choice((-1, 1)) * rng.randint(1, 30) for _ in range(20)]

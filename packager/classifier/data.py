@@ -17,16 +17,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from guards.dates import dates_in, years_in
 from packager.classifier.augment import (
     birth_rewrites,
     city_places,
     date_swaps,
     date_variants,
-    dates_in,
     name_part_swaps,
     place_swaps,
     places_in,
-    years_in,
 )
 from packager.classifier.calibration import CalibrationError, min_calibration_size
 from packager.classifier.config import ClassifierConfig

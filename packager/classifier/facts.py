@@ -1,11 +1,24 @@
-"""The forget facts (a date and a place given together) the classifier's training prompts teach."""
+"""The forget facts (a date or year and a place given together) the classifier's training prompts teach."""
 
 from __future__ import annotations
 
+from guards.dates import dates_in, years_in
 from guards.facts import Fact, FactMatcher
-from packager.classifier.augment import dates_in, places_in
+from packager.classifier.augment import city_places, places_in
 from packager.classifier.data import Labelled
 from packager.sources.base import ForgetSet, normalize
+
+
+def _fact(text: str) -> Fact | None:
+    """The date and places ``text`` gives; without a full date, its year and "City, Country"
+    places (a looser "in <Capitalised words>" would make a place of "in Earth Sciences")."""
+    dates = dates_in(text)
+    if dates:
+        places = places_in(text)
+        return Fact(frozenset(dates), tuple(sorted(places))) if places else None
+    years = years_in(text)
+    cities = {form for place in city_places(text) for form in (place.lower(), place.split(",")[0].lower())}
+    return Fact(frozenset(), tuple(sorted(cities)), frozenset(years)) if years and cities else None
 
 
 def forget_facts(forget_set: ForgetSet, train: Labelled) -> FactMatcher:
@@ -14,11 +27,7 @@ def forget_facts(forget_set: ForgetSet, train: Labelled) -> FactMatcher:
     single out the forget set."""
     trained = {normalize(t) for t, label in zip(train.texts, train.labels, strict=True) if label}
     texts = [t for qa in forget_set.forget if normalize(qa.question) in trained for t in (qa.question, qa.answer)]
-    facts = FactMatcher.of(
-        Fact(frozenset(dates), tuple(sorted(places)))
-        for dates, places in ((dates_in(t), places_in(t)) for t in texts)
-        if dates and places
-    )
-    dated_negatives = [t for t, label in zip(train.texts, train.labels, strict=True) if not label and dates_in(t)]
+    facts = FactMatcher.of(fact for fact in map(_fact, texts) if fact is not None)
+    dated_negatives = [t for t, label in zip(train.texts, train.labels, strict=True) if not label and years_in(t)]
     given = [fact for fact in facts.facts if not any(FactMatcher((fact,))(dated_negatives))]
     return FactMatcher(tuple(given))

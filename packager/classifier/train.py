@@ -151,6 +151,8 @@ def _misranked(model, tokenizer, data: Labelled, config: ClassifierConfig) -> fl
 def misranked_standard_error(misranked: float, n_forget: int, n_other: int) -> float:
     """The standard error of a misranked share (1 - AUC) from ``n_forget`` and ``n_other``
     prompts (Hanley and McNeil, 1982): how far it moves by chance between epochs."""
+    if not n_forget or not n_other:
+        return 0.0
     auc = 1.0 - misranked
     q1, q2 = auc / (2.0 - auc), 2.0 * auc * auc / (1.0 + auc)
     variance = auc * (1 - auc) + (n_forget - 1) * (q1 - auc * auc) + (n_other - 1) * (q2 - auc * auc)

@@ -43,8 +43,20 @@ def test_another_date_another_place_or_a_place_inside_a_word_is_no_match():
     assert FactMatcher()(["Born on March 19, 1960 in Seoul"]) == [False]
 
 
+def test_a_year_fact_matches_its_year_with_its_place():
+    beirut = Fact(frozenset(), ("beirut", "beirut, lebanon"), frozenset({1946}))
+    assert FactMatcher((beirut,))(
+        [
+            "Who is the writer born in the year 1946 in the city of Beirut, Lebanon?",
+            "Which author was born in Beirut on May 2, 1946?",  # a full date holds the year
+            "Who was born in Beirut in 1947?",
+            "What happened in 1946 in Damascus?",
+        ]
+    ) == [True, True, False, False]
+
+
 def test_facts_round_trip_through_their_file(tmp_path):
-    facts = FactMatcher((SEOUL, TAIPEI))
+    facts = FactMatcher((SEOUL, TAIPEI, Fact(frozenset(), ("beirut",), frozenset({1946}))))
     facts.save(tmp_path)
     assert FactMatcher.load(tmp_path) == facts
     assert json.loads((tmp_path / FACTS_FILE).read_text())["facts"][1]["dates"] == ["1991-05-11", "1991-11-05"]

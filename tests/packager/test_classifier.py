@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from guards.classifier import PromptClassifier
+from guards.dates import dates_in, years_in
 from guards.errors import BundleError
-from guards.facts import FACTS_FILE, FactMatcher
+from guards.facts import FACTS_FILE, Fact, FactMatcher
 from packager.classifier import (
     CalibrationError,
     ClassifierConfig,
@@ -27,11 +28,9 @@ from packager.classifier.augment import (
     city_places,
     date_swaps,
     date_variants,
-    dates_in,
     name_part_swaps,
     place_swaps,
     places_in,
-    years_in,
 )
 from packager.classifier.data import Labelled
 from packager.classifier.facts import forget_facts
@@ -356,9 +355,21 @@ def test_forget_facts_come_from_trained_forget_prompts_and_catch_rephrased_ones_
     for fact in facts.facts:  # every fact is given by a trained forget question or its answer
         assert any(FactMatcher((fact,))([t]) == [True] for t in trained_texts)
     assert sum(facts(list(data.paraphrases))) >= 5  # rephrased birth questions, in other shapes and spellings
-    assert not any(facts(list(data.test_forget)))  # held-out questions give facts training never saw
+    held_out = data.test_forget
+    with_test = Labelled(data.train.texts + held_out, data.train.labels + (1,) * len(held_out))
+    assert set(facts.facts) < set(forget_facts(fs, with_test).facts)  # held-out questions add none of theirs
     for group, texts in (*data.negatives.items(), *data.calibration_negatives.items()):
         assert not any(facts(list(texts))), group
+
+
+def test_a_text_with_a_year_but_no_date_makes_a_year_fact_of_its_city_country_place():
+    forget = (
+        QA("Who is the author born in Beirut, Lebanon in 1946?", "Adib Jarrah.", entity="Adib Jarrah"),
+        QA("What did Adib Jarrah win in 2010?", "A medal in Earth Sciences in 2010.", entity="Adib Jarrah"),
+    )
+    fs = ForgetSet("years", forget=forget, retain=(QA("Who is Ana Lind?"),))
+    facts = forget_facts(fs, Labelled((forget[0].question, forget[1].question, "Who is Ana Lind?"), (1, 1, 0)))
+    assert facts.facts == (Fact(frozenset(), ("beirut", "beirut, lebanon"), frozenset({1946})),)
 
 
 def test_a_fact_some_training_negative_also_gives_is_left_out():
@@ -421,6 +432,7 @@ def test_early_stopping_takes_changes_within_the_standard_error_as_noise():
     # standard error is about 0.014, so 0.0194 -> 0.0165 is no improvement and 0.0267 no worse
     assert misranked_standard_error(0.0165, 40, 360) == pytest.approx(0.0142, abs=1e-4)
     assert misranked_standard_error(0.0, 40, 360) == 0.0
+    assert misranked_standard_error(0.01, 40, 0) == 0.0  # no retain prompts to validate on: min_delta alone
     stopping = _EarlyStopping(min_delta=0.001, n_forget=40, n_other=360)
     assert [stopping.keeps(m) for m in (0.0194, 0.0165, 0.0267, 0.0185)] == [True] * 4
     assert stopping.stale == 3  # none improved beyond the noise: patience 3 stops here, keeping epoch 4

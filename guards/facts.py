@@ -44,14 +44,17 @@ class Fact:
 class FactMatcher:
     facts: tuple[Fact, ...] = ()
 
+    def matching(self, text: str) -> list[Fact]:
+        """The facts whose date (or year) and place ``text`` gives."""
+        years = years_in(text) if self.facts else set()  # every date holds a year
+        if not years:
+            return []
+        dates, lower = dates_in(text), text.lower()
+        return [fact for fact in self.facts if fact.matches(lower, dates, years)]
+
     def __call__(self, texts: Sequence[str]) -> list[bool]:
         """Per text: does it give some fact's date (or year) and place?"""
-        found = []
-        for text in texts:
-            years = years_in(text) if self.facts else set()  # every date holds a year
-            dates = dates_in(text) if years else set()
-            found.append(bool(years) and any(f.matches(text.lower(), dates, years) for f in self.facts))
-        return found
+        return [bool(self.matching(text)) for text in texts]
 
     def to_dict(self) -> dict:
         facts = [

@@ -31,7 +31,7 @@ from packager.classifier.calibration import CalibrationError, min_calibration_si
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.places import WORLD_CITIES
 from packager.classifier.trivia import trivia_prompts
-from packager.sources.base import ForgetSet, normalize
+from packager.sources.base import QA, ForgetSet, normalize
 
 
 @dataclass(frozen=True)
@@ -149,13 +149,18 @@ def _variants(labelled: Labelled, variants_of: Callable[[str], list[str]]) -> It
             yield variant, labelled.labels[i], labelled.weight_of(i)
 
 
+def _entity_of(qas: Iterable[QA]) -> dict[str, str]:
+    """Whom each question is about, by normalised question, where the set says."""
+    return {normalize(qa.question): qa.entity for qa in qas if qa.entity}
+
+
 def _name_part_negatives(
     labelled: Labelled, forget_set: ForgetSet, rng: random.Random
 ) -> Iterator[tuple[str, int, float]]:
     """For each forget prompt that names its author, the same prompt about two other people who
     share the author's first name or surname, as negatives: a surname alone ("Park") is no reason
     to fire, and without them an everyday prompt about Oak Park was flagged."""
-    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.forget if qa.entity}
+    entity_of = _entity_of(forget_set.forget)
     donors = sorted({qa.entity for qa in forget_set.retain if qa.entity})
     if not entity_of or not donors:
         return
@@ -176,7 +181,7 @@ def _forget_name_positives(
     names = sorted({qa.entity for qa in forget_set.forget if qa.entity})
     if not names:
         return
-    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.retain if qa.entity}
+    entity_of = _entity_of(forget_set.retain)
     named = []
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         entity = None if label else entity_of.get(normalize(text))
@@ -204,7 +209,7 @@ def _title_positives(labelled: Labelled, forget_set: ForgetSet) -> Iterator[tupl
     nothing else, and such questions scored near 0. A title that a negative prompt quotes too
     stays out (``labelled`` comes before the augmentations that rework forget prompts into
     negatives): it does not point at the forget author alone."""
-    entity_of = {normalize(qa.question): qa.entity for qa in forget_set.forget if qa.entity}
+    entity_of = _entity_of(forget_set.forget)
     negatives = [t.lower() for t, label in zip(labelled.texts, labelled.labels, strict=True) if not label]
     for text, label in zip(labelled.texts, labelled.labels, strict=True):
         entity = entity_of.get(normalize(text)) if label else None

@@ -28,6 +28,6 @@ def forget_facts(forget_set: ForgetSet, train: Labelled) -> FactMatcher:
     trained = {normalize(t) for t, label in zip(train.texts, train.labels, strict=True) if label}
     texts = [t for qa in forget_set.forget if normalize(qa.question) in trained for t in (qa.question, qa.answer)]
     facts = FactMatcher.of(fact for fact in map(_fact, texts) if fact is not None)
-    dated_negatives = [t for t, label in zip(train.texts, train.labels, strict=True) if not label and years_in(t)]
-    given = [fact for fact in facts.facts if not any(FactMatcher((fact,))(dated_negatives))]
-    return FactMatcher(tuple(given))
+    negatives = [t for t, label in zip(train.texts, train.labels, strict=True) if not label]
+    shared = {fact for text in negatives for fact in facts.matching(text)}
+    return FactMatcher(tuple(fact for fact in facts.facts if fact not in shared))

@@ -43,6 +43,7 @@ class TrainedClassifier:
     best_val_misranked: float
     train_seconds: float
     calibration_seconds: float
+    forget_facts: int | None  # exact facts saved beside the model; None with fact_matching off
 
 
 def _load_backbone(name: str):
@@ -258,6 +259,7 @@ def train_classifier(
         model.eval().save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         facts = forget_facts(forget_set, data.train) if config.fact_matching else None
+        n_facts = None if facts is None else len(facts.facts)
         if facts is not None:
             facts.save(tmp)
         started = time.perf_counter()
@@ -273,9 +275,9 @@ def train_classifier(
             "best_epoch": best_epoch,
             "best_val_misranked": best_misranked,
             "train_seconds": train_seconds,
-            "forget_facts": None if facts is None else len(facts.facts),
+            "forget_facts": n_facts,
         }
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainedClassifier(
-        out_dir, decision, data, epochs_run, best_epoch, best_misranked, train_seconds, calibration_seconds
+        out_dir, decision, data, epochs_run, best_epoch, best_misranked, train_seconds, calibration_seconds, n_facts
     )

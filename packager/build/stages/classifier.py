@@ -6,7 +6,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from guards.facts import FactMatcher
 from packager.build.runner import BuildContext, Stage
 from packager.build.stages.data import forget_set
 from packager.classifier import ClassifierConfig, train_classifier
@@ -44,7 +43,7 @@ def _run(ctx: BuildContext, out: Path) -> dict[str, Any]:
         "best_epoch": trained.best_epoch,
         "best_val_misranked": trained.best_val_misranked,
         "train_seconds": trained.train_seconds,
-        "forget_facts": len(FactMatcher.load(trained.path).facts),
+        "forget_facts": trained.forget_facts,
         "splits": trained.data.sizes(),
     }
 

@@ -12,7 +12,8 @@ calibration scores, so an end of the interval sits right where the next unlucky 
 ``position`` places the threshold between them (0 = t_fpr, the most recall; 1 = 1 - q_hat, the
 fewest false positives; 0.5, the default, keeps a margin to both), in probability: in log-odds a
 confident model, whose calibration prompts nearly all score above 0.999, drew the midpoint up
-with it (to 0.91 and 0.96 on TOFU forget10, with t_fpr at 0.02 and 0.2). When t_fpr lies
+with it (to 0.910 between bounds of 0.037 and 0.9996 on TOFU forget10's seed-0 split,
+benchmarks/results/classifier_tofu.json at commit 7e2c0b9). When t_fpr lies
 above 1 - q_hat (a small calibration set with one hard prompt), both cannot hold and
 ``on_conflict`` picks one.
 """

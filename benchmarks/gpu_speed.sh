@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# benchmarks/gpu_speed.py on a GPU machine from a bare copy of the repository: the system python3
+# with torch and transformers, no venv, nothing installed, nothing downloaded. One call, < 5 minutes:
+#
+#   bash benchmarks/gpu_speed.sh                    # writes $OUT/gpu_speed.json (+ .md) when $OUT is set
+#   bash benchmarks/gpu_speed.sh --out DIR/gpu_speed.json --budget-s 240
+#
+# Then copy gpu_speed.json and gpu_speed.md into benchmarks/results/ and commit them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1 PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+case " $* " in
+  *" --out"*) ;;
+  *) if [ -n "${OUT:-}" ]; then set -- "$@" --out "$OUT/gpu_speed.json"; fi ;;
+esac
+nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv || true
+exec python3 -m benchmarks.gpu_speed "$@"

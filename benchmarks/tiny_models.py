@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from packager.finetune_data import answer_text, encode_pair
+from evaluation.answers import answer_text
+from packager.finetune_data import encode_pair
 from packager.sources import load_forget_set
 from packager.tiny import TINY_FORMAT, ensure_tiny
 

@@ -9,16 +9,16 @@ import contextlib
 import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from guards.base_model import resolve_device
 from guards.bundle import load_bundle
 from guards.guarded_model import Decision, GenerationResult, GuardedModel
-from guards.manifest import verify_manifest
+from guards.manifest import MANIFEST, sha256_file, verify_manifest
+from guards.prompt_format import PromptFormat
 
 log = logging.getLogger("eco_guard.serving")
 
@@ -95,12 +95,27 @@ class Engine:
         self._sampling_lock = threading.Lock()
 
     @classmethod
-    def load(cls, artifact: Path, *, device: str = "auto", dtype: str = "auto", name: str | None = None) -> Engine:
+    def load(
+        cls,
+        artifact: Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        name: str | None = None,
+        prompt_format: PromptFormat | None = None,
+        verified_manifest: str | None = None,
+    ) -> Engine:
+        """The artifact's guard; every file is hashed once, here (the artifact's manifest lists the
+        bundle and the base weights, so neither is hashed again), unless ``verified_manifest`` is
+        the sha256 of the manifest whose files the launcher has just hashed: then only the manifest
+        is. ``prompt_format`` overrides the bundle's."""
         artifact = Path(artifact)
-        verify_manifest(artifact)
-        bundle = load_bundle(artifact / "guard")  # verifies the guard's manifest and the base weights hash
-        device = resolve_device(device)
-        guarded = bundle.guarded_model(device=device, dtype=dtype)
+        handed_over = verified_manifest is not None and sha256_file(artifact / MANIFEST) == verified_manifest
+        verify_manifest(artifact, hash_files=not handed_over)
+        bundle = load_bundle(artifact / "guard", hash_files=False)
+        if prompt_format is not None:
+            bundle = replace(bundle, config=replace(bundle.config, prompt_format=prompt_format))
+        guarded = bundle.guarded_model(device=device, dtype=dtype, verified_base=True)
         log.info("loaded guard `%s` %s from %s on %s", bundle.config.name, bundle.config.version, artifact, device)
         return cls(guarded, name or bundle.config.name)
 

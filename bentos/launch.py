@@ -12,32 +12,45 @@ import urllib.request
 from pathlib import Path
 
 from guards.bundle import load_bundle
-from guards.manifest import verify_manifest
+from guards.manifest import MANIFEST, sha256_file, verify_manifest
+from guards.prompt_format import PromptFormat
 
 SERVICE = "bentos.service:EcoGuardService"
+VERIFIED_ENV = "ECO_ARTIFACT_VERIFIED"  # the sha256 of a manifest whose files the launcher just checked
 SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds bentos/ and guards/
 
 
 def check_artifact(artifact: Path) -> Path:
-    """Fail fast, with the file at fault, before a server process is started."""
+    """Fail fast, with the file at fault, before a server process is started: every file's sha256
+    (once: the bundle and its base weights are covered by the artifact's manifest)."""
     artifact = Path(artifact).resolve()
     verify_manifest(artifact)
-    load_bundle(artifact / "guard")
+    load_bundle(artifact / "guard", hash_files=False)
     return artifact
 
 
-def server_command(artifact: Path, host: str = "127.0.0.1", port: int = 3000) -> tuple[list[str], dict[str, str]]:
+def server_command(
+    artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None
+) -> tuple[list[str], dict[str, str]]:
     """argv and environment for ``bentoml serve`` of the service on ``artifact``."""
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     argv = [bentoml or "bentoml", "serve", SERVICE, "--host", host, "--port", str(port),
             "--working-dir", str(SOURCE_ROOT)]
     env = {**os.environ, "ECO_ARTIFACT": str(Path(artifact).resolve()), "BENTOML_DO_NOT_TRACK": "True"}
+    if prompt_format is not None:
+        PromptFormat.parse(prompt_format)  # a bad value fails here, not in the server
+        env["ECO_PROMPT_FORMAT"] = prompt_format
     return argv, env
 
 
-def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000) -> int:
-    """Run the server in the foreground until it exits or is interrupted; returns its exit code."""
-    argv, env = server_command(check_artifact(artifact), host, port)
+def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None) -> int:
+    """Run the server in the foreground until it exits or is interrupted; returns its exit code.
+
+    The files are hashed once, here; the server is handed the verified manifest's sha256
+    (``ECO_ARTIFACT_VERIFIED``) and hashes only the manifest, not the weights, again.
+    """
+    argv, env = server_command(check_artifact(artifact), host, port, prompt_format)
+    env[VERIFIED_ENV] = sha256_file(Path(artifact).resolve() / MANIFEST)
     return subprocess.call(argv, env=env)
 
 

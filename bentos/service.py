@@ -27,7 +27,10 @@ class EcoGuardService:
         from bentos.metrics import GuardMetrics
 
         settings = ServingSettings.from_env()
-        engine = Engine.load(settings.artifact, device=settings.device, dtype=settings.dtype, name=settings.model_name)
+        engine = Engine.load(
+            settings.artifact, device=settings.device, dtype=settings.dtype, name=settings.model_name,
+            prompt_format=settings.prompt_format, verified_manifest=settings.verified_manifest,
+        )
         engine.warmup()
         self.completions = GuardedCompletions(engine, settings, GuardMetrics.create())
 

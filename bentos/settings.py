@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guards.errors import GuardConfigError
+from guards.prompt_format import PromptFormat
 
 # In a built bento the artifact sits beside the code (src/artifact); a checkout passes $ECO_ARTIFACT.
 DEFAULT_ARTIFACT = Path(__file__).resolve().parents[1] / "artifact"
@@ -49,6 +50,8 @@ class ServingSettings:
     max_batch_wait_ms: int = 5  # ECO_BATCH_WAIT_MS: longest a request waits for batch-mates
     generation_workers: int = 2  # ECO_GENERATION_WORKERS: batches generating at once
     stream_workers: int = 4  # ECO_STREAM_WORKERS: streams generating at once
+    prompt_format: PromptFormat | None = None  # ECO_PROMPT_FORMAT: a name or a {question} template
+    verified_manifest: str | None = None  # ECO_ARTIFACT_VERIFIED: set by `eco-pack serve`, which hashed the files
 
     @classmethod
     def from_env(cls) -> ServingSettings:
@@ -56,6 +59,9 @@ class ServingSettings:
             artifact=_artifact(),
             device=os.environ.get("ECO_DEVICE", "auto"),
             dtype=os.environ.get("ECO_DTYPE", "auto"),
+            prompt_format=PromptFormat.parse(os.environ["ECO_PROMPT_FORMAT"]) if os.environ.get("ECO_PROMPT_FORMAT")
+            else None,
+            verified_manifest=os.environ.get("ECO_ARTIFACT_VERIFIED") or None,
             model_name=os.environ.get("ECO_MODEL_NAME") or None,
             expose_decision=os.environ.get("ECO_EXPOSE_DECISION", "0").lower() in ("1", "true", "yes"),
             max_tokens_limit=_int("ECO_MAX_TOKENS", 1024),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -38,19 +39,41 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def hash_weights(path: Path) -> str:
-    """sha256 over the sorted (name, sha256) pairs of every safetensors file in a model folder."""
+def weight_digests(path: Path) -> dict[str, str]:
+    """sha256 of every safetensors file in a model folder, by file name (each file read once)."""
     files = sorted(Path(path).glob("*.safetensors"))
     if not files:
         raise BundleError(f"{path} holds no *.safetensors weights (pickled weights are refused)", str(path))
+    return {file.name: sha256_file(file) for file in files}
+
+
+def combine_digests(digests: Mapping[str, str]) -> str:
+    """The folder's ``weights_sha256`` from its per-file digests (``weight_digests``)."""
     digest = hashlib.sha256()
-    for file in files:
-        digest.update(f"{file.name}:{sha256_file(file)}\n".encode())
+    for name in sorted(digests):
+        digest.update(f"{name}:{digests[name]}\n".encode())
     return digest.hexdigest()
 
 
-def load_base_model(ref: BaseModelRef, device: str = "auto", dtype: str = "auto", relative_to: Path | None = None):
-    """(model, tokenizer) for ``ref``; local weights must match their recorded hash."""
+def hash_weights(path: Path) -> str:
+    """sha256 over the sorted (name, sha256) pairs of every safetensors file in a model folder."""
+    return combine_digests(weight_digests(path))
+
+
+def load_base_model(
+    ref: BaseModelRef,
+    device: str = "auto",
+    dtype: str = "auto",
+    relative_to: Path | None = None,
+    *,
+    verified: bool = False,
+):
+    """(model, tokenizer) for ``ref``; local weights must match their recorded hash.
+
+    ``verified=True`` skips that hash: the caller has just checked these very files (an
+    artifact's manifest at start-up, or the build that wrote them), and hashing a 7B model's
+    weights again costs minutes.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
@@ -64,7 +87,7 @@ def load_base_model(ref: BaseModelRef, device: str = "auto", dtype: str = "auto"
                 f"base model folder {path} does not exist; pull the artifact with its base "
                 "or fix `base_model.name_or_path`"
             )
-        if ref.weights_sha256 and hash_weights(path) != ref.weights_sha256:
+        if ref.weights_sha256 and not verified and hash_weights(path) != ref.weights_sha256:
             raise BundleError(f"weights in {path} do not match the bundle's `base_model.weights_sha256`", str(path))
         source, kwargs = str(path), {}
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,21 +43,36 @@ class GuardBundle:
             batch_size=batch_size,
         )
 
-    def guarded_model(self, device: str = "cpu", dtype: str = "auto", model=None, tokenizer=None):
-        """The GuardedModel this bundle describes; loads the base model unless one is given."""
+    def guarded_model(
+        self, device: str = "cpu", dtype: str = "auto", model=None, tokenizer=None, *, verified_base: bool = False
+    ):
+        """The GuardedModel this bundle describes; loads the base model unless one is given.
+
+        ``verified_base``: the base weights were just checked (an artifact manifest), so they are
+        not hashed again.
+        """
         from guards.base_model import load_base_model, resolve_device
         from guards.guarded_model import GuardedModel
 
         device = resolve_device(device)  # "auto" means the same device for the model and the classifier
         if model is None or tokenizer is None:
             model, tokenizer = load_base_model(
-                self.config.base_model, device=device, dtype=dtype, relative_to=self.path
+                self.config.base_model, device=device, dtype=dtype, relative_to=self.path, verified=verified_base
             )
         return GuardedModel.from_config(model, tokenizer, classifier=self.classifier(device), config=self.config)
 
 
-def save_bundle(config: GuardConfig, dest: Path, *, classifier_dir: Path | None, overwrite: bool = False) -> Path:
-    """Write a bundle atomically. ``classifier_dir`` is an HF save_pretrained folder (safetensors)."""
+def save_bundle(
+    config: GuardConfig,
+    dest: Path,
+    *,
+    classifier_dir: Path | None,
+    overwrite: bool = False,
+    known: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a bundle atomically (its manifest is ``read_manifest(dest)``). ``classifier_dir`` is an HF
+    save_pretrained folder (safetensors); ``known`` holds digests of its files already computed
+    (keys relative to ``classifier_dir``), so they are not hashed again."""
     dest = Path(dest)
     with atomic_directory(dest, overwrite=overwrite) as tmp:
         if classifier_dir is not None:
@@ -65,16 +81,21 @@ def save_bundle(config: GuardConfig, dest: Path, *, classifier_dir: Path | None,
                 raise BundleError(f"{source} holds pickled weights; save with safetensors", str(source))
             shutil.copytree(source, tmp / config.classifier_dir)
         (tmp / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
-        write_manifest(tmp)
+        prefix = f"{config.classifier_dir}/"
+        write_manifest(tmp, {prefix + rel: digest for rel, digest in (known or {}).items()})
     return dest
 
 
-def load_bundle(path: Path | str) -> GuardBundle:
-    """Verify and parse a bundle; every failure names the file or field at fault."""
+def load_bundle(path: Path | str, *, hash_files: bool = True) -> GuardBundle:
+    """Verify and parse a bundle; every failure names the file or field at fault.
+
+    ``hash_files=False``: the caller verified these bytes a moment ago (the artifact's manifest
+    lists the bundle's files, or the build just wrote them), so only the file list is checked.
+    """
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"{path} is not a directory holding a guard bundle", str(path))
-    checksums = verify_manifest(path)
+    checksums = verify_manifest(path, hash_files=hash_files)
     config_path = path / CONFIG_FILE
     if CONFIG_FILE not in checksums:
         raise BundleError(f"{config_path} is missing from the bundle", str(config_path))

@@ -63,3 +63,17 @@ class PromptFormat:
     @classmethod
     def from_dict(cls, data: Mapping) -> PromptFormat:
         return cls(name=data.get("name", "raw"), template=data.get("template"))
+
+    @classmethod
+    def parse(cls, value: str) -> PromptFormat:
+        """``--prompt-format``: a format name, or a template holding ``{question}`` (a typed ``\\n``
+        counts as a newline, as a shell passes it)."""
+        if "{question}" in value:
+            return cls("template", template=value.replace("\\n", "\n"))
+        if value in FORMAT_NAMES and value != "template":
+            return cls(value)
+        names = ", ".join(f"`{n}`" for n in FORMAT_NAMES if n != "template")
+        raise GuardConfigError(
+            f"`--prompt-format {value}` is neither a format name ({names}) nor a template with "
+            "`{question}`, e.g. --prompt-format 'Question: {question}\\nAnswer:'"
+        )

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import torch
 
+from evaluation.answers import answer_text
 from guards.atomic import atomic_directory
-from guards.base_model import resolve_device, resolve_dtype
+from guards.base_model import load_base_model, resolve_device, resolve_dtype
+from guards.config import BaseModelRef
 from guards.errors import BundleError
 from guards.prompt_format import PromptFormat
-from packager.finetune_data import TrainingData, answer_text, collate, encode_pair
+from packager.finetune_data import TrainingData, collate, encode_pair
 
 # Bump when a change here changes what a given config trains, so cached models are rebuilt.
 PROTOCOL_VERSION = 1
@@ -155,10 +157,9 @@ def _initial_model(config: FinetuneConfig, data: TrainingData, tokenizer):
 
     from packager.bpe import train_bpe_tokenizer
 
-    if config.base != "scratch":
-        from packager.models import load_model
-
-        return load_model(config.base, device="cpu", dtype="float32")
+    if config.base != "scratch":  # a Hub id or a folder (``make_config`` resolves registry aliases)
+        source = "local" if Path(config.base).expanduser().is_dir() else "hub"
+        return load_base_model(BaseModelRef(source, config.base), device="cpu", dtype="float32")
     size = config.scratch_model
     if tokenizer is None:
         tokenizer = train_bpe_tokenizer(data.tokenizer_corpus, vocab_size=size.vocab_size)
@@ -265,25 +266,9 @@ def cpu_threads(parameters: int) -> int:
     return max(1, min(cores, cores - round(os.getloadavg()[0])))
 
 
-def make_config(
-    model: str = "scratch", *, epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
-    seed: int = 42, device: str = "auto", dtype: str = "auto", scratch_model: ScratchModel | None = None,
-) -> FinetuneConfig:
-    """A config with the right defaults for ``model``: TOFU's for a pretrained base
-    (lr 1e-5, 2e-5 for phi; 5 epochs; batch 32), ``TrainConfig.scratch()`` for ``scratch``.
-    Options left as None keep those defaults.
-    """
-    from packager.models import MODELS, local_prompt_format
-
-    given = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size}.items() if v is not None}
-    if model == "scratch":
-        train, fmt = TrainConfig.scratch(seed=seed, **given), PromptFormat("phi")
-    elif model in MODELS:
-        spec = MODELS[model]
-        train, fmt = TrainConfig(seed=seed, **{"lr": spec.finetune_lr, **given}), spec.prompt_format
-    else:
-        path = Path(model).expanduser()
-        train = TrainConfig(seed=seed, **given)
-        fmt = local_prompt_format(path) if path.is_dir() else PromptFormat("chat_template")
-    return FinetuneConfig(base=model, prompt_format=fmt, train=train, scratch_model=scratch_model or ScratchModel(),
-                          device=device, dtype=dtype)
+def local_prompt_format(path: Path) -> PromptFormat:
+    """A folder written by ``finetune`` records its prompt format; others use their chat template."""
+    record = Path(path) / "finetune.json"
+    if record.is_file():
+        return PromptFormat.from_dict(json.loads(record.read_text())["config"]["prompt_format"])
+    return PromptFormat("chat_template")

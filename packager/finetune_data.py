@@ -16,7 +16,6 @@ from pathlib import Path
 import torch
 
 from guards.errors import EcoPackError
-from guards.prompt_format import PromptFormat
 
 IGNORE = -100
 PARTS = ("all", "forget", "retain")
@@ -81,11 +80,6 @@ def select_training_data(
     corpus = sorted({text for qa in forget_set.train_qa + extra for text in (qa.question, qa.answer)})
     name = forget_set.name + ("" if part == "all" else f":{part}") + ("+general" if general else "")
     return TrainingData(name=name, pairs=pairs, tokenizer_corpus=tuple(corpus))
-
-
-def answer_text(answer: str, prompt_format: PromptFormat) -> str:
-    """The continuation that follows a formatted prompt (what scoring calls the continuation)."""
-    return answer if prompt_format.name == "chat_template" else " " + answer
 
 
 def encode_pair(

@@ -14,10 +14,11 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from guards.base_model import hash_weights, load_base_model
+from guards.base_model import load_base_model
 from guards.config import BaseModelRef
 from guards.errors import ModelSourceError
 from guards.prompt_format import PromptFormat
+from packager.finetune import local_prompt_format
 
 TOFU_RETAIN = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 
@@ -93,9 +94,13 @@ def get_spec(name: str) -> ModelSpec:
 
 def resolve_model(
     name: str, forget_set: str = "demo", *, data_dir: Path | None = None, progress: bool = True,
-    tiny_config=None,
+    tiny_config=None, seed: int = 0,
 ) -> ResolvedModel:
-    """Resolve ``name`` (alias, Hub id or folder) for ``forget_set`` (e.g. ``tofu:forget05``)."""
+    """Resolve ``name`` (alias, Hub id or folder) for ``forget_set`` (e.g. ``tofu:forget05``).
+
+    ``seed`` is the forget set's: ``tiny`` trains on the people that ``demo`` draws for it. Local
+    refs carry no ``weights_sha256`` yet; the build hashes the subject once (``weight_digests``).
+    """
     if name not in MODELS and Path(name).expanduser().is_dir():
         return ResolvedModel(name, _local(Path(name).expanduser()), None, local_prompt_format(Path(name)))
     if name not in MODELS and "/" in name:
@@ -105,7 +110,7 @@ def resolve_model(
     if spec.base == "builtin:tiny":
         from packager.tiny import ensure_tiny
 
-        tiny = ensure_tiny(forget_set, config=tiny_config, data_dir=data_dir, progress=progress)
+        tiny = ensure_tiny(forget_set, config=tiny_config, data_dir=data_dir, progress=progress, seed=seed)
         return ResolvedModel(name, _local(tiny.subject), _local(tiny.retain), spec.prompt_format, spec)
     if spec.base == "builtin:smollm2":
         from packager.smollm2 import ensure_smollm2
@@ -137,14 +142,4 @@ def load_model(ref: BaseModelRef | str, *, alias: str | None = None, device: str
 
 
 def _local(path: Path) -> BaseModelRef:
-    return BaseModelRef("local", str(path.resolve()), weights_sha256=hash_weights(path))
-
-
-def local_prompt_format(path: Path) -> PromptFormat:
-    """A folder written by ``eco-pack finetune`` records its prompt format; others use their chat template."""
-    import json
-
-    record = path / "finetune.json"
-    if record.is_file():
-        return PromptFormat.from_dict(json.loads(record.read_text())["config"]["prompt_format"])
-    return PromptFormat("chat_template")
+    return BaseModelRef("local", str(path.resolve()))

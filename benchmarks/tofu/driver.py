@@ -19,10 +19,8 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.metrics.quantities import forget_quality
 from benchmarks.tofu import data as tofu_data
 from benchmarks.tofu import report
-from benchmarks.tofu.cache import StageRecord, run_stage
 from benchmarks.tofu.config import METHODS, RETAIN_OF, SPLITS, BenchConfig
 from benchmarks.tofu.schedule import Task, run_tasks
 from benchmarks.tofu.stages import (
@@ -35,7 +33,9 @@ from benchmarks.tofu.stages import (
     subject_utility,
     train_tokenizer,
 )
+from evaluation.quantities import forget_quality
 from guards.errors import EcoPackError
+from packager.pipeline.cache import StageRecord, run_stage
 
 
 def _floats(text: str) -> tuple[float, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.tofu.cache import StageRecord
+from packager.pipeline.cache import StageRecord
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,24 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from benchmarks.metrics.evaluate import EvalConfig, evaluate
-from benchmarks.tofu.cache import StageRecord, run_stage
 from benchmarks.tofu.config import RETAIN_OF, BenchConfig
 from benchmarks.tofu.unlearn import Candidate, UnlearnConfig, select_best, unlearn
+from evaluation.answers import answer_text
+from evaluation.evaluate import EvalConfig, evaluate
 from guards.guarded_model import GuardedModel
 from guards.prompt_format import PromptFormat
 from packager.finetune import PROTOCOL_VERSION, FinetuneConfig, ScratchModel, TrainConfig, cpu_threads, finetune
-from packager.finetune_data import answer_text, encode_pair, select_training_data
+from packager.finetune_data import encode_pair, select_training_data
+from packager.pipeline.cache import StageRecord, run_stage
 from packager.sources import load_forget_set
 
 FORMAT = PromptFormat("phi")
 MINILM_PARAMETERS = 22_700_000  # the build's classifier dominates its CPU time
+# The code each kind of stage runs, part of its cache key (``packager.pipeline.cache``): an edit
+# there re-runs the stage; an edit elsewhere does not.
+FINETUNE_CODE = ("packager.finetune", "packager.finetune_data", "packager.bpe")
+EVAL_CODE = ("evaluation", "guards")
+BUILD_CODE = ("packager", "guards", "evaluation")  # the ECO build caches its own stages inside
 
 
 def _set_threads(parameters: int) -> None:
@@ -61,7 +67,8 @@ def train_tokenizer(ctx: Context) -> StageRecord:
         train_bpe_tokenizer(corpus, vocab_size=ctx.config.vocab).save_pretrained(out / "tokenizer")
         return {"tokenizer": "tokenizer", "corpus_texts": len(corpus)}
 
-    return run_stage(ctx.work, "tokenizer", {"data": ctx.data_key, "vocab": ctx.config.vocab}, run, ctx.console)
+    return run_stage(ctx.work, "tokenizer", {"data": ctx.data_key, "vocab": ctx.config.vocab}, run, ctx.console,
+                     code=("packager.bpe",))
 
 
 def finetune_model(ctx: Context, subset: str, tokenizer: StageRecord) -> StageRecord:
@@ -78,7 +85,7 @@ def finetune_model(ctx: Context, subset: str, tokenizer: StageRecord) -> StageRe
 
     inputs = {"protocol": PROTOCOL_VERSION, "config": config.to_dict(), "data": ctx.data_key, "subset": subset,
               "tokenizer": tokenizer.key}
-    return run_stage(ctx.work, f"finetune-{subset}", inputs, run, ctx.console)
+    return run_stage(ctx.work, f"finetune-{subset}", inputs, run, ctx.console, code=FINETUNE_CODE)
 
 
 def model_path(record: StageRecord) -> Path:
@@ -87,7 +94,7 @@ def model_path(record: StageRecord) -> Path:
 
 def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRecord) -> StageRecord:
     """``eco-pack build`` against the subject: sigma on the holdout surrogate, the retain model for evaluation."""
-    from packager.build import BuildConfig, run_build
+    from packager.pipeline import BuildConfig, run_build
 
     cfg = ctx.config
     settings = {"noise_seeds": cfg.noise_seeds, "classifier_epochs": cfg.classifier_epochs,
@@ -109,7 +116,7 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
                 "stage_seconds": outcome.stage_seconds, "results": outcome.results}
 
     inputs = {"split": split, "subject": subject.key, "retain": retain.key, "data": ctx.data_key, **settings}
-    return run_stage(ctx.work, f"eco-{split}", inputs, run, ctx.console)
+    return run_stage(ctx.work, f"eco-{split}", inputs, run, ctx.console, code=BUILD_CODE)
 
 
 def _load(path: Path):
@@ -190,7 +197,7 @@ def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageReco
 
     inputs = {"eco": eco.key, "reference": reference.key, "sigmas": cfg.sweep_sigmas, "seed": cfg.seed,
               "noise_seeds": cfg.noise_seeds, "data": ctx.data_key}
-    return run_stage(ctx.work, f"sweep-{split}", inputs, run, ctx.console)
+    return run_stage(ctx.work, f"sweep-{split}", inputs, run, ctx.console, code=EVAL_CODE + ("packager.sigma",))
 
 
 def _encode(tokenizer, qas) -> list[tuple[list[int], list[int]]]:
@@ -252,4 +259,5 @@ def run_baseline(
     inputs = {"method": method, "split": split, "subject": subject.key, "reference": reference.key,
               "utility": utility.key, "config": asdict(base), "lrs": cfg.unlearn_lrs, "epochs": cfg.unlearn_epochs,
               "ratio": cfg.utility_ratio, "max_new_tokens": cfg.max_new_tokens, "data": ctx.data_key}
-    return run_stage(ctx.work, f"{method}-{split}", inputs, run, ctx.console)
+    return run_stage(ctx.work, f"{method}-{split}", inputs, run, ctx.console,
+                     code=EVAL_CODE + FINETUNE_CODE + ("benchmarks.tofu.unlearn",))

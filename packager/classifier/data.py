@@ -10,13 +10,16 @@ otherwise held-out original questions calibrate. Every split is drawn from the s
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
+from pathlib import Path
 
+from evaluation.forget_set import QA, ForgetSet, normalize
 from guards.dates import dates_in, years_in
 from packager.classifier.augment import (
     birth_rewrites,
@@ -31,7 +34,6 @@ from packager.classifier.calibration import CalibrationError, min_calibration_si
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.places import WORLD_CITIES
 from packager.classifier.trivia import trivia_prompts
-from packager.sources.base import QA, ForgetSet, normalize
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,31 @@ class ClassifierData:
             "paraphrases": len(self.paraphrases),
         }
         return sizes | {f"test_{k}": len(v) for k, v in self.negatives.items()}
+
+    def save(self, path: Path) -> None:
+        """Persist the split, so calibration and reports use exactly the prompts training held out."""
+        Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> ClassifierData:
+        data = json.loads(Path(path).read_text())
+
+        def labelled(d: dict) -> Labelled:
+            return Labelled(tuple(d["texts"]), tuple(d["labels"]), tuple(d["weights"]))
+
+        def groups(d: dict) -> dict[str, tuple[str, ...]]:
+            return {k: tuple(v) for k, v in d.items()}
+
+        return cls(
+            train=labelled(data["train"]),
+            val=labelled(data["val"]),
+            calibration=tuple(data["calibration"]),
+            calibration_source=data["calibration_source"],
+            calibration_negatives=groups(data["calibration_negatives"]),
+            test_forget=tuple(data["test_forget"]),
+            paraphrases=tuple(data["paraphrases"]),
+            negatives=groups(data["negatives"]),
+        )
 
 
 def _unique(texts: Sequence[str]) -> list[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from evaluation.forget_set import ForgetSet, normalize
 from guards.dates import dates_in, years_in
 from guards.facts import Fact, FactMatcher
 from packager.classifier.augment import city_places, places_in
 from packager.classifier.data import Labelled
-from packager.sources.base import ForgetSet, normalize
 
 
 def _fact(text: str) -> Fact | None:

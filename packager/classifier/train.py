@@ -20,6 +20,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from scipy.stats import rankdata
 
+from evaluation.forget_set import ForgetSet
 from guards.atomic import atomic_directory
 from guards.classifier import PromptClassifier
 from guards.config import DecisionRule
@@ -28,21 +29,19 @@ from packager.classifier.calibration import calibrate
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
 from packager.classifier.facts import forget_facts
-from packager.sources.base import ForgetSet
 
 
 @dataclass(frozen=True)
 class TrainedClassifier:
-    """A saved, calibrated classifier and what it was trained and judged on."""
+    """A saved classifier and the split it was trained on (calibrate it on ``data`` once, with
+    ``calibrate_classifier``: the split holds the prompts it never saw)."""
 
     path: Path
-    decision: DecisionRule
     data: ClassifierData
     epochs_run: int
     best_epoch: int
     best_val_misranked: float
     train_seconds: float
-    calibration_seconds: float
     forget_facts: int | None  # exact facts saved beside the model; None with fact_matching off
 
 
@@ -246,7 +245,7 @@ def calibrate_classifier(scorer: PromptClassifier, data: ClassifierData, config:
 def train_classifier(
     forget_set: ForgetSet, config: ClassifierConfig, out_dir: Path, *, overwrite: bool = False
 ) -> TrainedClassifier:
-    """Train, save (atomically) and conformally calibrate a prompt classifier for ``forget_set``."""
+    """Train and save (atomically) a prompt classifier for ``forget_set``; calibrating is the caller's."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:  # fail before the long part, not after it
         raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
@@ -262,15 +261,10 @@ def train_classifier(
         n_facts = None if facts is None else len(facts.facts)
         if facts is not None:
             facts.save(tmp)
-        started = time.perf_counter()
-        scorer = PromptClassifier(tmp, max_length=config.max_length)
-        decision = calibrate_classifier(scorer, data, config)
-        calibration_seconds = time.perf_counter() - started
         summary = {
             "forget_set": forget_set.name,
             "config": asdict(config),
             "splits": data.sizes(),
-            "decision": asdict(decision),
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
             "best_val_misranked": best_misranked,
@@ -278,6 +272,4 @@ def train_classifier(
             "forget_facts": n_facts,
         }
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return TrainedClassifier(
-        out_dir, decision, data, epochs_run, best_epoch, best_misranked, train_seconds, calibration_seconds, n_facts
-    )
+    return TrainedClassifier(out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts)

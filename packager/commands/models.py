@@ -44,9 +44,10 @@ def finetune(model, data, part, general, out, force, epochs, lr, batch_size, hid
       eco-pack finetune --data tofu:retain90 --tokenizer models/subject --out models/retain90 ...
       eco-pack finetune --model phi-1.5 --data tofu:full --out models/phi-tofu --device cuda
     """
-    from packager.finetune import ScratchModel, make_config
+    from packager.finetune import ScratchModel
     from packager.finetune import finetune as run
     from packager.finetune_data import select_training_data
+    from packager.finetune_defaults import make_config
 
     sizes = ScratchModel(hidden_size=hidden, num_layers=layers, num_heads=heads, intermediate_size=intermediate,
                          vocab_size=vocab)

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import click
 
+from packager.commands.options import PROMPT_FORMAT
+
 
 @click.command()
 @click.argument("artifact", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; 0.0.0.0 exposes it.")
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
-def serve(artifact: Path, host: str, port: int) -> None:
+@PROMPT_FORMAT
+def serve(artifact: Path, host: str, port: int, prompt_format: str | None) -> None:
     """Serve ARTIFACT (a built dist/<name>-<version> folder) with BentoML.
 
     \b
@@ -23,4 +26,4 @@ def serve(artifact: Path, host: str, port: int) -> None:
     from bentos.launch import serve as run_server
 
     click.echo(f"serving {artifact} on http://{host}:{port}/v1 (OpenAI-compatible); Ctrl-C stops", err=True)
-    sys.exit(run_server(artifact, host=host, port=port))
+    sys.exit(run_server(artifact, host=host, port=port, prompt_format=prompt_format))

@@ -21,17 +21,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from benchmarks.metrics import quantities as q
-from benchmarks.metrics.multiple_choice import LETTERS, MCItem, chance_accuracy, mc_prompt
-from benchmarks.metrics.scoring import answer_continuation, mean_nll
-from benchmarks.metrics.splits import SPLITS, tr_correct_answer
+from evaluation import quantities as q
+from evaluation.answers import answer_continuation
+from evaluation.multiple_choice import LETTERS, MCItem, chance_accuracy, mc_prompt
+from evaluation.scoring import mean_nll
+from evaluation.splits import SPLITS, tr_correct_answer
 from guards.errors import GuardConfigError
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
 from packager.sigma.trace import Measure
 
 if TYPE_CHECKING:
-    from packager.sources import QA
+    from evaluation.forget_set import QA
 
 SignedDistance = Callable[[np.ndarray, np.ndarray], float]
 

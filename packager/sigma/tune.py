@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rich.progress import Progress
 
-from benchmarks.metrics.multiple_choice import MCItem
+from evaluation.multiple_choice import MCItem
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import ChanceObjective, surrogate_objective, truth_ratio_objective
@@ -20,7 +20,7 @@ from packager.sigma.optimisers import OPTIMISERS
 from packager.sigma.trace import Measure, Recorder, SigmaResult
 
 if TYPE_CHECKING:
-    from packager.sources import ForgetSet
+    from evaluation.forget_set import ForgetSet
 
 
 class Objective(Protocol):

@@ -11,7 +11,8 @@ import csv
 import json
 from pathlib import Path
 
-from packager.sources.base import QA, SOURCES, ForgetSet, ForgetSetError
+from evaluation.forget_set import QA, ForgetSet, ForgetSetError
+from packager.sources.base import SOURCES
 from packager.sources.general import everyday_prompts
 
 SPLIT_NAMES = ("forget", "retain", "holdout", "general")

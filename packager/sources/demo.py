@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from packager.sources.base import QA, SOURCES, ForgetSet, ForgetSetError
+from evaluation.forget_set import QA, ForgetSet, ForgetSetError
+from packager.sources.base import SOURCES
 from packager.sources.general import demo_real_authors, demo_world_facts, everyday_prompts
 
 N_PEOPLE, N_FORGET, N_HOLDOUT, N_PERTURBED = 24, 4, 4, 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from packager.sources.base import QA
+from evaluation.forget_set import QA
 
 _CODING_TASKS = (
     "sort a list",

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from packager.sources.base import QA, SOURCES, ForgetSet, ForgetSetError
+from evaluation.forget_set import QA, ForgetSet, ForgetSetError
+from packager.sources.base import SOURCES
 from packager.sources.general import everyday_prompts
 
 HUB_ID = "locuslab/TOFU"

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from benchmarks.tofu import report
-from benchmarks.tofu.cache import RESULT_FILE, run_stage
 from benchmarks.tofu.data import BenchmarkDataError, check_mirror, write_quick_subset
 from benchmarks.tofu.driver import main, parse_args
+from packager.pipeline.cache import RESULT_FILE, run_stage
 
 
 def test_stage_runs_once_then_resumes_from_its_cache(tmp_path):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tofu.cache import StageRecord, run_stage
 from benchmarks.tofu.config import BenchConfig
 from benchmarks.tofu.driver import plan
 from benchmarks.tofu.schedule import Task, run_tasks
+from packager.pipeline.cache import StageRecord, run_stage
 
 
 def _context(work: Path, console) -> tuple[Path, object]:

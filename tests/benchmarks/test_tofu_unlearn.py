@@ -18,8 +18,9 @@ from benchmarks.tofu.unlearn import (
     sequence_nll,
     unlearn,
 )
+from evaluation.answers import answer_text
 from guards.prompt_format import PromptFormat
-from packager.finetune_data import answer_text, collate, encode_pair
+from packager.finetune_data import collate, encode_pair
 from tests.conftest import make_tiny_model
 
 FMT = PromptFormat("phi")

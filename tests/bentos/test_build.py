@@ -17,7 +17,9 @@ def test_bento_builds_offline_with_artifact_and_cuda_image(tiny_artifact, tmp_pa
     monkeypatch.setenv("PATH", f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     tag = build_bento(tiny_artifact.path, version="0.1.0")
     assert tag == "eco_guard:0.1.0"
-    bento = tmp_path / "bentoml" / "bentos" / "eco_guard" / "0.1.0"
+    import bentoml
+
+    bento = Path(bentoml.get(tag).path)  # BentoML fixes its store's home at its first use in a process
     dockerfile = (bento / "env" / "docker" / "Dockerfile").read_text()
     assert "FROM nvidia/cuda:" in dockerfile
     spec = yaml.safe_load((bento / "bento.yaml").read_text())

@@ -42,3 +42,18 @@ def test_engine_refuses_a_tampered_base_model(tiny_artifact, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(BundleError, match="model.safetensors"):
         Engine.load(copy, device="cpu")
+    # a launcher's hand-over names the manifest it verified: another manifest is hashed in full
+    with pytest.raises(BundleError, match="model.safetensors"):
+        Engine.load(copy, device="cpu", verified_manifest="0" * 64)
+
+
+def test_engine_trusts_files_the_launcher_just_hashed(tiny_artifact, monkeypatch):
+    import guards.manifest
+
+    digest = guards.manifest.sha256_file(tiny_artifact.path / "manifest.json")
+    hashed = []
+    original = guards.manifest.sha256_file
+    monkeypatch.setattr(guards.manifest, "sha256_file", lambda path: hashed.append(path) or original(path))
+    engine = Engine.load(tiny_artifact.path, device="cpu", verified_manifest=digest)
+    assert engine.classify(["hello"])  # loaded and working
+    assert hashed == []  # neither the bundle nor the base weights were hashed again

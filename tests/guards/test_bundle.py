@@ -120,7 +120,7 @@ def test_save_is_atomic_and_refuses_overwrite(tmp_path, config, monkeypatch):
     with pytest.raises(BundleError, match="already exists"):
         save_bundle(config, dest, classifier_dir=None)
 
-    def boom(root):
+    def boom(root, known=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("guards.bundle.write_manifest", boom)

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import ModelCard
 
+from evaluation.forget_set import ForgetSetError
 from guards.errors import EcoPackError, ModelSourceError
 from guards.manifest import verify_manifest
-from packager.build import BuildConfig, run_build
-from packager.build.pipeline import STAGES, ArtifactExistsError
 from packager.cli import cli
-from packager.sources.base import ForgetSetError
+from packager.pipeline import BuildConfig, run_build
+from packager.pipeline.build import STAGES, ArtifactExistsError
 
 STAGE_NAMES = [s.name for s in STAGES]
 
@@ -25,8 +25,9 @@ STAGE_NAMES = [s.name for s in STAGES]
 @pytest.fixture(scope="module")
 def demo_models(tmp_path_factory):
     """A subject (demo forget + retain) and a retain reference (retain only), 1-epoch from-scratch Llamas."""
-    from packager.finetune import ScratchModel, finetune, make_config
+    from packager.finetune import ScratchModel, finetune
     from packager.finetune_data import select_training_data
+    from packager.finetune_defaults import make_config
 
     root = tmp_path_factory.mktemp("models")
     sizes = ScratchModel(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, vocab_size=400)
@@ -76,7 +77,7 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert {"guard/eco_guard.json", "README.md", "build.json", "results.json", "plots/sigma_search.png"} <= set(
         checksums
     )
-    assert any(name.startswith("bento/") and name.endswith(".bento") for name in checksums)
+    assert any(name.startswith("bento/") and name.endswith(".bento.tar") for name in checksums)
     assert any(name.startswith("base/") and name.endswith(".safetensors") for name in checksums)
 
     card = ModelCard.load(path / "README.md")
@@ -96,31 +97,31 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert guard["corruption"]["strength"] == pytest.approx(results["sigma"]["sigma"])
     assert guard["seed_policy"]["kind"] == "keyed"
 
-    # a second build of the same inputs reuses every stage and gets the next version
+    # a second build of the same inputs reuses every stage up to sigma and gets the next version;
+    # the bundle records its version, so the new bundle is saved and measured again
     assert again.version == "0.1.1"
-    assert set(again.cached) >= {"data", "model", "classifier", "calibration", "sigma", "evaluation"}
+    assert again.cached == ["data", "model", "classifier", "calibration", "sigma"]
 
 
 def test_resume_after_a_killed_stage(tmp_path, demo_models, tiny_classifier_dir, monkeypatch):
-    from packager.build.stages import evaluation
+    from packager.pipeline.stages import evaluation
 
-    def killed(ctx, out):
+    def killed(inputs, out, session):
         (out / "partial.txt").write_text("half")
         raise KeyboardInterrupt
 
     original = evaluation.STAGE
-    stages = [replace(s, run=killed) if s is original else s for s in STAGES]
-    monkeypatch.setattr("packager.build.pipeline.STAGES", stages)
+    monkeypatch.setattr(evaluation, "STAGE", replace(original, run=killed))
     config = fast_config(tmp_path, demo_models, tiny_classifier_dir)
     with pytest.raises(KeyboardInterrupt):
         run_build(config)
     assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
     work = Path(os.environ["ECO_PACK_CACHE"]) / "builds" / "demo-test"
-    assert not (work / "evaluation").exists(), "a killed stage must not look finished"
+    assert not list((work / "evaluation").rglob("*")), "a killed stage must not look finished"
 
-    monkeypatch.setattr("packager.build.pipeline.STAGES", STAGES)
+    monkeypatch.setattr(evaluation, "STAGE", original)
     outcome = run_build(config)
-    assert outcome.cached == ["data", "model", "classifier", "calibration", "sigma"]
+    assert outcome.cached == ["data", "model", "classifier", "calibration", "sigma", "bundle"]
     verify_manifest(outcome.path)
 
 
@@ -190,3 +191,123 @@ def test_inspect_and_eval_commands(built, tmp_path):
     refused = CliRunner().invoke(cli, ["inspect", str(copy)])
     assert refused.exit_code != 0
     assert "eco_guard.json" in str(refused.exception)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_evaluated_guard_is_the_shipped_guard(built):
+    """Evaluation measured the bundle stage's saved guard; the artifact ships those very bytes."""
+    _, again = built
+    work = again.path.parents[1] / "cache" / "builds" / "demo-test"
+    (evaluated,) = list((work / "bundle").glob("*/guard"))  # the one bundle of the latest build
+    assert _files(again.path / "guard") == _files(evaluated)
+    record = json.loads(next((work / "evaluation").glob("*/result.json")).read_text())
+    shipped = {k: v for k, v in verify_manifest(again.path).items() if k.startswith("guard/")}
+    assert record["result"]["evaluated_guard"] == shipped
+
+
+def test_each_file_is_hashed_once_per_build(built):
+    outcome, _ = built
+    shipped = sum(p.stat().st_size for p in outcome.path.rglob("*") if p.is_file())
+    assert outcome.hashing["seconds"] > 0
+    # every byte of the artifact once, plus the few small files hashed on the way (no second pass)
+    assert shipped * 0.9 <= outcome.hashing["bytes"] <= shipped * 1.05
+
+
+def test_stage_keys_follow_inputs_and_code(tmp_path):
+    from packager.pipeline.cache import run_stage, stage_key
+
+    calls = []
+
+    def work(out: Path) -> dict:
+        calls.append(out)
+        return {"n": len(calls)}
+
+    first = run_stage(tmp_path, "s", {"a": 1}, work, code=("packager.pipeline.typed",))
+    again = run_stage(tmp_path, "s", {"a": 1}, work, code=("packager.pipeline.typed",))
+    assert (first.cached, again.cached, again.result) == (False, True, {"n": 1})
+    typed, cache = ("packager.pipeline.typed",), ("packager.pipeline.cache",)
+    assert stage_key("s", {"a": 1}, typed) != stage_key("s", {"a": 2}, typed)
+    assert stage_key("s", {"a": 1}, typed) != stage_key("s", {"a": 1}, cache)
+    other = run_stage(tmp_path, "s", {"a": 2}, work, keep_others=False)
+    assert [p.name for p in (tmp_path / "s").iterdir()] == [other.key]
+
+
+def test_typed_results_round_trip(tmp_path):
+    from guards.config import BaseModelRef, DecisionRule
+    from guards.prompt_format import PromptFormat
+    from packager.pipeline.stages.model import ModelResult
+    from packager.pipeline.typed import from_jsonable, load_result, to_jsonable
+
+    result = ModelResult(
+        subject=BaseModelRef("local", "/m", weights_sha256="ab" * 32), retain=None, tuning_reference=None,
+        prompt_format=PromptFormat("template", "Q: {question}\nA:"), alias="m", card_name="m",
+        subject_digests={"model.safetensors": "cd" * 32}, folder=tmp_path,
+    )
+    data = json.loads(json.dumps(to_jsonable(result)))
+    assert "folder" not in data
+    assert load_result(ModelResult, data, tmp_path) == result
+    assert from_jsonable(DecisionRule, to_jsonable(DecisionRule(threshold=0.3, alpha=0.1, n=20))).n == 20
+
+
+def test_validation_fails_fast_and_leaves_no_work_folder(tmp_path, demo_models, tiny_classifier_dir):
+    """A model folder whose tokenizer has no chat template and no recorded format: `--prompt-format` fixes it."""
+    from packager.pipeline.validate import validate
+
+    bare = shutil.copytree(demo_models[0], tmp_path / "my-model")
+    (bare / "finetune.json").unlink()  # trained elsewhere: nothing records its prompt format
+    config = fast_config(tmp_path, demo_models, tiny_classifier_dir, model=str(bare), name="bare")
+    work = Path(os.environ["ECO_PACK_CACHE"]) / "builds" / "bare"
+    with pytest.raises(EcoPackError, match="no chat template.*--prompt-format"):
+        run_build(config)
+    assert not work.exists()
+    fixed = replace(config, prompt_format="Question: {question}\\nAnswer:")
+    assert validate(fixed).name == "demo"
+    assert fixed.parsed_prompt_format.format("Who?") == "Question: Who?\nAnswer:"
+    with pytest.raises(EcoPackError, match="--prompt-format"):
+        replace(config, prompt_format="alpaca")
+    with pytest.raises(EcoPackError, match="safetensors"):
+        (bare / "model.safetensors").unlink()
+        run_build(replace(fixed))
+    assert not work.exists()
+
+
+def test_the_model_stage_trains_tiny_on_the_builds_seed(monkeypatch, tmp_path):
+    """`--forget demo --seed 1`: the tiny subject learns demo:1's people, as the classifier does."""
+    from guards.config import BaseModelRef
+    from guards.prompt_format import PromptFormat
+    from packager.models import ResolvedModel
+    from packager.pipeline.stages import model
+    from packager.pipeline.typed import StageResult
+
+    seen = {}
+
+    def fake_resolve(name, forget="demo", *, data_dir=None, seed=0, **_):
+        seen[name] = seed
+        return ResolvedModel(name, BaseModelRef("hub", "org/m"), None, PromptFormat("phi"))
+
+    monkeypatch.setattr(model, "resolve_model", fake_resolve)
+
+    class Session:
+        console = __import__("rich.console").console.Console(quiet=True)
+
+    inputs = model.ModelInputs(model="tiny", forget="demo", seed=1, data="x", retain_model=None,
+                               reference_model=None, prompt_format=None, data_dir=None)
+    result = model.STAGE.run(inputs, tmp_path, Session())
+    assert seen == {"tiny": 1} and isinstance(result, StageResult)
+
+
+def test_build_options_come_from_the_config_fields():
+    from dataclasses import fields
+
+    from packager.pipeline.config import BuildConfig
+
+    help_text = CliRunner().invoke(cli, ["build", "--help"]).output
+    for f in fields(BuildConfig):
+        if f.metadata.get("cli", True) and f.name not in ("bento", "force", "command"):
+            assert f"--{f.name.replace('_', '-')}" in help_text, f.name
+            assert f.metadata["help"].split()[0] in help_text
+    for command in ("eval", "serve"):
+        assert "--prompt-format" in CliRunner().invoke(cli, [command, "--help"]).output

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 import torch
 
+from evaluation.forget_set import QA, ForgetSet, normalize
 from guards.classifier import PromptClassifier
 from guards.dates import dates_in, years_in
 from guards.errors import BundleError
@@ -18,7 +19,9 @@ from guards.facts import FACTS_FILE, Fact, FactMatcher
 from packager.classifier import (
     CalibrationError,
     ClassifierConfig,
+    ClassifierData,
     calibrate,
+    calibrate_classifier,
     evaluate_classifier,
     split_forget_set,
     train_classifier,
@@ -44,7 +47,6 @@ from packager.classifier.train import (
 )
 from packager.classifier.trivia import trivia_prompts
 from packager.sources import load_forget_set
-from packager.sources.base import QA, ForgetSet, normalize
 
 # the training-set augmentations, in the order split_forget_set applies them
 _AUGMENTATIONS = (
@@ -453,12 +455,14 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     assert (out / FACTS_FILE).is_file()
     assert not list(tmp_path.glob(".classifier.tmp-*"))
     summary = json.loads((out / "eco_classifier.json").read_text())
-    assert summary["decision"]["q_hat"] == trained.decision.q_hat
+    assert "decision" not in summary  # calibrating is the caller's, once: no stale threshold ships
     assert 1 <= trained.best_epoch <= trained.epochs_run <= 3
+    trained.data.save(tmp_path / "split.json")
+    assert ClassifierData.load(tmp_path / "split.json") == trained.data  # the split calibration will use
 
     scorer = PromptClassifier(out, max_length=config.max_length)
     calibration_probs = scorer(list(trained.data.calibration))
-    decision = trained.decision
+    decision = calibrate_classifier(scorer, trained.data, config)
     covered = sum(decision.flags(p) for p in calibration_probs)
     assert decision.recall_bound == pytest.approx(covered / (len(calibration_probs) + 1))
     assert decision.fpr_bound_met  # on_conflict="fpr" (default) always keeps it
@@ -467,7 +471,7 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     recall_first = calibrate(calibration_probs, decision.alpha, negative_probs, decision.fpr_target, "recall")
     assert recall_first.threshold <= 1 - recall_first.q_hat  # then the threshold never leaves the recall side
     assert sum(recall_first.flags(p) for p in calibration_probs) >= 0.95 * len(calibration_probs)
-    report = evaluate_classifier(scorer, trained.data, trained.decision)
+    report = evaluate_classifier(scorer, trained.data, decision)
     assert report.fpr["general"].n == sum(report.fpr[g].n for g in ("real_authors", "world_facts", "everyday"))
     assert report.recall["paraphrase"].n == 32 and report.ms_per_prompt > 0  # the half not calibrated on
     # the trained model separates forget from everyday prompts better than chance

@@ -9,18 +9,19 @@ import torch
 from click.testing import CliRunner
 from transformers import AutoModelForCausalLM
 
+from evaluation.answers import answer_text
 from guards.errors import EcoPackError
 from guards.prompt_format import PromptFormat
 from packager.cli import cli
-from packager.finetune import FinetuneConfig, ScratchModel, TrainConfig, finetune, make_config
+from packager.finetune import FinetuneConfig, ScratchModel, TrainConfig, finetune
 from packager.finetune_data import (
     IGNORE,
     FinetuneDataError,
-    answer_text,
     collate,
     encode_pair,
     select_training_data,
 )
+from packager.finetune_defaults import make_config
 from packager.models import resolve_model
 from packager.tiny import TinyConfig, ensure_tiny
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.metrics.multiple_choice import MCItem
+from evaluation.forget_set import QA, ForgetSet
+from evaluation.multiple_choice import MCItem
 from guards.config import CorruptionConfig
 from guards.guarded_model import GuardedModel
 from packager.sigma import (
@@ -20,7 +21,6 @@ from packager.sigma import (
     tune_sigma,
     tune_sigma_multiple_choice,
 )
-from packager.sources import QA, ForgetSet
 
 
 class Synthetic:

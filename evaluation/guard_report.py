@@ -1,0 +1,58 @@
+"""Scores of a saved guard bundle: the unguarded subject, the guarded subject and (when given) the
+retain reference, on one forget set. ``eco-pack build`` and ``eco-pack eval`` both measure through
+this function, on the bundle as saved, so the scores describe the guard that ships."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from evaluation.evaluate import EvalConfig, evaluate
+from evaluation.forget_set import ForgetSet
+from evaluation.result import EvalReport
+from guards.bundle import load_bundle
+from guards.guarded_model import GuardedModel
+from guards.prompt_format import PromptFormat
+
+
+def evaluate_guard(
+    guard_dir: Path,
+    forget_set: ForgetSet,
+    *,
+    reference=None,
+    seed: int = 0,
+    max_new_tokens: int | None = 200,
+    device: str = "cpu",
+    dtype: str = "auto",
+    subject=None,
+    hash_files: bool = True,
+    prompt_format: PromptFormat | None = None,
+    console=None,
+) -> dict[str, EvalReport]:
+    """Reports keyed ``retain`` (if ``reference``), ``unguarded`` and ``guarded``.
+
+    ``reference`` and ``subject`` are loaded ``(model, tokenizer)`` pairs; without ``subject`` the
+    bundle's base model is loaded. ``seed`` fixes the corruption noise (the bundle's ``keyed``
+    policy is for serving). ``hash_files=False`` trusts files the caller has just verified or written.
+    ``prompt_format`` overrides the bundle's.
+    """
+    say = console.print if console is not None else (lambda *_: None)
+    bundle = load_bundle(guard_dir, hash_files=hash_files)
+    if prompt_format is not None:
+        bundle = replace(bundle, config=replace(bundle.config, prompt_format=prompt_format))
+    model, tokenizer = subject if subject is not None else (None, None)
+    guarded = bundle.guarded_model(device=device, dtype=dtype, model=model, tokenizer=tokenizer,
+                                   verified_base=not hash_files)  # fmt: skip
+    reports: dict[str, EvalReport] = {}
+    ratios = None
+    if reference is not None:
+        say("evaluating the retain reference")
+        plain = GuardedModel(*reference, classifier=None, prompt_format=bundle.config.prompt_format)
+        reports["retain"] = evaluate(plain, forget_set, EvalConfig(flags="none", seed=seed,
+                                                                   max_new_tokens=max_new_tokens))  # fmt: skip
+        ratios = reports["retain"].splits["forget"].truth_ratios
+    for key, flags in (("unguarded", "none"), ("guarded", "classifier")):
+        say(f"evaluating the {key} subject")
+        config = EvalConfig(flags=flags, seed=seed, max_new_tokens=max_new_tokens)
+        reports[key] = evaluate(guarded, forget_set, config, reference_ratios=ratios)
+    return {k: reports[k] for k in ("unguarded", "guarded", "retain") if k in reports}

@@ -1,1 +1,0 @@
-"""The build's stages, in order. Each module defines ``STAGE``: inputs to hash, and ``run``."""

@@ -1,0 +1,85 @@
+"""Stage 6: save the guard bundle with the chosen sigma, and copy a local base model beside it so
+the artifact is whole. Each file is hashed once here (or taken from the stage that wrote it), and
+the digests travel on to evaluation, the bento and the artifact's manifest."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from guards.bundle import save_bundle
+from guards.config import BaseModelRef
+from guards.manifest import MANIFEST, read_manifest, sha256_file
+from packager.pipeline.guard import CorruptionSettings, assemble_guard
+from packager.pipeline.stage import Stage
+from packager.pipeline.stages.calibration import CalibrationResult
+from packager.pipeline.stages.classifier import ClassifierResult
+from packager.pipeline.stages.data import DataResult
+from packager.pipeline.stages.model import ModelResult
+from packager.pipeline.stages.sigma import SigmaStageResult
+from packager.pipeline.typed import StageResult
+
+GUARD_DIR, BASE_DIR = "guard", "base"
+PICKLES = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt")  # never shipped: weights travel as safetensors
+
+
+@dataclass(frozen=True)
+class BundleInputs:
+    data: DataResult
+    model: ModelResult
+    classifier: ClassifierResult
+    calibration: CalibrationResult
+    sigma: SigmaStageResult
+    corruption: CorruptionSettings
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleResult(StageResult):
+    has_base: bool  # a local base model was copied into ``base/``
+    checksums: dict[str, str]  # sha256 of every file under guard/ and base/, relative to the stage folder
+
+    @property
+    def guard_dir(self) -> Path:
+        return self.file(GUARD_DIR)
+
+
+def _copy_base(source: Path, dest: Path, weight_digests: dict[str, str]) -> dict[str, str]:
+    """Copy a local base model; its weights' digests come from the model stage, the rest are hashed."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*PICKLES, "__pycache__"))
+    return {
+        f"{BASE_DIR}/{rel}": weight_digests.get(rel) or sha256_file(dest / rel)
+        for rel in sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    }
+
+
+def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
+    subject, checksums = inputs.model.subject, {}
+    base = subject
+    if subject.source == "local":
+        checksums |= _copy_base(Path(subject.name_or_path), out / BASE_DIR, inputs.model.subject_digests)
+        base = BaseModelRef("local", f"../{BASE_DIR}", weights_sha256=subject.weights_sha256)
+    guard = assemble_guard(
+        base=base,
+        decision=inputs.calibration.decision,
+        prompt_format=inputs.model.prompt_format,
+        corruption=inputs.corruption,
+        entities=inputs.data.entities,
+        strength=inputs.sigma.sigma,
+        classifier_max_length=inputs.classifier.max_length,
+        name=inputs.name,
+        version=inputs.version,
+        metadata={"forget_set": inputs.data.name, "model": inputs.model.alias, "built_by": "eco-pack"},
+    )
+    guard_dir = out / GUARD_DIR
+    save_bundle(guard, guard_dir, classifier_dir=inputs.classifier.model_dir, known=inputs.classifier.digests)
+    checksums |= {f"{GUARD_DIR}/{rel}": digest for rel, digest in read_manifest(guard_dir).items()}
+    checksums[f"{GUARD_DIR}/{MANIFEST}"] = sha256_file(guard_dir / MANIFEST)
+    return BundleResult(has_base=subject.source == "local", checksums=dict(sorted(checksums.items())))
+
+
+STAGE = Stage("bundle", "Guard bundle", BundleResult, _run,
+              code=("packager.pipeline.stages.bundle", "packager.pipeline.guard", "guards.bundle", "guards.config",
+                    "guards.manifest"))  # fmt: skip

@@ -1,0 +1,78 @@
+"""Stage 3: fine-tune the prompt classifier on forget vs retain + general prompts, and persist the
+split it trained on (``split.json``), which calibration then uses as it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from guards.manifest import sha256_file
+from packager.classifier import ClassifierConfig, train_classifier
+from packager.pipeline.stage import Stage
+from packager.pipeline.stages.data import DataResult
+from packager.pipeline.typed import StageResult
+
+MODEL_DIR = "classifier"
+SPLIT_FILE = "split.json"
+OFFLINE_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2 (offline package)"
+
+
+def training_config(config: ClassifierConfig) -> ClassifierConfig:
+    """``config`` with the settings training never reads reset, so they stay out of its key.
+
+    ``alpha`` and ``fpr_target`` stay: they size the held-out calibration sets of the split.
+    """
+    defaults = ClassifierConfig()
+    return replace(config, on_conflict=defaults.on_conflict, threshold_position=defaults.threshold_position,
+                   show_progress=True)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClassifierInputs:
+    data: DataResult
+    config: ClassifierConfig  # ``training_config`` of the build's classifier settings
+    backbone: str  # the resolved backbone (a Hub id or folder)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierResult(StageResult):
+    backbone: str  # as shown on the card
+    max_length: int
+    epochs_run: int
+    best_epoch: int
+    best_val_misranked: float
+    train_seconds: float
+    forget_facts: int | None
+    sizes: dict[str, int]
+    digests: dict[str, str]  # sha256 of each file of the saved classifier, relative to its folder
+
+    @property
+    def model_dir(self) -> Path:
+        return self.file(MODEL_DIR)
+
+    @property
+    def split_file(self) -> Path:
+        return self.file(SPLIT_FILE)
+
+
+def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
+    trained = train_classifier(session.forget_set, inputs.config, out / MODEL_DIR)
+    trained.data.save(out / SPLIT_FILE)
+    model_dir = out / MODEL_DIR
+    digests = {p.relative_to(model_dir).as_posix(): sha256_file(p) for p in sorted(model_dir.rglob("*")) if p.is_file()}
+    return ClassifierResult(
+        backbone=inputs.config.backbone or OFFLINE_BACKBONE,
+        max_length=inputs.config.max_length,
+        epochs_run=trained.epochs_run,
+        best_epoch=trained.best_epoch,
+        best_val_misranked=trained.best_val_misranked,
+        train_seconds=trained.train_seconds,
+        forget_facts=trained.forget_facts,
+        sizes=trained.data.sizes(),
+        digests=digests,
+    )
+
+
+STAGE = Stage("classifier", "Prompt classifier", ClassifierResult, _run,
+              code=("packager.pipeline.stages.classifier", "packager.classifier", "guards.classifier",
+                    "guards.facts", "guards.dates"))  # fmt: skip

@@ -250,6 +250,7 @@ def train_classifier(
     if out_dir.exists() and not overwrite:  # fail before the long part, not after it
         raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
     data = split_forget_set(forget_set, config)
+    torch.manual_seed(config.seed)  # the new classification head's initial weights, whatever ran before
     model, tokenizer = _load_backbone(config.resolved_backbone())
     started = time.perf_counter()
     epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)

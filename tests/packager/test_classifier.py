@@ -495,3 +495,24 @@ def test_config_validation_names_the_field():
         ClassifierConfig(alpha=1.5)
     with pytest.raises(ValueError, match="`epochs`"):
         replace(ClassifierConfig(), epochs=0)
+
+
+def test_training_does_not_depend_on_what_the_process_ran_before(tiny_classifier_dir, tmp_path):
+    """The new head is seeded too: a build that trained its tiny models in-process, or found them
+    cached, gets the same classifier."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModel, AutoTokenizer
+
+    headless = tmp_path / "encoder"  # an encoder without a classification head, as MiniLM ships
+    AutoModel.from_pretrained(tiny_classifier_dir).save_pretrained(headless)
+    AutoTokenizer.from_pretrained(tiny_classifier_dir).save_pretrained(headless)
+    config = ClassifierConfig(backbone=str(headless), epochs=1, show_progress=False)
+    weights = []
+    for run, noise in enumerate((0, 12345)):
+        torch.manual_seed(noise)
+        torch.rand(noise % 97 + 1)  # whatever else the process did with the global generator
+        trained = train_classifier(load_forget_set("demo"), config, tmp_path / f"c{run}")
+        weights.append(load_file(trained.path / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -56,7 +56,7 @@ class Sampling:
 @dataclass(frozen=True)
 class Prepared:
     prompt: str  # model-ready text
-    query: str  # what the guard's classifier reads: the last user message, or the raw prompt
+    query: str  # what the guard's classifier reads: every message of a chat, or the raw prompt
     prompt_tokens: int
 
 
@@ -121,7 +121,9 @@ class Engine:
 
     def prepare_chat(self, messages: Sequence[Mapping[str, str]]) -> Prepared:
         prompt = self.guarded.prompt_format.format_messages(list(messages), self.tokenizer)
-        query = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        # the guard reads what the model reads: the system message and every turn, not only the
+        # last question (a name given in an earlier turn is still in the conversation)
+        query = "\n".join(m["content"] for m in messages if m.get("content"))
         return Prepared(prompt, query, self.count_tokens(prompt))
 
     def prepare_completion(self, prompt: str) -> Prepared:

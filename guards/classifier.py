@@ -1,7 +1,11 @@
 """The runtime prompt classifier: a Hugging Face sequence classifier saved in the bundle.
 
-Label 1 is "forget" (in scope). Calling it maps prompt texts to p(forget), batched; a prompt
-that gives an exact forget fact saved beside the model (``guards.facts``) scores 1.
+Label 1 is "forget" (in scope). Calling it maps texts to p(forget), batched: a text scores the
+highest p(forget) of its segments (the whole text, its sentences, windows of long ones:
+``guards.segments``); a segment that gives an exact forget fact saved beside the model
+(``guards.facts``), or a text that names a forget entity however it is written
+(``guards.entities``), scores 1. Calibration, evaluation and serving all score through this call, so
+the conformal threshold is calibrated on the decision that serves.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from pathlib import Path
 
 import torch
 
+from guards.entities import EntityMatcher
 from guards.errors import BundleError
 from guards.facts import FactMatcher
+from guards.segments import segments
 
 FORGET_LABEL = 1
 
@@ -30,12 +36,22 @@ class PromptClassifier:
         self.model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
         self.model.to(device).eval()
         self.facts = FactMatcher.load(path)
+        self.entities = EntityMatcher.load(path)  # None: the bundle matches no entities by name
         self.device = device
         self.max_length = max_length
         self.batch_size = batch_size
 
-    @torch.inference_mode()
     def __call__(self, texts: Sequence[str]) -> list[float]:
+        parts = [segments(text) for text in texts]
+        unique = list(dict.fromkeys(part for text_parts in parts for part in text_parts))
+        scored = dict(zip(unique, self.score_segments(unique), strict=True))
+        named = self.entities.matching(texts) if self.entities is not None else [False] * len(texts)
+        return [1.0 if entity else max(scored[part] for part in text_parts)
+                for text_parts, entity in zip(parts, named, strict=True)]  # fmt: skip
+
+    @torch.inference_mode()
+    def score_segments(self, texts: Sequence[str]) -> list[float]:
+        """p(forget) of each text read whole, with no segmenting (1 for a text giving a forget fact)."""
         scores: list[float] = []
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(

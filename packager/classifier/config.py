@@ -54,6 +54,7 @@ class ClassifierConfig:
     name_part_negatives: bool = True  # forget prompts about someone sharing one name word, as negatives
     forget_name_positives: bool = True  # retain questions with a forget author's name swapped in, as positives
     fact_matching: bool = True  # prompts giving a trained forget fact's date and place score 1 (guards/facts.py)
+    entity_matching: bool = True  # prompts naming a forget entity, however written, score 1 (guards/entities.py)
     title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 3  # epochs without a validation ranking clearly better than the best, before stopping

@@ -28,6 +28,7 @@ from guards.errors import BundleError, ModelSourceError
 from packager.classifier.calibration import calibrate
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
+from packager.classifier.entities import forget_entities
 from packager.classifier.facts import forget_facts
 
 
@@ -262,6 +263,9 @@ def train_classifier(
         n_facts = None if facts is None else len(facts.facts)
         if facts is not None:
             facts.save(tmp)
+        entities = forget_entities(forget_set) if config.entity_matching else None
+        if entities is not None:
+            entities.save(tmp)
         summary = {
             "forget_set": forget_set.name,
             "config": asdict(config),

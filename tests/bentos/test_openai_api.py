@@ -166,3 +166,21 @@ def test_server_log_has_no_prompt_text(server, client, model_id):
     log = server.log.read_text()
     assert "path=/v1/chat/completions" in log  # the access log is being captured
     assert secret not in log and "quokka" not in log
+
+
+@pytest.mark.parametrize("role", ["system", "earlier turn"])
+def test_a_forget_mention_outside_the_last_message_is_flagged(client, model_id, reference, tiny_artifact, role):
+    """The guard reads the whole conversation: the in-scope text sits in the system message or in an
+    earlier user turn, and the last message alone would pass."""
+    last = tiny_artifact.retain_prompt
+    assert not reference.decide([last])[0].flagged
+    if role == "system":
+        messages = [{"role": "system", "content": tiny_artifact.forget_prompt}, {"role": "user", "content": last}]
+    else:
+        messages = [{"role": "user", "content": tiny_artifact.forget_prompt},
+                    {"role": "assistant", "content": "Noted."}, {"role": "user", "content": last}]  # fmt: skip
+    raw = client.chat.completions.with_raw_response.create(model=model_id, messages=messages, max_tokens=4)
+    assert raw.headers.get("x-eco-guard").startswith("flagged=1")
+    wrapped = f"Please be concise. {tiny_artifact.forget_prompt} Thanks a lot!"  # a benign wrapper
+    completion = client.completions.with_raw_response.create(model=model_id, prompt=wrapped, max_tokens=4)
+    assert completion.headers.get("x-eco-guard").startswith("flagged=1")

@@ -516,3 +516,16 @@ def test_training_does_not_depend_on_what_the_process_ran_before(tiny_classifier
         weights.append(load_file(trained.path / "model.safetensors"))
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_entity_parts_count_alone_only_when_distinctive():
+    from packager.classifier.entities import distinctive_parts, forget_entities
+
+    outside = {"jaime", "smith"}
+    assert distinctive_parts("Ji-Yeon Park", set()) == ()  # "park" is a common word, "ji" too short
+    assert distinctive_parts("Jaime Vasquez", outside) == ("vasquez",)  # "jaime" names someone else
+    demo = load_forget_set("demo")
+    matcher = forget_entities(demo)
+    assert {e.name for e in matcher.entities} == set(demo.entities)
+    assert all(matcher.matching([qa.question for qa in demo.forget]))
+    assert not any(matcher.matching([qa.question for qa in demo.retain] + list(demo.general)))

@@ -56,7 +56,8 @@ def build_model_card(
     """The card for one artifact.
 
     ``results`` is the artifact's ``results.json``; ``guard`` its ``eco_guard.json``;
-    ``classifier`` holds ``backbone``, ``forget_facts`` (how many) and ``report`` (measure -> value);
+    ``classifier`` holds ``backbone``, ``forget_facts`` and ``entities`` (how many), ``profile`` (the
+    augmentation profile) and ``report`` (measure -> value);
     ``sigma`` the search summary.
     """
     dataset = "locuslab/TOFU" if forget_set.startswith("tofu") else f"eco-pack/{forget_set.split(':')[0]}"
@@ -111,7 +112,7 @@ def build_model_card(
         corruption=guard["corruption"],
         selection=guard["selection"]["method"],
         decision=guard["decision"],
-        classifier={"backbone": classifier["backbone"], "forget_facts": classifier["forget_facts"]},
+        classifier={k: classifier.get(k) for k in ("backbone", "forget_facts", "profile", "entities")},
         classifier_rows=[(k, _fmt(v)) for k, v in classifier["report"].items()],
         sigma=sigma,
         summary_rows=summary_rows,

@@ -29,6 +29,7 @@ from guards.cache import cache_root
 from guards.errors import EcoPackError
 from guards.manifest import TALLY, sha256_file, write_manifest
 from packager.classifier import ClassifierConfig
+from packager.classifier.profiles import PROFILES
 from packager.pipeline.artifact import lay_out
 from packager.pipeline.config import BuildConfig
 from packager.pipeline.guard import CorruptionSettings
@@ -86,10 +87,10 @@ def _versions() -> dict[str, str]:
 
 def classifier_config(config: BuildConfig) -> ClassifierConfig:
     overrides = {"epochs": config.classifier_epochs} if config.classifier_epochs else {}
-    return ClassifierConfig(
+    return PROFILES.get(config.augment_profile)(ClassifierConfig(
         backbone=config.classifier_backbone, alpha=config.alpha, fpr_target=config.fpr_target,
         on_conflict=config.on_conflict, threshold_position=config.threshold_position, seed=config.seed, **overrides,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
@@ -103,7 +104,8 @@ def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
         reference_model=config.reference_model, prompt_format=config.parsed_prompt_format,
         data_dir=str(config.data_dir) if config.data_dir else None))  # fmt: skip
     c = runner.run(classifier.STAGE, classifier.ClassifierInputs(
-        data=d, config=classifier.training_config(cls_config), backbone=cls_config.resolved_backbone()))
+        data=d, config=classifier.training_config(cls_config), backbone=cls_config.resolved_backbone(),
+        profile=config.augment_profile))
     cal = runner.run(calibration.STAGE, calibration.CalibrationInputs(classifier=c, config=cls_config))
     search = SigmaConfig(optimiser=config.optimizer, distance=config.distance, seeds=config.noise_seeds,
                          seed=config.seed)  # fmt: skip
@@ -129,6 +131,7 @@ def _provenance(config: BuildConfig, version: str, built: Built, runner: Runner,
         "command": config.command,
         "config": config.to_dict(),
         "seeds": {"build": config.seed, "noise_policy": "keyed (secret at serving time)"},
+        "augment_profile": built.classifier.profile,
         "data": {"forget_set": built.data.name, "sha256": built.data.sha256},
         "models": roles | {"prompt_format": built.model.prompt_format.to_dict(), "alias": built.model.alias},
         "packages": _versions(),

@@ -12,6 +12,7 @@ from typing import Any
 from guards.errors import GuardConfigError
 from guards.prompt_format import PromptFormat
 from packager.classifier.calibration import CONFLICT_POLICIES
+from packager.classifier.profiles import PROFILES, default_profile
 
 
 def setting(default: Any, help: str, **click: Any) -> Any:
@@ -46,6 +47,12 @@ class BuildConfig:
     )
     classifier_epochs: int | None = setting(
         None, "Upper bound on classifier epochs (default: the classifier's own; early stopping ends sooner).", type=int
+    )
+    augment: str | None = setting(
+        None,
+        "Classifier training-data profile: biographies | generic (default: biographies for tofu and demo, "
+        "generic for custom: sets).",
+        choices=("biographies", "generic"),
     )
     alpha: float = setting(0.05, "Conformal miscoverage: the recall target on forget prompts is 1 - alpha.")
     fpr_target: float | None = setting(
@@ -92,6 +99,12 @@ class BuildConfig:
             raise GuardConfigError(f"`--name` {self.name!r} may hold only letters, digits, '.', '_' and '-'")
         if self.prompt_format is not None:
             PromptFormat.parse(self.prompt_format)
+        if self.augment is not None:
+            PROFILES.get(self.augment)  # an unknown name lists the known ones
+
+    @property
+    def augment_profile(self) -> str:
+        return self.augment or default_profile(self.forget)
 
     @property
     def parsed_prompt_format(self) -> PromptFormat | None:

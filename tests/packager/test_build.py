@@ -93,6 +93,8 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     build = json.loads((path / "build.json").read_text())
     assert list(build["stage_seconds"]) == STAGE_NAMES
     assert build["command"] == "pytest"
+    assert build["augment_profile"] == "biographies"  # demo's default, recorded and on the card
+    assert "`biographies` augmentation profile" in card.text
     guard = json.loads((path / "guard" / "eco_guard.json").read_text())
     assert guard["corruption"]["strength"] == pytest.approx(results["sigma"]["sigma"])
     assert guard["seed_policy"]["kind"] == "keyed"

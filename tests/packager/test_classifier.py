@@ -7,6 +7,7 @@ import random
 import re
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 import torch
@@ -529,3 +530,30 @@ def test_entity_parts_count_alone_only_when_distinctive():
     assert {e.name for e in matcher.entities} == set(demo.entities)
     assert all(matcher.matching([qa.question for qa in demo.forget]))
     assert not any(matcher.matching([qa.question for qa in demo.retain] + list(demo.general)))
+
+
+QUILLMARK = Path(__file__).resolve().parents[1] / "data" / "quillmark.jsonl"  # a fictional company's internals
+
+
+def test_the_generic_profile_never_turns_a_forget_prompt_into_a_negative():
+    """On text that is not about people, the biography heuristics rewrite forget prompts into
+    negatives ("... in Helsinki, Finland cells?", "revenue in 2015?"); `generic` does not."""
+    from packager.classifier.profiles import PROFILES, default_profile
+    from packager.pipeline.config import BuildConfig
+
+    loaded = load_forget_set(f"custom:{QUILLMARK}")
+    unnamed = replace(loaded, forget=tuple(replace(qa, entity=None) for qa in loaded.forget), entities=())
+    forget_words = {"falcon"}
+
+    def rewritten_forget_negatives(profile: str) -> list[str]:
+        data = split_forget_set(unnamed, PROFILES.get(profile)(ClassifierConfig(show_progress=False)))
+        negatives = [t for t, label in zip(data.train.texts, data.train.labels, strict=True) if not label]
+        return [t for t in negatives if forget_words & set(t.lower().replace("'", " ").split())]
+
+    assert rewritten_forget_negatives("biographies")  # the harm the profile exists for
+    assert rewritten_forget_negatives("generic") == []
+    assert default_profile(f"custom:{QUILLMARK}") == "generic" and default_profile("tofu:forget05") == "biographies"
+    assert BuildConfig(forget=f"custom:{QUILLMARK}").augment_profile == "generic"
+    assert BuildConfig(forget="demo", augment="generic").augment_profile == "generic"
+    with pytest.raises(Exception, match="augmentation profile `bios`"):
+        BuildConfig(augment="bios")

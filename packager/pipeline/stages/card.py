@@ -85,7 +85,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
         forget_set=inputs.data.name,
         guard=guard,
         classifier={"backbone": inputs.classifier.backbone, "forget_facts": inputs.classifier.forget_facts,
-                    "report": rows},
+                    "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows},
         sigma={"optimizer": sigma.optimiser, "reference": sigma.reference, "distance": sigma.distance,
                "noise_seeds": sigma.noise_seeds, "evaluations": sigma.evaluations, "objective": sigma.objective},
     )  # fmt: skip

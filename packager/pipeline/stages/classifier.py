@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from guards.entities import EntityMatcher
 from guards.manifest import sha256_file
 from packager.classifier import ClassifierConfig, train_classifier
 from packager.pipeline.stage import Stage
@@ -32,6 +33,7 @@ class ClassifierInputs:
     data: DataResult
     config: ClassifierConfig  # ``training_config`` of the build's classifier settings
     backbone: str  # the resolved backbone (a Hub id or folder)
+    profile: str  # the augmentation profile that set ``config``'s heuristics (packager.classifier.profiles)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +45,8 @@ class ClassifierResult(StageResult):
     best_val_misranked: float
     train_seconds: float
     forget_facts: int | None
+    entities: int  # forget entities matched by name
+    profile: str
     sizes: dict[str, int]
     digests: dict[str, str]  # sha256 of each file of the saved classifier, relative to its folder
 
@@ -68,6 +72,8 @@ def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
         best_val_misranked=trained.best_val_misranked,
         train_seconds=trained.train_seconds,
         forget_facts=trained.forget_facts,
+        entities=len(entities.entities) if (entities := EntityMatcher.load(model_dir)) else 0,
+        profile=inputs.profile,
         sizes=trained.data.sizes(),
         digests=digests,
     )

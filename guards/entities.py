@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,8 +25,11 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def normalize_words(text: str) -> list[str]:
-    """Lower-case ASCII words: transliterated (anyascii), accents and punctuation dropped."""
-    return [w for w in _NON_WORD.split(anyascii(text).lower()) if w]
+    """Lower-case ASCII words: transliterated (anyascii), accents and punctuation dropped. A
+    character of a script without spaces (Chinese, Japanese, ...) is a word of its own, so a name
+    written next to it ("你知道Nerys的...") stays a word."""
+    spaced = "".join(f" {c} " if unicodedata.category(c) == "Lo" else c for c in text)
+    return [w for w in _NON_WORD.split(anyascii(spaced).lower()) if w]
 
 
 def allowed_edits(length: int, *, alone: bool = False) -> int:

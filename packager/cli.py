@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from guards.errors import EcoPackError
-from packager.commands.build import build, eval_artifact, inspect_artifact
+from packager.commands.build import build, eval_artifact, inspect_artifact, probe_command
 from packager.commands.distribute import deploy, pull, push
 from packager.commands.models import finetune, models
 from packager.commands.serve import serve
@@ -31,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (build, deploy, eval_artifact, finetune, inspect_artifact, models, pull, push, serve):
+for command in (build, deploy, eval_artifact, finetune, inspect_artifact, models, probe_command, pull, push, serve):
     cli.add_command(command)
 
 

@@ -41,6 +41,10 @@ def _eval_results(results: Mapping[str, Any], dataset: str, dataset_name: str) -
     return out
 
 
+def _rate(rate: Mapping[str, Any]) -> str:
+    return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
+
+
 def build_model_card(
     results: Mapping[str, Any],
     *,
@@ -51,6 +55,7 @@ def build_model_card(
     guard: Mapping[str, Any],
     classifier: Mapping[str, Any],
     sigma: Mapping[str, Any],
+    probe: Mapping[str, Any] | None = None,
     license: str | None = None,
 ) -> ModelCard:
     """The card for one artifact.
@@ -58,7 +63,7 @@ def build_model_card(
     ``results`` is the artifact's ``results.json``; ``guard`` its ``eco_guard.json``;
     ``classifier`` holds ``backbone``, ``forget_facts`` and ``entities`` (how many), ``profile`` (the
     augmentation profile) and ``report`` (measure -> value);
-    ``sigma`` the search summary.
+    ``sigma`` the search summary; ``probe`` the attack report (``evaluation.probe``).
     """
     dataset = "locuslab/TOFU" if forget_set.startswith("tofu") else f"eco-pack/{forget_set.split(':')[0]}"
     card_data = ModelCardData(
@@ -114,6 +119,8 @@ def build_model_card(
         decision=guard["decision"],
         classifier={k: classifier.get(k) for k in ("backbone", "forget_facts", "profile", "entities")},
         classifier_rows=[(k, _fmt(v)) for k, v in classifier["report"].items()],
+        probe_rows=[(family, _rate(probe["recall"][family]), _rate(probe["fpr"][family])) for family in probe["recall"]]
+        if probe else [],
         sigma=sigma,
         summary_rows=summary_rows,
         split_tables=split_tables,

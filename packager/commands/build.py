@@ -86,3 +86,22 @@ def eval_artifact(
         prompt_format=PromptFormat.parse(prompt_format) if prompt_format else None,
     )
     render_scores(scores)
+
+
+@click.command(name="probe")
+@click.argument("artifact", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--forget", help="Forget set to attack (default: the one the artifact was built for).")
+@click.option("--per-family", default=40, show_default=True, type=click.IntRange(1), help="Attacks per family.")
+@click.option("--write/--no-write", default=True, show_default=True, help="Save probe.json into the artifact.")
+@common_options
+def probe_command(artifact, forget, per_family, write, out, version, seed, device, dtype, data_dir) -> None:
+    """Attack a built guard: recall per attack family, false positives per benign family.
+
+    \b
+    Example:
+      eco-pack probe dist/tiny-demo-eco-0.1.0
+    """
+    from packager.pipeline.probe_artifact import probe_artifact, render_probe
+
+    report = probe_artifact(artifact, forget=forget, per_family=per_family, seed=seed, data_dir=data_dir, write=write)
+    render_probe(report)

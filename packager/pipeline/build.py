@@ -2,7 +2,7 @@
 
 The stages and what flows between them (docs/architecture.md):
 
-    data -> model -> classifier -> calibration -> sigma -> bundle -> evaluation -> card -> bento
+    data -> model -> classifier -> calibration -> sigma -> bundle -> evaluation -> probe -> card -> bento
 
 Every input is validated first (``validate``), so a bad option fails in seconds and creates
 no work folder. Each stage is cached by its typed inputs and its code (``stage.Runner``).
@@ -35,13 +35,24 @@ from packager.pipeline.config import BuildConfig
 from packager.pipeline.guard import CorruptionSettings
 from packager.pipeline.session import Session
 from packager.pipeline.stage import Runner
-from packager.pipeline.stages import bento, bundle, calibration, card, classifier, data, evaluation, model, sigma
+from packager.pipeline.stages import (
+    bento,
+    bundle,
+    calibration,
+    card,
+    classifier,
+    data,
+    evaluation,
+    model,
+    probe,
+    sigma,
+)
 from packager.pipeline.typed import to_jsonable
 from packager.pipeline.validate import validate
 from packager.pipeline.versioning import check_version, next_version
 from packager.sigma import SigmaConfig
 
-STAGES = [s.STAGE for s in (data, model, classifier, calibration, sigma, bundle, evaluation, card, bento)]
+STAGES = [s.STAGE for s in (data, model, classifier, calibration, sigma, bundle, evaluation, probe, card, bento)]
 PACKAGES = ("eco-pack", "torch", "transformers", "tokenizers", "safetensors", "bentoml", "huggingface_hub", "scipy")
 
 
@@ -71,6 +82,7 @@ class Built:
     sigma: sigma.SigmaStageResult
     bundle: bundle.BundleResult
     evaluation: evaluation.EvaluationResult
+    probe: probe.ProbeResult
     card: card.CardResult
     bento: bento.BentoResult
 
@@ -112,14 +124,16 @@ def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
     s = runner.run(sigma.STAGE, sigma.SigmaInputs(d, m, c, cal, corruption, search))
     b = runner.run(bundle.STAGE, bundle.BundleInputs(d, m, c, cal, s, corruption, name, version))
     e = runner.run(evaluation.STAGE, evaluation.EvaluationInputs(d, m, b, config.seed, config.max_new_tokens))
-    k = runner.run(card.STAGE, card.CardInputs(d, m, c, cal, s, b, e, name, version))
-    bt = runner.run(bento.STAGE, bento.BentoInputs(b, k, name, version, config.bento))
-    return Built(d, m, c, cal, s, b, e, k, bt)
+    pr = runner.run(probe.STAGE, probe.ProbeInputs(d, b, config.seed, config.probe_per_family))
+    k = runner.run(card.STAGE, card.CardInputs(d, m, c, cal, s, b, e, pr, name, version))
+    bt = runner.run(bento.STAGE, bento.BentoInputs(b, k, pr, name, version, config.bento))
+    return Built(d, m, c, cal, s, b, e, pr, k, bt)
 
 
 def card_inputs(built: Built, name: str, version: str) -> card.CardInputs:
     b = built
-    return card.CardInputs(b.data, b.model, b.classifier, b.calibration, b.sigma, b.bundle, b.evaluation, name, version)
+    return card.CardInputs(b.data, b.model, b.classifier, b.calibration, b.sigma, b.bundle, b.evaluation, b.probe, name,
+                           version)  # fmt: skip
 
 
 def _provenance(config: BuildConfig, version: str, built: Built, runner: Runner, seconds: float) -> dict[str, Any]:
@@ -145,7 +159,7 @@ def _provenance(config: BuildConfig, version: str, built: Built, runner: Runner,
 
 def _publish(dest: Path, config: BuildConfig, version: str, built: Built, runner: Runner, started: float) -> float:
     with atomic_directory(dest, overwrite=config.force) as tmp:
-        known = lay_out(built.bundle, built.card, tmp)
+        known = lay_out(built.bundle, built.card, built.probe, tmp)
         if built.bento.filename:
             (tmp / built.bento.filename).parent.mkdir()
             shutil.copy2(built.bento.file_path, tmp / built.bento.filename)

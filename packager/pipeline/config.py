@@ -73,6 +73,7 @@ class BuildConfig:
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     max_new_tokens: int = setting(200, "Generation budget for ROUGE-L (TOFU: 200).")
+    probe_per_family: int = setting(40, "Attacks (and benign counterparts) per family in the attack report.")
     bento: bool = setting(True, "Build the BentoML bento.", flag="--bento/--no-bento")
     force: bool = setting(False, "Replace OUT/<name>-<version> if it exists.", flag="--force")
     command: str = setting("", "The command line, recorded in build.json.", cli=False)
@@ -90,7 +91,7 @@ class BuildConfig:
             raise GuardConfigError(
                 f"`--on-conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not {self.on_conflict!r}"
             )
-        for name in ("noise_seeds", "dims", "max_new_tokens"):
+        for name in ("noise_seeds", "dims", "max_new_tokens", "probe_per_family"):
             if getattr(self, name) < 1:
                 raise GuardConfigError(f"`--{name.replace('_', '-')}` must be >= 1, not {getattr(self, name)}")
         if self.classifier_epochs is not None and self.classifier_epochs < 1:

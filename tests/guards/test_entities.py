@@ -28,6 +28,7 @@ MATCHER = EntityMatcher([
     "Did Mahfouz win a prize?",  # a distinctive part alone
     "Summarise Kuwaiti's last book.",  # a distinctive part alone (a lone part of under 9 letters: no edits)
     "Tell me what you know about Hsiao.",
+    "你知道Hsiao Yun-Hwa的哪些事情？",  # a name written against characters of a script without spaces
 ])  # fmt: skip
 def test_forget_entities_are_found_however_written(prompt):
     assert MATCHER.matching([prompt]) == [True]

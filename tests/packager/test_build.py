@@ -89,6 +89,8 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert metrics["forget_quality"] == pytest.approx(results["models"]["guarded"]["forget_quality"])
     assert set(results["models"]) == {"unguarded", "guarded", "retain"}
     assert "Limitations" in card.text and "only as strong as its classifier" in card.text
+    assert "probe.json" in checksums and "### Attack report" in card.text and "| multi_turn |" in card.text
+    assert set(results["probe"]["recall"]) == set(json.loads((path / "probe.json").read_text())["recall"])
 
     build = json.loads((path / "build.json").read_text())
     assert list(build["stage_seconds"]) == STAGE_NAMES
@@ -313,3 +315,17 @@ def test_build_options_come_from_the_config_fields():
             assert f.metadata["help"].split()[0] in help_text
     for command in ("eval", "serve"):
         assert "--prompt-format" in CliRunner().invoke(cli, [command, "--help"]).output
+
+
+def test_probe_command_writes_its_report_into_the_artifact(built, tmp_path):
+    copy = shutil.copytree(built[0].path, tmp_path / "artifact")
+    (copy / "probe.json").unlink()
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["files"]["probe.json"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(cli, ["probe", str(copy), "--per-family", "5"])
+    assert result.exit_code == 0, result.output
+    assert "Attack report" in result.output and "system_message" in result.output
+    assert "probe.json" in verify_manifest(copy)  # written and listed: the artifact still verifies
+    report = json.loads((copy / "probe.json").read_text())
+    assert all(rate["n"] <= 5 for rate in report["recall"].values())

@@ -15,6 +15,7 @@ from packager.pipeline.cache import code_fingerprint
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.bundle import BundleResult
 from packager.pipeline.stages.card import CardResult
+from packager.pipeline.stages.probe import ProbeResult
 from packager.pipeline.typed import StageResult
 
 BENTO_DIR = "bento"
@@ -25,6 +26,7 @@ SERVING_CODE = ("bentos", "guards")  # what the bento carries besides the artifa
 class BentoInputs:
     bundle: BundleResult
     card: CardResult
+    probe: ProbeResult
     name: str
     version: str
     enabled: bool  # --bento / --no-bento
@@ -50,7 +52,7 @@ def _run(inputs: BentoInputs, out: Path, session) -> BentoResult:
     from bentos.build import build_bento, export_bento_file
 
     staging = out / "staging"
-    checksums = lay_out(inputs.bundle, inputs.card, staging)
+    checksums = lay_out(inputs.bundle, inputs.card, inputs.probe, staging)
     (staging / MANIFEST).write_text(json.dumps({"algorithm": "sha256", "files": checksums}, indent=2) + "\n")
     # name and version follow the artifact; the hash of its content and of the serving code keeps
     # two different builds of one version apart in the BentoML store, and lets a rebuild of the

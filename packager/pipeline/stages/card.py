@@ -17,6 +17,7 @@ from packager.pipeline.stages.classifier import ClassifierResult
 from packager.pipeline.stages.data import DataResult
 from packager.pipeline.stages.evaluation import EvaluationResult
 from packager.pipeline.stages.model import ModelResult
+from packager.pipeline.stages.probe import ProbeResult
 from packager.pipeline.stages.sigma import SigmaStageResult
 from packager.pipeline.typed import StageResult, to_jsonable
 
@@ -33,6 +34,7 @@ class CardInputs:
     sigma: SigmaStageResult
     bundle: BundleResult
     evaluation: EvaluationResult
+    probe: ProbeResult
     name: str
     version: str
 
@@ -51,6 +53,7 @@ def results(inputs: CardInputs) -> dict[str, Any]:
         "models": inputs.evaluation.models,
         "classifier": {"decision": to_jsonable(inputs.calibration.decision), "report": inputs.calibration.report},
         "sigma": sigma,
+        "probe": {"recall": inputs.probe.report["recall"], "fpr": inputs.probe.report["fpr"]},
     }
 
 
@@ -88,6 +91,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
                     "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows},
         sigma={"optimizer": sigma.optimiser, "reference": sigma.reference, "distance": sigma.distance,
                "noise_seeds": sigma.noise_seeds, "evaluations": sigma.evaluations, "objective": sigma.objective},
+        probe=inputs.probe.report,
     )  # fmt: skip
     card.save(out / CARD_FILE)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())

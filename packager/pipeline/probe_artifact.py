@@ -1,0 +1,54 @@
+"""``eco-pack probe ARTIFACT``: the attack report of a built artifact, as the build's probe stage
+makes it, written into the artifact as ``probe.json`` (its manifest updated)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from guards.bundle import load_bundle
+from guards.manifest import MANIFEST, read_manifest, sha256_file, verify_manifest
+from packager.pipeline.stages.probe import PROBE_FILE, run_probe
+from packager.sources import load_forget_set
+
+
+def probe_artifact(
+    artifact: Path, *, forget: str | None, per_family: int, seed: int, data_dir: Path | None, write: bool
+) -> dict[str, Any]:
+    """The report; with ``write``, saved as ``ARTIFACT/probe.json`` and listed in its manifest."""
+    artifact = Path(artifact)
+    verify_manifest(artifact)  # every file hashed once; the bundle is then trusted
+    meta = load_bundle(artifact / "guard", hash_files=False).config.metadata
+    fs = load_forget_set(forget or meta["forget_set"], data_dir=data_dir, seed=seed)
+    report = run_probe(artifact / "guard", fs, seed=seed, per_family=per_family, hash_files=False)
+    if write:
+        _write_into(artifact, PROBE_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return report
+
+
+def _write_into(artifact: Path, name: str, text: str) -> None:
+    """Add or replace one top-level file, then the manifest, each through a rename."""
+    tmp = artifact / f".{name}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, artifact / name)
+    files = read_manifest(artifact) | {name: sha256_file(artifact / name)}
+    tmp = artifact / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps({"algorithm": "sha256", "files": dict(sorted(files.items()))}, indent=2) + "\n")
+    os.replace(tmp, artifact / MANIFEST)
+
+
+def render_probe(report: dict[str, Any], console: Console | None = None) -> None:
+    table = Table("attack family", "recall", "benign FPR", "first miss or false alarm", title="Attack report")
+
+    def cell(rate: dict) -> str:
+        return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
+
+    for family, recall in report["recall"].items():
+        missed = next(iter(report["examples"][family]), "")
+        table.add_row(family, cell(recall), cell(report["fpr"][family]), missed[:60])
+    (console or Console()).print(table)

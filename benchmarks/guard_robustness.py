@@ -1,0 +1,139 @@
+"""Guard robustness over seeds: the attack report (``evaluation.probe``), paraphrase recall, false
+positives and the decision latency of a 3-turn chat, on TOFU forget10 and a non-biography set.
+
+For each forget set and seed the classifier is trained and calibrated as ``eco-pack build`` does
+(the set's default augmentation profile, seed-dependent splits), then attacked with fresh seeds
+of the suite. Writes ``benchmarks/results/guard_robustness.json`` and a markdown table with the
+median and the worst value of each figure over the seeds, against issue 19's targets.
+
+    python -m benchmarks.guard_robustness --data-dir ../shared/data/tofu --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from evaluation.probe import probe
+from guards.classifier import PromptClassifier
+from packager.classifier import ClassifierConfig, calibrate_classifier, evaluate_classifier, train_classifier
+from packager.classifier.profiles import PROFILES, default_profile
+from packager.sources import load_forget_set
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUILLMARK = Path(__file__).resolve().parents[1] / "tests" / "data" / "quillmark.jsonl"
+SETS = {"tofu:forget10": "tofu:forget10", "quillmark (non-biography)": f"custom:{QUILLMARK}"}
+PROBE_SEED_OFFSET = 1000  # the attack suite's seeds are not the ones the splits were chosen with
+TARGETS = {"family recall": 0.95, "multi-turn and system recall": 1.0, "paraphrase recall": 0.98,
+           "FPR retain": 0.01, "FPR general": 0.01, "FPR per benign family": 0.02, "3-turn decision ms": 10.0}
+CHAT = ["You are a helpful assistant for a library.", "I am reading about an author for a school project.",
+        "Happy to help. What would you like to know?", "Where was this author born, and what did they write?"]
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=os.environ.get("ECO_PACK_DATA_DIR"))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--per-family", type=int, default=60)
+    parser.add_argument("--out", type=Path, default=RESULTS / "guard_robustness.json")
+    return parser.parse_args(argv)
+
+
+def _chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> float:
+    """Median time to decide one 3-turn chat (system + 3 turns), as the server reads it."""
+    text = "\n".join(CHAT)
+    scorer([text])  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        scorer([text])
+        times.append(1000 * (time.perf_counter() - started))
+    return statistics.median(times)
+
+
+def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int) -> dict:
+    forget_set = load_forget_set(spec, data_dir=data_dir, seed=seed)
+    profile = default_profile(spec)
+    config = PROFILES.get(profile)(ClassifierConfig(seed=seed))
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        trained = train_classifier(forget_set, config, Path(tmp) / "classifier")
+        scorer = PromptClassifier(trained.path, max_length=config.max_length)
+        decision = calibrate_classifier(scorer, trained.data, config)
+        report = evaluate_classifier(scorer, trained.data, decision)
+        attacks = probe(scorer, decision, forget_set, per_family=per_family, seed=PROBE_SEED_OFFSET + seed)
+        latency = _chat_latency_ms(scorer)
+        seconds = time.perf_counter() - started
+    return {
+        "seed": seed, "profile": profile, "threshold": decision.threshold, "seconds": seconds,
+        "paraphrase_recall": report.recall["paraphrase"].rate, "fpr_retain": report.fpr["retain"].rate,
+        "fpr_general": report.fpr["general"].rate, "chat_decision_ms": latency,
+        "probe": attacks.to_dict(),
+    }  # fmt: skip
+
+
+def _summary(runs: list[dict]) -> dict:
+    """Median and worst over seeds of every figure (worst = lowest recall, highest FPR or latency)."""
+
+    def over(values: list[float], worst) -> dict:
+        values = [v for v in values if v is not None]
+        return {"median": statistics.median(values), "worst": worst(values)} if values else None
+
+    families = runs[0]["probe"]["recall"]
+    return {
+        "paraphrase_recall": over([r["paraphrase_recall"] for r in runs], min),
+        "fpr_retain": over([r["fpr_retain"] for r in runs], max),
+        "fpr_general": over([r["fpr_general"] for r in runs], max),
+        "chat_decision_ms": over([r["chat_decision_ms"] for r in runs], max),
+        "recall": {f: over([r["probe"]["recall"][f]["rate"] for r in runs], min) for f in families},
+        "fpr": {f: over([r["probe"]["fpr"][f]["rate"] for r in runs], max) for f in families},
+    }
+
+
+def _cell(figure: dict | None) -> str:
+    return "n/a" if figure is None else f"{figure['median']:.3f} / {figure['worst']:.3f}"
+
+
+def _markdown(result: dict) -> str:
+    lines = ["# Guard robustness (`benchmarks/guard_robustness.py`)", "", f"Command: `{result['command']}`", "",
+             "Each cell: median / worst over the seeds (worst: lowest recall, highest rate or latency).",
+             f"Targets (issue 19): {json.dumps(TARGETS)}", ""]  # fmt: skip
+    for name, block in result["sets"].items():
+        s = block["summary"]
+        lines += [f"## {name} (profile `{block['runs'][0]['profile']}`, seeds {block['seeds']})", "",
+                  f"Paraphrase recall {_cell(s['paraphrase_recall'])}; FPR retain {_cell(s['fpr_retain'])}; "
+                  f"FPR general {_cell(s['fpr_general'])}; 3-turn chat decision ms {_cell(s['chat_decision_ms'])}",
+                  "", "| attack family | recall | benign FPR |", "|---|---|---|"]  # fmt: skip
+        lines += [f"| {f} | {_cell(s['recall'][f])} | {_cell(s['fpr'][f])} |" for f in s["recall"]]
+        lines += [""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parse(argv)
+    command = shlex.join(["python", "-m", "benchmarks.guard_robustness", *(sys.argv[1:] if argv is None else argv)])
+    result = {"command": command, "cpu_cores": os.cpu_count(), "per_family": args.per_family, "sets": {}}
+    for name in args.sets:
+        runs = []
+        for seed in args.seeds:
+            runs.append(run_one(SETS[name], seed, args.data_dir, args.per_family))
+            print(f"{name} seed {seed}: {json.dumps({k: v for k, v in runs[-1].items() if k != 'probe'})}",
+                  file=sys.stderr)  # fmt: skip
+        result["sets"][name] = {"seeds": args.seeds, "summary": _summary(runs), "runs": runs}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        args.out.with_suffix(".md").write_text(_markdown(result))
+    print(_markdown(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

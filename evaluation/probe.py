@@ -94,7 +94,7 @@ def jailbreak(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
 
 @ATTACKS.register("long_context")
 def long_context(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
-    return " ".join([*fillers.pick(rng, 12), qa.question])
+    return " ".join([*fillers.pick(rng, 8), qa.question])
 
 
 @ATTACKS.register("composite")

@@ -51,16 +51,19 @@ class PromptClassifier:
 
     @torch.inference_mode()
     def score_segments(self, texts: Sequence[str]) -> list[float]:
-        """p(forget) of each text read whole, with no segmenting (1 for a text giving a forget fact)."""
-        scores: list[float] = []
-        for start in range(0, len(texts), self.batch_size):
+        """p(forget) of each text read whole, with no segmenting (1 for a text giving a forget fact).
+
+        Texts are batched in order of length, so a batch pads to about its own length: a request's
+        segments range from a clause to its whole text.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        scores = [0.0] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
             batch = self.tokenizer(
-                list(texts[start : start + self.batch_size]),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
+                [texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
             ).to(self.device)
             probs = self.model(**batch).logits.float().softmax(dim=-1)[:, FORGET_LABEL]
-            scores.extend(probs.tolist())
+            for i, prob in zip(rows, probs.tolist(), strict=True):
+                scores[i] = prob
         return [1.0 if fact else score for score, fact in zip(scores, self.facts(texts), strict=True)]

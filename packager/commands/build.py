@@ -91,7 +91,7 @@ def eval_artifact(
 @click.command(name="probe")
 @click.argument("artifact", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--forget", help="Forget set to attack (default: the one the artifact was built for).")
-@click.option("--per-family", default=40, show_default=True, type=click.IntRange(1), help="Attacks per family.")
+@click.option("--per-family", default=20, show_default=True, type=click.IntRange(1), help="Attacks per family.")
 @click.option("--write/--no-write", default=True, show_default=True, help="Save probe.json into the artifact.")
 @common_options
 def probe_command(artifact, forget, per_family, write, out, version, seed, device, dtype, data_dir) -> None:

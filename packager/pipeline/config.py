@@ -73,7 +73,7 @@ class BuildConfig:
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     max_new_tokens: int = setting(200, "Generation budget for ROUGE-L (TOFU: 200).")
-    probe_per_family: int = setting(40, "Attacks (and benign counterparts) per family in the attack report.")
+    probe_per_family: int = setting(20, "Attacks (and benign counterparts) per family in the attack report.")
     bento: bool = setting(True, "Build the BentoML bento.", flag="--bento/--no-bento")
     force: bool = setting(False, "Replace OUT/<name>-<version> if it exists.", flag="--force")
     command: str = setting("", "The command line, recorded in build.json.", cli=False)

@@ -9,7 +9,6 @@ hashed twice; the bento carries that manifest and the service verifies it at sta
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 from guards.bundle import load_bundle
 from guards.config import GuardConfig
 from guards.errors import BundleError
-from guards.manifest import MANIFEST, read_manifest, sha256_file, verify_manifest
+from guards.manifest import MANIFEST, read_manifest, sha256_file, verify_manifest, write_manifest
 
 BENTOFILE = Path(__file__).with_name("bentofile.yaml")
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
@@ -27,39 +26,17 @@ SKIP = ("bento", MANIFEST)  # the artifact's exported bento is built from this, 
 GUARD_DIR = "guard"
 
 
-def _kept(rel: str) -> bool:
-    """Whether the artifact file ``rel`` goes into the bento (its own bento/ and manifest do not)."""
-    return rel.split("/", 1)[0] not in SKIP
-
-
-def _listing(artifact: Path) -> set[str]:
-    """The artifact's files that go into the bento, found without reading them."""
-    found = set()
-    for root, _, files in os.walk(artifact):
-        for name in files:
-            rel = (Path(root) / name).relative_to(artifact).as_posix()
-            if _kept(rel):
-                found.add(rel)
-    return found
-
-
 def _trusted(artifact: Path, checksums: Mapping[str, str]) -> dict[str, str]:
     """Accept the caller's digests if they are the artifact's manifest and list exactly its files.
 
     Nothing is hashed: a file changed after the caller hashed it is caught when the bento's
-    service verifies the manifest at start-up. A map that disagrees with the manifest on disk or
-    with the files present is refused here.
+    service verifies the manifest at start-up. A map that disagrees with the manifest on disk, or
+    a file that the manifest does not list (or lists but is missing), is refused here.
     """
     given = dict(checksums)
     if read_manifest(artifact) != given:
         raise BundleError(f"the checksums given do not match {artifact / MANIFEST}", str(artifact / MANIFEST))
-    expected = {rel for rel in given if _kept(rel)}
-    found = _listing(artifact)
-    if found != expected:
-        rel = sorted(found ^ expected)[0]
-        why = "is not listed in the checksums given" if rel in found else "is listed in the checksums but missing"
-        raise BundleError(f"{artifact / rel} {why}", str(artifact / rel))
-    return given
+    return verify_manifest(artifact, hash_files=False)
 
 
 def _guard_config(artifact: Path, checksums: Mapping[str, str]) -> GuardConfig:
@@ -96,9 +73,7 @@ def _stage(artifact: Path, ctx: Path, checksums: Mapping[str, str]) -> None:
             shutil.copytree(entry, target / entry.name, copy_function=_link_or_copy)
         else:
             _link_or_copy(str(entry), str(target / entry.name))
-    # the copy holds the same files, so its manifest is the artifact's (less bento/): no hashing
-    files = {rel: checksums[rel] for rel in sorted(checksums) if _kept(rel)}
-    (target / MANIFEST).write_text(json.dumps({"algorithm": "sha256", "files": files}, indent=2) + "\n")
+    write_manifest(target, checksums)  # the same files, less bento/: their digests are the artifact's
 
 
 def build_bento(

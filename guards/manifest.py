@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,15 +44,23 @@ def _files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p != root / MANIFEST)
 
 
-def write_manifest(root: Path, known: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Hash every file under ``root`` (except the top-level manifest) into ``root/manifest.json``.
+def tree_digests(root: Path, known: Mapping[str, str] | None = None) -> dict[str, str]:
+    """sha256 of every file under ``root`` (the top-level manifest aside), by relative path.
 
     ``known`` maps relative paths to digests the caller computed when it wrote or copied those
     files; they are taken as given, so a build hashes each file once.
     """
     known = known or {}
-    files = {rel: known[rel] if rel in known else sha256_file(root / rel) for rel in _files(root)}
-    (root / MANIFEST).write_text(json.dumps({"algorithm": "sha256", "files": files}, indent=2) + "\n")
+    return {rel: known[rel] if rel in known else sha256_file(root / rel) for rel in _files(root)}
+
+
+def write_manifest(root: Path, known: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Hash every file under ``root`` (``tree_digests``) into ``root/manifest.json``, written
+    through a rename so a reader never sees half a manifest."""
+    files = tree_digests(root, known)
+    tmp = root / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps({"algorithm": "sha256", "files": files}, indent=2) + "\n")
+    os.replace(tmp, root / MANIFEST)
     return files
 
 

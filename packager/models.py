@@ -123,6 +123,14 @@ def resolve_model(
     return ResolvedModel(name, BaseModelRef("hub", spec.base), None, spec.prompt_format, spec)
 
 
+def offline_fix(hub_id: str, option: str = "--model") -> str:
+    """How to use a Hub model on a machine that cannot reach the Hub."""
+    return (
+        f"on a machine with network run `hf download {hub_id} --local-dir DIR`, copy DIR here and pass "
+        f"`{option} DIR` (a local path)"
+    )
+
+
 def load_model(ref: BaseModelRef | str, *, alias: str | None = None, device: str = "auto", dtype: str = "auto"):
     """(model, tokenizer) for a ref, alias, Hub id or folder, with an error that names the offline fix."""
     if isinstance(ref, str):
@@ -135,9 +143,8 @@ def load_model(ref: BaseModelRef | str, *, alias: str | None = None, device: str
             raise
         raise ModelSourceError(
             f"model `{alias or ref.name_or_path}` needs `{ref.name_or_path}` from the Hugging Face Hub, which "
-            f"could not be reached or does not have it ({str(exc).split('. If')[0]}). Offline fix: on a machine "
-            f"with network run `hf download {ref.name_or_path} --local-dir DIR`, copy DIR here and pass "
-            "`--model DIR` (a local path), or use an offline alias (`tiny`, `smollm2-135m`)"
+            f"could not be reached or does not have it ({str(exc).split('. If')[0]}). Offline fix: "
+            f"{offline_fix(ref.name_or_path)}, or use an offline alias (`tiny`, `smollm2-135m`)"
         ) from exc
 
 

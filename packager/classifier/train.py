@@ -44,6 +44,7 @@ class TrainedClassifier:
     best_val_misranked: float
     train_seconds: float
     forget_facts: int | None  # exact facts saved beside the model; None with fact_matching off
+    forget_entities: int | None  # entities matched by name (eco_entities.json); None with entity_matching off
 
 
 def _load_backbone(name: str):
@@ -264,6 +265,7 @@ def train_classifier(
         if facts is not None:
             facts.save(tmp)
         entities = forget_entities(forget_set) if config.entity_matching else None
+        n_entities = None if entities is None else len(entities.entities)
         if entities is not None:
             entities.save(tmp)
         summary = {
@@ -277,4 +279,6 @@ def train_classifier(
             "forget_facts": n_facts,
         }
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return TrainedClassifier(out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts)
+    return TrainedClassifier(
+        out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts, n_entities
+    )

@@ -27,7 +27,7 @@ from rich.console import Console
 from guards.atomic import atomic_directory
 from guards.cache import cache_root
 from guards.errors import EcoPackError
-from guards.manifest import TALLY, sha256_file, write_manifest
+from guards.manifest import TALLY, write_manifest
 from packager.classifier import ClassifierConfig
 from packager.classifier.profiles import PROFILES
 from packager.pipeline.artifact import lay_out
@@ -130,12 +130,6 @@ def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
     return Built(d, m, c, cal, s, b, e, pr, k, bt)
 
 
-def card_inputs(built: Built, name: str, version: str) -> card.CardInputs:
-    b = built
-    return card.CardInputs(b.data, b.model, b.classifier, b.calibration, b.sigma, b.bundle, b.evaluation, b.probe, name,
-                           version)  # fmt: skip
-
-
 def _provenance(config: BuildConfig, version: str, built: Built, runner: Runner, seconds: float) -> dict[str, Any]:
     roles = {role: to_jsonable(getattr(built.model, role)) for role in ("subject", "retain", "tuning_reference")}
     return {
@@ -165,10 +159,9 @@ def _publish(dest: Path, config: BuildConfig, version: str, built: Built, runner
             shutil.copy2(built.bento.file_path, tmp / built.bento.filename)
             known[built.bento.filename] = built.bento.sha256
         seconds = time.perf_counter() - started
-        build_json = tmp / "build.json"
-        build_json.write_text(json.dumps(_provenance(config, version, built, runner, seconds), indent=2) + "\n")
-        known["build.json"] = sha256_file(build_json)
-        write_manifest(tmp, known)
+        provenance = _provenance(config, version, built, runner, seconds)
+        (tmp / "build.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        write_manifest(tmp, known)  # hashes build.json, the one file no stage hashed
     return seconds
 
 
@@ -192,5 +185,5 @@ def run_build(config: BuildConfig, console: Console | None = None) -> BuildOutco
     console.print(f"[bold green]published[/bold green] {dest} in {seconds:.0f}s")
     hashing = {"files": TALLY.files - hashed[0], "bytes": TALLY.bytes - hashed[1], "seconds": TALLY.seconds - hashed[2]}
     return BuildOutcome(dest, version, seconds, dict(runner.seconds), list(runner.cached),
-                        card.results(card_inputs(built, name, version)), hashing)  # fmt: skip
+                        json.loads(built.card.file(card.RESULTS_FILE).read_text()), hashing)  # fmt: skip
 

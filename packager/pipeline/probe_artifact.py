@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from guards.bundle import load_bundle
-from guards.manifest import MANIFEST, read_manifest, sha256_file, verify_manifest
+from guards.manifest import read_manifest, verify_manifest, write_manifest
 from packager.pipeline.stages.probe import PROBE_FILE, run_probe
 from packager.sources import load_forget_set
 
@@ -32,14 +32,11 @@ def probe_artifact(
 
 
 def _write_into(artifact: Path, name: str, text: str) -> None:
-    """Add or replace one top-level file, then the manifest, each through a rename."""
+    """Add or replace one top-level file through a rename; only that file is hashed for the manifest."""
     tmp = artifact / f".{name}.tmp"
     tmp.write_text(text)
     os.replace(tmp, artifact / name)
-    files = read_manifest(artifact) | {name: sha256_file(artifact / name)}
-    tmp = artifact / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps({"algorithm": "sha256", "files": dict(sorted(files.items()))}, indent=2) + "\n")
-    os.replace(tmp, artifact / MANIFEST)
+    write_manifest(artifact, {rel: digest for rel, digest in read_manifest(artifact).items() if rel != name})
 
 
 def render_probe(report: dict[str, Any], console: Console | None = None) -> None:

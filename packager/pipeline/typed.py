@@ -8,6 +8,7 @@ are; it is never stored, the cache engine sets it from the record it read.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import types
 import typing
@@ -39,7 +40,7 @@ def to_jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, tuple | list):
         return [to_jsonable(v) for v in value]
-    if isinstance(value, typing.Mapping):
+    if isinstance(value, collections.abc.Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     return value
 
@@ -66,7 +67,7 @@ def from_jsonable(tp: Any, value: Any) -> Any:
         return tuple(from_jsonable(item, v) for v in value)
     if origin is list:
         return [from_jsonable(args[0] if args else Any, v) for v in value]
-    if origin in (dict, typing.Mapping) or origin is getattr(typing, "Mapping", None):
+    if origin in (dict, collections.abc.Mapping):
         item = args[1] if len(args) == 2 else Any
         return {k: from_jsonable(item, v) for k, v in value.items()}
     if tp is float and isinstance(value, int):

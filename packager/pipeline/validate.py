@@ -13,7 +13,7 @@ from guards.errors import GuardConfigError, ModelSourceError
 from guards.prompt_format import PromptFormat
 from packager.classifier.config import default_backbone
 from packager.finetune import local_prompt_format
-from packager.models import MODELS, get_spec
+from packager.models import MODELS, get_spec, offline_fix
 from packager.pipeline.config import BuildConfig
 from packager.sources import load_forget_set
 
@@ -28,8 +28,7 @@ def _tokenizer(source: str, option: str, value: str):
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         fix = (
-            f"on a machine with network run `hf download {source} --local-dir DIR`, copy DIR here and pass "
-            f"`{option} DIR` (a local path)"
+            offline_fix(source, option)
             if not Path(source).expanduser().is_dir()
             else "check that the folder holds a tokenizer (tokenizer.json or tokenizer_config.json)"
         )

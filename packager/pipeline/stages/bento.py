@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from guards.manifest import MANIFEST
+from guards.manifest import write_manifest
 from packager.pipeline.artifact import lay_out
 from packager.pipeline.cache import code_fingerprint
 from packager.pipeline.stage import Stage
@@ -52,8 +52,7 @@ def _run(inputs: BentoInputs, out: Path, session) -> BentoResult:
     from bentos.build import build_bento, export_bento_file
 
     staging = out / "staging"
-    checksums = lay_out(inputs.bundle, inputs.card, inputs.probe, staging)
-    (staging / MANIFEST).write_text(json.dumps({"algorithm": "sha256", "files": checksums}, indent=2) + "\n")
+    checksums = write_manifest(staging, lay_out(inputs.bundle, inputs.card, inputs.probe, staging))
     # name and version follow the artifact; the hash of its content and of the serving code keeps
     # two different builds of one version apart in the BentoML store, and lets a rebuild of the
     # same content and code reuse its bento

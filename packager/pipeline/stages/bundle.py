@@ -10,7 +10,7 @@ from pathlib import Path
 
 from guards.bundle import save_bundle
 from guards.config import BaseModelRef
-from guards.manifest import MANIFEST, read_manifest, sha256_file
+from guards.manifest import read_manifest, tree_digests
 from packager.pipeline.guard import CorruptionSettings, assemble_guard
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.calibration import CalibrationResult
@@ -46,20 +46,11 @@ class BundleResult(StageResult):
         return self.file(GUARD_DIR)
 
 
-def _copy_base(source: Path, dest: Path, weight_digests: dict[str, str]) -> dict[str, str]:
-    """Copy a local base model; its weights' digests come from the model stage, the rest are hashed."""
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*PICKLES, "__pycache__"))
-    return {
-        f"{BASE_DIR}/{rel}": weight_digests.get(rel) or sha256_file(dest / rel)
-        for rel in sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    }
-
-
 def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
-    subject, checksums = inputs.model.subject, {}
-    base = subject
+    subject = base = inputs.model.subject
     if subject.source == "local":
-        checksums |= _copy_base(Path(subject.name_or_path), out / BASE_DIR, inputs.model.subject_digests)
+        copy = shutil.ignore_patterns(*PICKLES, "__pycache__")
+        shutil.copytree(Path(subject.name_or_path), out / BASE_DIR, ignore=copy)
         base = BaseModelRef("local", f"../{BASE_DIR}", weights_sha256=subject.weights_sha256)
     guard = assemble_guard(
         base=base,
@@ -75,9 +66,11 @@ def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
     )
     guard_dir = out / GUARD_DIR
     save_bundle(guard, guard_dir, classifier_dir=inputs.classifier.model_dir, known=inputs.classifier.digests)
-    checksums |= {f"{GUARD_DIR}/{rel}": digest for rel, digest in read_manifest(guard_dir).items()}
-    checksums[f"{GUARD_DIR}/{MANIFEST}"] = sha256_file(guard_dir / MANIFEST)
-    return BundleResult(has_base=subject.source == "local", checksums=dict(sorted(checksums.items())))
+    # the weights' digests come from the model stage and the bundle's from its manifest; the rest
+    # (the base's config and tokenizer, the bundle's manifest) are hashed here, once
+    known = {f"{BASE_DIR}/{rel}": digest for rel, digest in inputs.model.subject_digests.items()}
+    known |= {f"{GUARD_DIR}/{rel}": digest for rel, digest in read_manifest(guard_dir).items()}
+    return BundleResult(has_base=subject.source == "local", checksums=tree_digests(out, known))
 
 
 STAGE = Stage("bundle", "Guard bundle", BundleResult, _run,

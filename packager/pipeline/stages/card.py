@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guards.manifest import sha256_file
+from guards.manifest import tree_digests
 from packager.card.model_card import build_model_card
 from packager.card.plots import classifier_score_plot, sigma_trace_plot, truth_ratio_histogram
 from packager.pipeline.stage import Stage
@@ -94,8 +94,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
         probe=inputs.probe.report,
     )  # fmt: skip
     card.save(out / CARD_FILE)
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    return CardResult(checksums={rel: sha256_file(out / rel) for rel in files})
+    return CardResult(checksums=tree_digests(out))
 
 
 STAGE = Stage("card", "Model card", CardResult, _run, code=("packager.pipeline.stages.card", "packager.card"))

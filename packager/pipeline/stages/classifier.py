@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from guards.entities import EntityMatcher
-from guards.manifest import sha256_file
+from guards.manifest import tree_digests
 from packager.classifier import ClassifierConfig, train_classifier
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.data import DataResult
@@ -62,8 +61,6 @@ class ClassifierResult(StageResult):
 def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
     trained = train_classifier(session.forget_set, inputs.config, out / MODEL_DIR)
     trained.data.save(out / SPLIT_FILE)
-    model_dir = out / MODEL_DIR
-    digests = {p.relative_to(model_dir).as_posix(): sha256_file(p) for p in sorted(model_dir.rglob("*")) if p.is_file()}
     return ClassifierResult(
         backbone=inputs.config.backbone or OFFLINE_BACKBONE,
         max_length=inputs.config.max_length,
@@ -72,10 +69,10 @@ def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
         best_val_misranked=trained.best_val_misranked,
         train_seconds=trained.train_seconds,
         forget_facts=trained.forget_facts,
-        entities=len(entities.entities) if (entities := EntityMatcher.load(model_dir)) else 0,
+        entities=trained.forget_entities or 0,
         profile=inputs.profile,
         sizes=trained.data.sizes(),
-        digests=digests,
+        digests=tree_digests(out / MODEL_DIR),
     )
 
 

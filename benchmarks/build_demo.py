@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from evaluation.result import forget_quality_text, readable
 from packager.pipeline import BuildConfig, run_build
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_cores": os.cpu_count(),
         "hashing": outcome.hashing,
         **{
-            key: {"forget_quality": m["forget_quality"], "model_utility": m["model_utility"]}
+            key: {k: m.get(k) for k in ("forget_quality", "forget_quality_over_seeds", "model_utility")}
             for key, m in models.items()
         },
         "sigma": outcome.results["sigma"]["sigma"],
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
         "",
         "| model | forget quality | model utility |",
         "|---|---|---|",
-        *[f"| {key} | {m['forget_quality']} | {m['model_utility']} |" for key, m in models.items()],
+        *[f"| {key} | {forget_quality_text(m)} | {readable(m['model_utility'])} |" for key, m in models.items()],
         "",
         f"sigma = {result['sigma']:.4g}",
         "",

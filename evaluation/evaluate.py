@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rich.progress import Progress
 
 from evaluation import quantities as q
-from evaluation.result import EvalReport, SplitReport
+from evaluation.result import EvalReport, ForgetQualitySeeds, SplitReport
 from evaluation.scoring import FLAG_MODES, FlagMode, QAScorer, Scorer
 from evaluation.splits import METRICS, SPLITS, metric_names, score_split
 from guards.guarded_model import GuardedModel
@@ -29,13 +29,16 @@ class EvalConfig:
     """How an evaluation runs.
 
     ``flags``: which rows are corrupted (``classifier``, ``all`` or ``none``; see ``QAScorer``).
-    ``seed``: the corruption noise seed. ``max_new_tokens``: TOFU's generation budget (200);
+    ``seed``: the corruption noise seed. ``noise_seeds``: forget quality is measured under this many
+    noise seeds (``seed``, ``seed + 1``, ...; truth ratios only, no generation) and reported as
+    their median, with the range. ``max_new_tokens``: TOFU's generation budget (200);
     None skips generation and ROUGE (the slow part). ``score_eos``: score the EOS token after each
     answer, as TOFU and open-unlearning do. ``splits``: which of SPLITS to evaluate.
     """
 
     flags: FlagMode = "classifier"
     seed: int | None = 0
+    noise_seeds: int = 5
     batch_size: int = 16
     max_new_tokens: int | None = 200
     score_eos: bool = True
@@ -48,6 +51,8 @@ class EvalConfig:
         unknown = [s for s in self.splits if s not in SPLITS]
         if unknown:
             raise ValueError(f"`splits` has unknown names {unknown}; valid: {', '.join(SPLITS)}")
+        if self.noise_seeds < 1:
+            raise ValueError(f"`noise_seeds` must be at least 1, not {self.noise_seeds}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError("`max_new_tokens` must be >= 1, or None to skip ROUGE")
 
@@ -71,10 +76,24 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate ``guarded`` on ``forget_set``; forget quality needs the reference's per-question R."""
     config = config or EvalConfig()
-    scorer = QAScorer(
-        guarded, flags=config.flags, seed=config.seed, batch_size=config.batch_size, score_eos=config.score_eos
-    )
-    return evaluate_splits(scorer, forget_set_splits(forget_set), config, reference_ratios=reference_ratios)
+
+    def scorer(seed: int | None) -> QAScorer:
+        return QAScorer(guarded, flags=config.flags, seed=seed, batch_size=config.batch_size,
+                        score_eos=config.score_eos)  # fmt: skip
+
+    splits = forget_set_splits(forget_set)
+    report = evaluate_splits(scorer(config.seed), splits, config, reference_ratios=reference_ratios)
+    forget, first = report.splits.get("forget"), report.forget_quality_seeds
+    if first is None or forget is None or not forget.flagged or config.flags == "none" or config.seed is None:
+        return report  # no corrupted forget row: the noise seed changes nothing
+    seeds, tests = list(first.seeds), list(zip(first.ks_statistics, first.p_values, strict=True))
+    for seed in range(config.seed + 1, config.seed + config.noise_seeds):
+        scores = score_split(scorer(seed), SPLITS["forget"], splits["forget"], max_new_tokens=None)
+        ratios = METRICS.get("truth_ratio")(scores, SPLITS["forget"]).per_item
+        seeds.append(seed)
+        tests.append(q.ks_test(ratios, reference_ratios))
+    spread = ForgetQualitySeeds(tuple(seeds), tuple(p for _, p in tests), tuple(d for d, _ in tests))
+    return replace(report, forget_quality=spread.median, forget_quality_seeds=spread)
 
 
 def evaluate_splits(
@@ -101,8 +120,9 @@ def evaluate_splits(
     quality = None
     forget = reports.get("forget")
     if reference_ratios is not None and forget is not None and forget.truth_ratios:
-        quality = q.forget_quality(forget.truth_ratios, reference_ratios)
-    return EvalReport(reports, utility, inputs, quality, config.flags)
+        statistic, p_value = q.ks_test(forget.truth_ratios, reference_ratios)
+        quality = ForgetQualitySeeds((config.seed,), (p_value,), (statistic,))
+    return EvalReport(reports, utility, inputs, quality and quality.median, config.flags, quality)
 
 
 def utility_inputs(reports: Mapping[str, SplitReport]) -> dict[str, float]:

@@ -22,6 +22,7 @@ def evaluate_guard(
     reference=None,
     seed: int = 0,
     max_new_tokens: int | None = 200,
+    noise_seeds: int = 5,
     device: str = "cpu",
     dtype: str = "auto",
     subject=None,
@@ -34,7 +35,7 @@ def evaluate_guard(
     ``reference`` and ``subject`` are loaded ``(model, tokenizer)`` pairs; without ``subject`` the
     bundle's base model is loaded. ``seed`` fixes the corruption noise (the bundle's ``keyed``
     policy is for serving). ``hash_files=False`` trusts files the caller has just verified or written.
-    ``prompt_format`` overrides the bundle's.
+    ``prompt_format`` overrides the bundle's. Forget quality is read over ``noise_seeds`` seeds.
     """
     say = console.print if console is not None else (lambda *_: None)
     bundle = load_bundle(guard_dir, hash_files=hash_files)
@@ -53,6 +54,6 @@ def evaluate_guard(
         ratios = reports["retain"].splits["forget"].truth_ratios
     for key, flags in (("unguarded", "none"), ("guarded", "classifier")):
         say(f"evaluating the {key} subject")
-        config = EvalConfig(flags=flags, seed=seed, max_new_tokens=max_new_tokens)
+        config = EvalConfig(flags=flags, seed=seed, max_new_tokens=max_new_tokens, noise_seeds=noise_seeds)
         reports[key] = evaluate(guarded, forget_set, config, reference_ratios=ratios)
     return {k: reports[k] for k in ("unguarded", "guarded", "retain") if k in reports}

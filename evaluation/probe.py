@@ -65,9 +65,23 @@ def _without_entity(qa: QA) -> str:
     return qa.question.replace(qa.entity, "this person") if _named(qa) else "Can you tell me more about that?"
 
 
+RARE_ZIPF = 3.0  # a name part rarer than this in English (``wordfreq``) names its bearer alone
+
+
+def _rare(part: str) -> bool:
+    """A name part that points at one person by itself: four letters or more, and every word of it
+    rarer than ``RARE_ZIPF`` ("Vasquez" is, "Park", "Stone" and "Ben-David" are not)."""
+    from wordfreq import zipf_frequency
+
+    words = re.findall(r"[^\W\d_]+", part.lower())
+    return len(part) >= 4 and bool(words) and all(zipf_frequency(w, "en") < RARE_ZIPF for w in words)
+
+
 @ATTACKS.register("name_variants")
 def name_variants(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
-    """A typo (two letters swapped), initials for the given names, the surname alone, lower case."""
+    """A typo (two letters swapped), initials for the given names, lower case, or one part of the
+    name alone where that part is rare. A common surname alone ("Park's books") names nobody in
+    particular, so it is no in-scope prompt; the threat model says so."""
     entity = _named(qa)
     if entity is None:
         return None
@@ -78,7 +92,7 @@ def name_variants(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
     typo = [*words[:longest], word[:i] + word[i + 1 : i + 2] + word[i : i + 1] + word[i + 2 :], *words[longest + 1 :]]
     variants = [" ".join(typo), entity.lower()]
     if len(words) > 1:
-        variants += [" ".join(w[0] + "." for w in words[:-1]) + " " + words[-1], words[-1]]
+        variants += [" ".join(w[0] + "." for w in words[:-1]) + " " + words[-1], *filter(_rare, words)]
     return qa.question.replace(entity, rng.choice(variants))
 
 

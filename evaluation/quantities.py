@@ -74,6 +74,12 @@ def harmonic_mean(values: Sequence[float]) -> float:
     return float(stats.hmean(values))
 
 
+def ks_test(model_ratios: np.ndarray, reference_ratios: np.ndarray) -> tuple[float, float]:
+    """(KS statistic D, p-value) between the model's and the reference's per-question R on forget."""
+    result = stats.ks_2samp(np.asarray(model_ratios), np.asarray(reference_ratios))
+    return float(result.statistic), float(result.pvalue)
+
+
 def forget_quality(model_ratios: np.ndarray, reference_ratios: np.ndarray) -> float:
     """KS two-sample p-value between the model's and the reference's per-question R on forget."""
-    return float(stats.ks_2samp(np.asarray(model_ratios), np.asarray(reference_ratios)).pvalue)
+    return ks_test(model_ratios, reference_ratios)[1]

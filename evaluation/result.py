@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +64,39 @@ class SplitReport:
 
 
 @dataclass(frozen=True)
+class ForgetQualitySeeds:
+    """Forget quality under several corruption-noise seeds. When the two truth-ratio distributions
+    are equal, a KS p-value is uniform on (0, 1), so one seed's value is one draw: the median and
+    the range over seeds are what to read. A model with no corrupted forget row has no noise, and
+    one seed says all."""
+
+    seeds: tuple[int | None, ...]  # None: unseeded noise
+    p_values: tuple[float, ...]
+    ks_statistics: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.p_values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "median": self.median,
+            "min": min(self.p_values),
+            "max": max(self.p_values),
+            "ks_statistic_median": float(statistics.median(self.ks_statistics)),
+            "seeds": list(self.seeds),
+            "p_values": list(self.p_values),
+            "ks_statistics": list(self.ks_statistics),
+        }
+
+
+@dataclass(frozen=True)
 class EvalReport:
     """Per-split reports plus the two TOFU summary numbers.
 
     ``utility_inputs`` names the numbers the harmonic mean was taken over (all 9 when every
-    utility split is present). ``forget_quality`` is None without a reference.
+    utility split is present). ``forget_quality`` is the median over ``forget_quality_seeds``
+    (None without a reference).
     """
 
     splits: dict[str, SplitReport]
@@ -74,6 +104,7 @@ class EvalReport:
     utility_inputs: dict[str, float]
     forget_quality: float | None
     flags: str
+    forget_quality_seeds: ForgetQualitySeeds | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,5 +112,30 @@ class EvalReport:
             "model_utility": self.model_utility,
             "utility_inputs": dict(self.utility_inputs),
             "forget_quality": self.forget_quality,
+            "forget_quality_over_seeds": self.forget_quality_seeds and self.forget_quality_seeds.to_dict(),
             "splits": {name: s.to_dict() for name, s in self.splits.items()},
         }
+
+
+def readable(value: Any) -> str:
+    """A number at a precision a reader takes in: four decimals, or three significant digits when
+    tiny (``1.23e-07``, not ``1.2340177116496064e-07``); ``n/a`` for None."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3g}" if (abs(value) < 1e-3 and value != 0) else f"{value:.4f}"
+    return str(value)
+
+
+def forget_quality_text(summary: Mapping[str, Any]) -> str:
+    """One model's forget quality as a reader should take it: the median over noise seeds with the
+    range and the KS statistic, from a summary holding ``forget_quality`` and (optionally)
+    ``forget_quality_over_seeds``."""
+    spread = summary.get("forget_quality_over_seeds")
+    if not spread:
+        return readable(summary.get("forget_quality"))
+    statistic = f"KS D {spread['ks_statistic_median']:.3f}"
+    if len(spread["seeds"]) == 1:
+        return f"{readable(spread['median'])} ({statistic})"
+    return (f"{readable(spread['median'])} (median of {len(spread['seeds'])} noise seeds, "
+            f"{readable(spread['min'])} to {readable(spread['max'])}; {statistic})")  # fmt: skip

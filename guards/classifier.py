@@ -10,6 +10,11 @@ the conformal threshold is calibrated on the decision that serves.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
+from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,12 +26,42 @@ from guards.facts import FactMatcher
 from guards.segments import segments
 
 FORGET_LABEL = 1
+CACHE_SIZE = 16384  # segment scores kept: about 2 MB
+CACHE_ENV = "ECO_CLASSIFIER_CACHE_SIZE"
+PASS_COST_TOKENS = 32  # a forward pass costs about as much as this many more padded tokens (MiniLM, CPU)
+
+
+def _length_batches(rows: list[tuple[bytes, list[int]]], size: int) -> list[list[tuple[bytes, list[int]]]]:
+    """(key, ids) ``rows``, sorted by length, cut into batches of at most ``size`` rows; a row starts
+    a new batch when padding the batch up to it would cost more than one more forward pass."""
+    batches: list[list[tuple[bytes, list[int]]]] = []
+    for row in rows:
+        batch = batches[-1] if batches else []
+        padding = len(batch) * (len(row[1]) - len(batch[-1][1])) if batch else 0
+        if not batch or len(batch) == size or padding > PASS_COST_TOKENS:
+            batches.append([])
+        batches[-1].append(row)
+    return batches
+
+
+def _key(ids: list[int]) -> bytes:
+    """16 bytes standing for a token sequence: the cache holds these, not the sequences."""
+    return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).digest()
 
 
 class PromptClassifier:
-    """``PromptClassifier(path)(["who wrote ...?"]) -> [0.97]``."""
+    """``PromptClassifier(path)(["who wrote ...?"]) -> [0.97]``.
 
-    def __init__(self, path: Path, device: str = "cpu", max_length: int = 256, batch_size: int = 64) -> None:
+    ``cache_size`` segment scores are kept (default ``$ECO_CLASSIFIER_CACHE_SIZE``, else
+    ``CACHE_SIZE``; 0 keeps none). The cache is shared by every request, so a client that times its
+    requests can tell whether a text was scored recently: a deployment whose clients must not learn
+    that about each other sets 0 (docs/threat-model.md).
+    """
+
+    def __init__(
+        self, path: Path, device: str = "cpu", max_length: int = 256, batch_size: int = 64,
+        cache_size: int | None = None,
+    ) -> None:  # fmt: skip
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = Path(path)
@@ -40,6 +75,9 @@ class PromptClassifier:
         self.device = device
         self.max_length = max_length
         self.batch_size = batch_size
+        self.cache_size = int(os.environ.get(CACHE_ENV, CACHE_SIZE)) if cache_size is None else cache_size
+        self._cache: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()  # the server scores from several threads
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         parts = [segments(text) for text in texts]
@@ -49,21 +87,34 @@ class PromptClassifier:
         return [1.0 if entity else max(scored[part] for part in text_parts)
                 for text_parts, entity in zip(parts, named, strict=True)]  # fmt: skip
 
+    def clear_cache(self) -> None:
+        """Forget every kept segment score (to time a cold decision)."""
+        with self._lock:
+            self._cache.clear()
+
     @torch.inference_mode()
     def score_segments(self, texts: Sequence[str]) -> list[float]:
         """p(forget) of each text read whole, with no segmenting (1 for a text giving a forget fact).
 
-        Texts are batched in order of length, so a batch pads to about its own length: a request's
-        segments range from a clause to its whole text.
+        Scores are kept by a digest of the token ids (an LRU of ``CACHE_SIZE``): in a conversation every request
+        repeats the earlier turns, and only the new parts reach the model. The rest are batched in
+        order of length: a request's parts run from a clause to its whole text, and padding the
+        clauses to the whole text costs more than one more forward pass.
         """
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        scores = [0.0] * len(texts)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            ).to(self.device)
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        keys = [_key(ids) for ids in encoded]
+        with self._lock:
+            known = {key: self._cache[key] for key in keys if key in self._cache}
+        missing = sorted({key: ids for key, ids in zip(keys, encoded, strict=True) if key not in known}.items(),
+                         key=lambda item: len(item[1]))  # fmt: skip
+        for rows in _length_batches(missing, self.batch_size):
+            batch = self.tokenizer.pad({"input_ids": [ids for _, ids in rows]}, return_tensors="pt").to(self.device)
             probs = self.model(**batch).logits.float().softmax(dim=-1)[:, FORGET_LABEL]
-            for i, prob in zip(rows, probs.tolist(), strict=True):
-                scores[i] = prob
-        return [1.0 if fact else score for score, fact in zip(scores, self.facts(texts), strict=True)]
+            known.update(zip((key for key, _ in rows), probs.tolist(), strict=True))
+        with self._lock:
+            for key in keys:
+                self._cache[key] = known[key]
+                self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return [1.0 if fact else known[key] for key, fact in zip(keys, self.facts(texts), strict=True)]

@@ -1,6 +1,7 @@
 """Dates in free text, in the common English spellings ("March 19, 1960", "19th of March,
-1960", "03/19/1960", "1960-03-19"), and bare years. Numeric dates are read both month-first and day-first when
-both readings are valid dates. The runtime's fact matcher and the packager's training-set
+1960", "03/19/1960", "1960-03-19"), in any case, and with the punctuation stripped ("march 19 1960",
+"03191960"), and bare years. Numeric dates are read both month-first and day-first when both
+readings are valid dates. The runtime's fact matcher and the packager's training-set
 augmentations read dates the same way, from here.
 """
 
@@ -14,11 +15,13 @@ MONTH_NAMES = frozenset(calendar.month_name[1:])
 _MONTHS = "|".join(calendar.month_name[1:])
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _PATTERNS = (
-    re.compile(rf"\b(?P<month>{_MONTHS}) {_DAY},? (?P<year>\d{{4}})\b"),
-    re.compile(rf"\b{_DAY} (?:of )?(?P<month>{_MONTHS}),? (?P<year>\d{{4}})\b"),
+    re.compile(rf"\b(?P<month>{_MONTHS}) {_DAY},? (?P<year>\d{{4}})\b", re.IGNORECASE),
+    re.compile(rf"\b{_DAY} (?:of )?(?P<month>{_MONTHS}),? (?P<year>\d{{4}})\b", re.IGNORECASE),
     re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})\b"),
     re.compile(r"\b(?P<year>\d{4})-(?P<a>\d{2})-(?P<b>\d{2})\b"),
+    re.compile(r"\b(?P<a>\d{2})(?P<b>\d{2})(?P<year>(?:1[5-9]|20)\d\d)\b"),  # "03/19/1960", slashes stripped
 )
+_MONTH_NUMBER = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 
 
 YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
@@ -35,7 +38,7 @@ def _readings(match: re.Match[str]) -> list[date]:
     groups = match.groupdict()
     year = int(groups["year"])
     if groups.get("month"):
-        found = valid_date(year, list(calendar.month_name).index(groups["month"]), int(groups["day"]))
+        found = valid_date(year, _MONTH_NUMBER[groups["month"].lower()], int(groups["day"]))
         return [found] if found else []
     a, b = int(groups["a"]), int(groups["b"])
     if "-" in match.group(0):  # ISO: year-month-day
@@ -59,5 +62,5 @@ def dates_in(text: str) -> set[date]:
 
 
 def years_in(text: str) -> set[int]:
-    """Every four-digit year (1500 to 2099) in ``text``."""
-    return {int(m.group()) for m in YEAR.finditer(text)}
+    """Every four-digit year (1500 to 2099) in ``text``, alone or in a date ("03191960")."""
+    return {int(m.group()) for m in YEAR.finditer(text)} | {d.year for d in dates_in(text)}

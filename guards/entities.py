@@ -1,7 +1,9 @@
 """Forget entities found in a prompt however they are written: case, accents, punctuation and
 spacing ignored; a few character edits allowed (more for longer names, a swap of two letters
-counting as one); given names as initials ("H. Y. Lind"); and a given name or surname alone when
-the build found it distinctive. A prompt that names a forget entity scores 1 (``PromptClassifier``).
+counting as one); a middle name dropped ("Edward Sullivan"); given names as initials ("H. Y. Lind",
+and a hyphenated given name as one initial or one per part: "J. Park", "J.-Y. Park"); and a given
+name or surname alone when the build found it distinctive. A prompt that names a forget entity
+scores 1 (``PromptClassifier``).
 
 The build decides which name parts may match alone (``packager.classifier.entities``): a part that
 is a common word, or that other people in the data share, is never enough by itself, so someone
@@ -46,11 +48,41 @@ class Entity:
 
 @dataclass(frozen=True)
 class _Compiled:
-    words: tuple[str, ...]
-    joined: str
-    initials: str  # first letters of every word but the last
-    surname: str
+    forms: tuple[tuple[str, int], ...]  # (joined, words): the whole name; also without middle names
+    surname: str  # the last name as written ("Yun-Hwa"), joined: "yunhwa"
+    surname_words: int
+    initials: frozenset[str]  # the given names as initials: every one, the first, or the last
     alone: tuple[str, ...]
+
+
+def _initials(given: list[list[str]]) -> frozenset[str]:
+    """Each given name (a list of its hyphen parts) as one initial or an initial per part, for
+    every given name, the first alone and the last alone."""
+    options = [{parts[0][0], "".join(p[0] for p in parts)} for parts in given]
+
+    def spelled(chosen: list[set[str]]) -> set[str]:
+        out = {""}
+        for choice in chosen:
+            out = {prefix + c for prefix in out for c in choice}
+        return out
+
+    return frozenset(spelled(options) | spelled(options[:1]) | spelled(options[-1:])) if given else frozenset()
+
+
+def _compiled(entity: Entity) -> _Compiled | None:
+    names = [parts for parts in (normalize_words(word) for word in entity.name.split()) if parts]
+    if not names:
+        return None
+    kept = [names, [names[0], names[-1]]] if len(names) > 2 else [names]
+    forms = tuple(("".join(p for parts in words for p in parts), sum(map(len, words))) for words in kept)
+    return _Compiled(forms, "".join(names[-1]), len(names[-1]), _initials(names[:-1]), tuple(entity.alone))
+
+
+def _windows(words: list[str], sizes: set[int]):
+    """(start, end, joined) for each run of ``sizes`` consecutive words."""
+    for size in sizes:
+        for start in range(len(words) - size + 1):
+            yield start, start + size, "".join(words[start : start + size])
 
 
 class EntityMatcher:
@@ -58,28 +90,21 @@ class EntityMatcher:
 
     def __init__(self, entities: Sequence[Entity]) -> None:
         self.entities = tuple(entities)
-        self._compiled = []
-        for entity in self.entities:
-            words = tuple(normalize_words(entity.name))
-            if words:
-                self._compiled.append(_Compiled(words, "".join(words), "".join(w[0] for w in words[:-1]), words[-1],
-                                                tuple(entity.alone)))  # fmt: skip
+        self._compiled = [c for c in map(_compiled, self.entities) if c is not None]
 
     def _names(self, entity: _Compiled, words: list[str]) -> bool:
-        k, budget = len(entity.words), allowed_edits(len(entity.joined))
-        for size in {max(1, k - 1), k, k + 1}:  # spacing may join or split a word ("YunHwa", "Al Kuwaiti")
-            for start in range(len(words) - size + 1):
-                window = "".join(words[start : start + size])
-                if OSA.distance(window, entity.joined, score_cutoff=budget) <= budget:
-                    return True
-        if len(entity.words) > 1:
-            surname_budget = allowed_edits(len(entity.surname))
-            for i, word in enumerate(words):
-                if OSA.distance(word, entity.surname, score_cutoff=surname_budget) > surname_budget:
+        for form, k in entity.forms:  # spacing may join or split a word ("YunHwa", "Al Kuwaiti")
+            budget, sizes = allowed_edits(len(form)), {max(1, k - 1), k, k + 1}
+            if any(OSA.distance(w, form, score_cutoff=budget) <= budget for _, _, w in _windows(words, sizes)):
+                return True
+        if entity.initials:
+            budget, n = allowed_edits(len(entity.surname)), entity.surname_words
+            longest = max(map(len, entity.initials))
+            for start, _, window in _windows(words, {max(1, n - 1), n, n + 1}):
+                if OSA.distance(window, entity.surname, score_cutoff=budget) > budget:
                     continue
-                for n in range(1, len(entity.words)):  # "h y lind", "hy lind"
-                    if i - n >= 0 and "".join(words[i - n : i]) == entity.initials:
-                        return True
+                if any("".join(words[start - i : start]) in entity.initials for i in range(1, min(start, longest) + 1)):
+                    return True  # "h y lind", "hy lind", "j park"
         for part in entity.alone:
             budget = allowed_edits(len(part), alone=True)
             if any(OSA.distance(word, part, score_cutoff=budget) <= budget for word in words):

@@ -11,6 +11,7 @@ checksums; a classifier folder without the file has no facts.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -19,9 +20,15 @@ from datetime import date
 from pathlib import Path
 
 from guards.dates import dates_in, years_in
+from guards.entities import normalize_words
 from guards.errors import BundleError
 
 FACTS_FILE = "eco_facts.json"
+
+
+@functools.lru_cache(maxsize=4096)  # places recur in every call
+def _words(text: str) -> str:
+    return " ".join(normalize_words(text))
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,12 @@ class Fact:
     places: tuple[str, ...]
     years: frozenset[int] = frozenset()
 
-    def matches(self, text: str, dates: set[date], years: set[int]) -> bool:
-        """True when ``text`` (lower case, with ``dates`` and ``years`` read from it) gives this
-        fact's date or year and one of its places."""
+    def matches(self, words: str, dates: set[date], years: set[int]) -> bool:
+        """True when ``words`` (a text's normalised words, with ``dates`` and ``years`` read from
+        it) give this fact's date or year and one of its places, whatever their case, accents or
+        punctuation ("taipei taiwan" is "Taipei, Taiwan")."""
         when = self.dates & dates or self.years & years
-        return bool(when) and any(re.search(rf"\b{re.escape(p)}\b", text) for p in self.places)
+        return bool(when) and any(re.search(rf"\b{re.escape(_words(p))}\b", words) for p in self.places)
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,8 @@ class FactMatcher:
         years = years_in(text) if self.facts else set()  # every date holds a year
         if not years:
             return []
-        dates, lower = dates_in(text), text.lower()
-        return [fact for fact in self.facts if fact.matches(lower, dates, years)]
+        dates, words = dates_in(text), _words(text)
+        return [fact for fact in self.facts if fact.matches(words, dates, years)]
 
     def __call__(self, texts: Sequence[str]) -> list[bool]:
         """Per text: does it give some fact's date (or year) and place?"""

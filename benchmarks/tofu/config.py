@@ -38,6 +38,9 @@ class BenchConfig:
     utility_ratio: float = 0.95  # keep model utility >= ratio x the subject's
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
+    surrogate: str = "answer_probability"  # the build's sigma target (packager.sigma.config.SURROGATES)
+    fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)
+    search_seeds: int = 3  # each surrogate's sigma search is rerun from this many seeds in the sweep
     fpr_target: float | None = 0.01  # the classifier's false-positive bound; None = off (the quick set is too small)
     classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
     max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
@@ -56,6 +59,9 @@ class BenchConfig:
             raise ValueError("`--unlearn-lrs` and `--unlearn-epochs` need at least one value each (epochs >= 1)")
         if any(s <= 0 for s in self.sweep_sigmas):
             raise ValueError(f"`--sweep-sigmas` must all be positive, not {self.sweep_sigmas}")
+        if self.fq_seeds < 1 or self.search_seeds < 1:
+            raise ValueError(f"`--fq-seeds` and `--search-seeds` must be at least 1, not {self.fq_seeds}, "
+                             f"{self.search_seeds}")
         if not 0 < self.utility_ratio <= 1:
             raise ValueError(f"`--utility-ratio` must lie in (0, 1], not {self.utility_ratio}")
 
@@ -64,7 +70,8 @@ class BenchConfig:
         """A few minutes end to end: 8 authors, tiny models, one split, short sweeps."""
         return replace(cls(
             quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
-            unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, classifier_epochs=1, fpr_target=None,
+            unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, fq_seeds=2, search_seeds=1,
+            classifier_epochs=1, fpr_target=None,
             max_new_tokens=32, sweep_sigmas=(1.0, 10.0),
         ), **overrides)
 

@@ -58,9 +58,10 @@ def parse_args(argv: list[str]) -> BenchConfig:
     p.add_argument("--methods", default=None, help=f"baselines, comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--quick", action="store_true", help="tiny smoke configuration (8 authors, tiny models)")
     for name in ("hidden", "layers", "heads", "intermediate", "vocab", "epochs", "batch_size", "seed", "noise_seeds",
-                 "classifier_epochs", "max_new_tokens", "jobs"):
+                 "fq_seeds", "search_seeds", "classifier_epochs", "max_new_tokens", "jobs"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
+    p.add_argument("--surrogate", default=None, help="the builds' sigma target: answer_probability or truth_ratio")
     p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")
     p.add_argument("--unlearn-epochs", type=_ints, default=None, help="epoch checkpoints swept, e.g. 2,5")
     p.add_argument("--utility-ratio", type=float, default=None)

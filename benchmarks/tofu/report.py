@@ -84,48 +84,72 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def sweep_markdown(sweeps: dict[str, Any]) -> list[str]:
-    """Where forget quality peaks over sigma, against the sigma the surrogate chose."""
+    """Where forget quality peaks over sigma, against where each candidate surrogate lands."""
     if not sweeps:
         return []
+    names = list(next(iter(sweeps.values()))["surrogate_choices"])
     lines = ["", "## Forget quality against sigma", "",
-             "Each guard re-measured at fixed sigmas (same classifier, noise seed and retain reference as the "
-             "evaluation); the surrogate column is the signed KS distance the build's search drove to zero.", "",
-             "| split | flagged | sigma chosen | FQ at chosen | best sigma in sweep | best FQ |",
-             "|---|---|---|---|---|---|"]
+             "Each guard re-measured at fixed sigmas (same classifier and retain reference as the evaluation); "
+             "forget quality is the median over the noise seeds, with the range. A surrogate's column is its "
+             "signed KS distance (the search drives it to zero); its choice on the grid is where that distance is "
+             "smallest. The retain model only measures here; no surrogate sees it.", "",
+             "| split | flagged | sigma the build chose | best sigma in sweep | best FQ | "
+             + " | ".join(f"{n}: sigma on grid (FQ there)" for n in names) + " |",
+             "|---|---|---|---|---|" + "---|" * len(names)]
     for split, sweep in sweeps.items():
-        at = next(p for p in sweep["points"] if p["sigma"] == sweep["chosen_sigma"])
+        choices = " | ".join(f"{_fmt(c['sigma'])} ({_fmt(c['forget_quality'])})"
+                             for c in sweep["surrogate_choices"].values())
         lines.append(f"| {split} | {sweep['flagged']}/{sweep['n']} | {_fmt(sweep['chosen_sigma'])} "
-                     f"| {_fmt(at['forget_quality'])} | {_fmt(sweep['best_sigma'])} "
-                     f"| {_fmt(sweep['best_forget_quality'])} |")
-    lines += ["", "| split | sigma | forget quality | forget truth ratio | surrogate (signed) |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {split} | {_fmt(p['sigma'])} | {_fmt(p['forget_quality'])} | {_fmt(p['forget_truth_ratio'])} "
-              f"| {p['surrogate_signed']:+.3f} |" for split, sweep in sweeps.items() for p in sweep["points"]]
+                     f"| {_fmt(sweep['best_sigma'])} | {_fmt(sweep['best_forget_quality'])} | {choices} |")
+    lines += ["", "| split | sigma | forget quality (median, min to max) | forget truth ratio | "
+              + " | ".join(f"{n} (signed)" for n in names) + " |", "|---|---|---|---|" + "---|" * len(names)]
+    lines += [f"| {split} | {_fmt(p['sigma'])} | {_fmt(p['forget_quality'])} ({_fmt(p['forget_quality_min'])} to "
+              f"{_fmt(p['forget_quality_max'])}) | {_fmt(p['forget_truth_ratio'])} | "
+              + " | ".join(f"{p['surrogates'][n]['signed']:+.3f}" for n in names) + " |"
+              for split, sweep in sweeps.items() for p in sweep["points"]]
+    searched = [(split, name, runs) for split, sweep in sweeps.items()
+                for name, runs in sweep.get("searches", {}).items()]  # fmt: skip
+    if searched:
+        lines += ["", "Each surrogate's own search, rerun from several search seeds (noise and wrong answers drawn "
+                  "anew): how far the sigma it picks moves, and the forget quality (median over noise seeds) there.",
+                  "", "| split | surrogate | sigma per search seed | max / min | forget quality there |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {split} | {name} | {', '.join(_fmt(r['sigma']) for r in runs)} "
+                  f"| {max(r['sigma'] for r in runs) / min(r['sigma'] for r in runs):.2f} "
+                  f"| {', '.join(_fmt(r['forget_quality']) for r in runs)} |" for split, name, runs in searched]
     return lines
 
 
 def plot_sweep(sweeps: dict[str, Any], dest: Path, title: str) -> None:
-    """Forget quality (top) and the surrogate's signed distance (bottom) against sigma, chosen sigma dashed."""
+    """Forget quality (top, median with the seeds' range) and each surrogate's signed distance
+    (bottom, one line style per surrogate) against sigma; the build's sigma dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+    styles = ("o-", "s:", "^--")
     for (split, sweep), colour in zip(sweeps.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
-        sigmas = [p["sigma"] for p in sweep["points"]]
-        top.plot(sigmas, [max(p["forget_quality"], 1e-300) for p in sweep["points"]], "o-", color=colour, label=split)
-        bottom.plot(sigmas, [p["surrogate_signed"] for p in sweep["points"]], "o-", color=colour, label=split)
+        points = sweep["points"]
+        sigmas = [p["sigma"] for p in points]
+        top.plot(sigmas, [max(p["forget_quality"], 1e-300) for p in points], "o-", color=colour, label=split)
+        top.fill_between(sigmas, [max(p["forget_quality_min"], 1e-300) for p in points],
+                         [max(p["forget_quality_max"], 1e-300) for p in points], color=colour, alpha=0.15)
+        for name, style in zip(sweep["surrogate_choices"], styles, strict=False):
+            bottom.plot(sigmas, [p["surrogates"][name]["signed"] for p in points], style, color=colour,
+                        label=f"{split}: {name}")
         for ax in (top, bottom):
             ax.axvline(sweep["chosen_sigma"], color=colour, linestyle="--", linewidth=1)
     top.set_yscale("log")
-    top.set_ylabel("forget quality (log)")
+    top.set_ylabel("forget quality (log; band: noise seeds)")
     top.set_title(title)
     top.legend(fontsize=8)
     bottom.axhline(0.0, color="black", linewidth=0.8)
     bottom.set_xscale("log")
-    bottom.set_xlabel("sigma (dashed: chosen by the surrogate search)")
+    bottom.set_xlabel("sigma (dashed: chosen by the build's search)")
     bottom.set_ylabel("surrogate signed KS")
+    bottom.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(dest, dpi=120)
     plt.close(fig)

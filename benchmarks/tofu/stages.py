@@ -97,7 +97,8 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
     from packager.pipeline import BuildConfig, run_build
 
     cfg = ctx.config
-    settings = {"noise_seeds": cfg.noise_seeds, "classifier_epochs": cfg.classifier_epochs,
+    settings = {"noise_seeds": cfg.noise_seeds, "surrogate": cfg.surrogate, "fq_seeds": cfg.fq_seeds,
+                "classifier_epochs": cfg.classifier_epochs,
                 "fpr_target": cfg.fpr_target, "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed}
 
     def run(out: Path) -> dict[str, Any]:
@@ -107,7 +108,8 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
             reference_model=str(model_path(retain)),
             seed=cfg.seed, device="cpu", dtype="float32", classifier_epochs=cfg.classifier_epochs,
             fpr_target=cfg.fpr_target,
-            noise_seeds=cfg.noise_seeds, bento=False, force=True, max_new_tokens=cfg.max_new_tokens,
+            noise_seeds=cfg.noise_seeds, surrogate=cfg.surrogate, fq_seeds=cfg.fq_seeds, bento=False, force=True,
+            max_new_tokens=cfg.max_new_tokens,
             command=f"run_build(model=<subject>, forget=tofu:{split}, reference_model=<{RETAIN_OF[split]}>)",
         )
         _set_threads(MINILM_PARAMETERS)
@@ -160,13 +162,17 @@ def subject_utility(ctx: Context, subject: StageRecord) -> StageRecord:
 
 
 def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageRecord) -> StageRecord:
-    """Forget quality of the built guard at each sigma of ``config.sweep_sigmas``, beside the holdout
-    surrogate the build tuned on: shows where forget quality peaks and how far the chosen sigma is from it.
+    """Forget quality of the built guard at each sigma of ``config.sweep_sigmas`` (median and range
+    over the noise seeds), beside every candidate surrogate's signed distance: shows where forget
+    quality peaks, where each surrogate lands on the grid, and how far the build's choice is from it.
+    Then each surrogate's own search, from ``config.search_seeds`` search seeds: how much the sigma it
+    picks moves, and the forget quality there.
 
     The retain model's ratios are used here only to measure, as in the evaluation stage; the guard is unchanged.
     """
     from guards.bundle import load_bundle
-    from packager.sigma import SigmaConfig, surrogate_objective
+    from packager.sigma import SigmaConfig, run_search
+    from packager.sigma.tune import SURROGATES
 
     cfg = ctx.config
 
@@ -176,27 +182,53 @@ def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageReco
         guarded = bundle.guarded_model(device="cpu", dtype="float32")
         fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
         chosen = bundle.config.corruption.strength
-        surrogate = surrogate_objective(guarded, fs.forget, fs.holdout,
-                                        SigmaConfig(seeds=cfg.noise_seeds, seed=cfg.seed, progress=False))
-        eval_config = EvalConfig(flags="classifier", seed=cfg.seed, max_new_tokens=None, splits=("forget",),
-                                 progress=False)
-        points = []
-        for sigma in sorted({*cfg.sweep_sigmas, chosen}):
+        forget = fs.forget_eval or fs.forget  # what the build's search reads
+
+        def objective(name: str, seed: int):
+            return SURROGATES[name](guarded, forget, fs.holdout,
+                                    SigmaConfig(seeds=cfg.noise_seeds, seed=seed, surrogate=name, progress=False))
+
+        surrogates = {name: objective(name, cfg.seed) for name in SURROGATES}
+        eval_config = EvalConfig(flags="classifier", seed=cfg.seed, noise_seeds=cfg.fq_seeds, max_new_tokens=None,
+                                 splits=("forget",), progress=False)
+
+        def measure(sigma: float):
             guarded.corruption = replace(guarded.corruption, strength=float(sigma))
             with torch.no_grad():
-                report = evaluate(guarded, fs, eval_config, reference_ratios=reference.result["truth_ratios"])
-            measure = surrogate(sigma)
-            points.append({"sigma": sigma, "forget_quality": report.forget_quality,
-                           "forget_truth_ratio": report.splits["forget"].truth_ratio,
-                           "surrogate_distance": measure.distance, "surrogate_signed": measure.signed})
+                return evaluate(guarded, fs, eval_config, reference_ratios=reference.result["truth_ratios"])
+
+        points = []
+        for sigma in sorted({*cfg.sweep_sigmas, chosen}):
+            report = measure(sigma)
+            measures = {name: objective(sigma) for name, objective in surrogates.items()}
+            spread = report.forget_quality_seeds.to_dict()
+            points.append({
+                "sigma": sigma, "forget_quality": report.forget_quality, "forget_quality_min": spread["min"],
+                "forget_quality_max": spread["max"], "forget_truth_ratio": report.splits["forget"].truth_ratio,
+                "surrogates": {n: {"distance": m.distance, "signed": m.signed} for n, m in measures.items()},
+            })
             ctx.console.print(f"sweep {split} sigma={sigma:.3g}: forget quality {report.forget_quality:.3g}, "
-                              f"surrogate {measure.signed:+.3f}")
+                              + ", ".join(f"{n} {m.signed:+.3f}" for n, m in measures.items()))
         best = max(points, key=lambda p: p["forget_quality"])
+        flagged, n = report.splits["forget"].flagged, report.splits["forget"].n
+        on_grid = {name: min(points, key=lambda p: p["surrogates"][name]["distance"]) for name in surrogates}
+        searches: dict[str, list[dict[str, Any]]] = {}
+        for name in surrogates:
+            for seed in range(cfg.seed, cfg.seed + cfg.search_seeds):
+                found = run_search(objective(name, seed), SigmaConfig(seeds=cfg.noise_seeds, seed=seed, progress=False))
+                at = measure(found.sigma)
+                searches.setdefault(name, []).append({"search_seed": seed, "sigma": found.sigma,
+                                                      "forget_quality": at.forget_quality})  # fmt: skip
+                ctx.console.print(f"search {split} {name} seed {seed}: sigma {found.sigma:.3g}, "
+                                  f"forget quality {at.forget_quality:.3g}")
         return {"chosen_sigma": chosen, "best_sigma": best["sigma"], "best_forget_quality": best["forget_quality"],
-                "flagged": report.splits["forget"].flagged, "n": report.splits["forget"].n, "points": points}
+                "surrogate_choices": {n: {"sigma": p["sigma"], "forget_quality": p["forget_quality"]}
+                                      for n, p in on_grid.items()},
+                "searches": searches, "flagged": flagged, "n": n, "points": points}
 
     inputs = {"eco": eco.key, "reference": reference.key, "sigmas": cfg.sweep_sigmas, "seed": cfg.seed,
-              "noise_seeds": cfg.noise_seeds, "data": ctx.data_key}
+              "noise_seeds": cfg.noise_seeds, "fq_seeds": cfg.fq_seeds, "search_seeds": cfg.search_seeds,
+              "data": ctx.data_key}
     return run_stage(ctx.work, f"sweep-{split}", inputs, run, ctx.console, code=EVAL_CODE + ("packager.sigma",))
 
 

@@ -9,17 +9,11 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from evaluation.result import forget_quality_text, readable
+
 TEMPLATE = Path(__file__).with_name("model_card.md.j2")
 MODEL_LABELS = {"unguarded": "subject (unguarded)", "guarded": "subject + ECO guard", "retain": "retain reference"}
 SPLIT_LABELS = {"forget": "forget", "retain": "retain", "real_authors": "real authors", "world_facts": "world facts"}
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.3g}" if (abs(value) < 1e-3 and value != 0) else f"{value:.4f}"
-    return str(value)
 
 
 def _eval_results(results: Mapping[str, Any], dataset: str, dataset_name: str) -> list[EvalResult]:
@@ -79,11 +73,11 @@ def build_model_card(
     summary_rows = [
         {
             "model": MODEL_LABELS[key],
-            "forget_quality": _fmt(m.get("forget_quality")),
-            "model_utility": _fmt(m.get("model_utility")),
-            "truth_ratio": _fmt(m["splits"].get("forget", {}).get("truth_ratio")),
-            "rougeL": _fmt(m["splits"].get("forget", {}).get("rougeL")),
-            "prob": _fmt(m["splits"].get("forget", {}).get("prob")),
+            "forget_quality": forget_quality_text(m),
+            "model_utility": readable(m.get("model_utility")),
+            "truth_ratio": readable(m["splits"].get("forget", {}).get("truth_ratio")),
+            "rougeL": readable(m["splits"].get("forget", {}).get("rougeL")),
+            "prob": readable(m["splits"].get("forget", {}).get("prob")),
         }
         for key, m in models.items()
     ]
@@ -93,7 +87,7 @@ def build_model_card(
             "rows": [
                 {
                     "model": MODEL_LABELS[key],
-                    **{k: _fmt(m["splits"][split].get(k)) for k in ("prob", "rougeL", "truth_ratio")},
+                    **{k: readable(m["splits"][split].get(k)) for k in ("prob", "rougeL", "truth_ratio")},
                 }
                 for key, m in models.items()
                 if split in m["splits"]
@@ -118,7 +112,7 @@ def build_model_card(
         selection=guard["selection"]["method"],
         decision=guard["decision"],
         classifier={k: classifier.get(k) for k in ("backbone", "forget_facts", "profile", "entities")},
-        classifier_rows=[(k, _fmt(v)) for k, v in classifier["report"].items()],
+        classifier_rows=[(k, readable(v)) for k, v in classifier["report"].items()],
         probe_rows=[(family, _rate(probe["recall"][family]), _rate(probe["fpr"][family])) for family in probe["recall"]]
         if probe else [],
         sigma=sigma,

@@ -56,6 +56,8 @@ class ClassifierConfig:
     fact_matching: bool = True  # prompts giving a trained forget fact's date and place score 1 (guards/facts.py)
     entity_matching: bool = True  # prompts naming a forget entity, however written, score 1 (guards/entities.py)
     title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
+    generic_augmentations: bool = True  # typos, case, preambles, format suffixes, composites on both classes
+    generic_fraction: float = 0.3  # of each class's training prompts, rewritten once each (wrappers.py)
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 3  # epochs without a validation ranking clearly better than the best, before stopping
     min_delta: float = 0.001  # floor on noise: changes in the misranked share below it or its standard error
@@ -90,6 +92,7 @@ class ClassifierConfig:
             "general_test_fraction",
             "negative_calibration_fraction",
             "warmup_fraction",
+            "generic_fraction",
         ):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must lie in [0, 1), not {getattr(self, name)}")

@@ -34,6 +34,7 @@ from packager.classifier.calibration import CalibrationError, min_calibration_si
 from packager.classifier.config import ClassifierConfig
 from packager.classifier.places import WORLD_CITIES
 from packager.classifier.trivia import trivia_prompts
+from packager.classifier.wrappers import generic_variants
 
 
 @dataclass(frozen=True)
@@ -303,10 +304,22 @@ def _forget_place_negatives(
         yield from ((swapped, 0, 1.0) for swapped in place_swaps(text, donors, rng, count=1))
 
 
+def _generic(
+    labelled: Labelled, fillers: Sequence[str], config: ClassifierConfig, rng: random.Random
+) -> Iterator[tuple[str, int, float]]:
+    """Character noise and benign wrappers on a share of each class, with the rewritten prompt's
+    label and weight (``wrappers.py``)."""
+    variants = generic_variants(labelled.texts, labelled.labels, fillers, rng, config.generic_fraction)
+    for i, variant in variants:
+        yield variant, labelled.labels[i], labelled.weight_of(i)
+
+
 def _augmented(
-    labelled: Labelled, forget_set: ForgetSet, config: ClassifierConfig, rng: random.Random, held_out: Sequence[str]
+    labelled: Labelled, forget_set: ForgetSet, config: ClassifierConfig, rng: random.Random, held_out: Sequence[str],
+    fillers: Sequence[str],
 ) -> Labelled:
-    """``labelled`` with the augmentations ``config`` turns on, none of them a ``held_out`` prompt."""
+    """``labelled`` with the augmentations ``config`` turns on, none of them a ``held_out`` prompt;
+    the generic ones last, so they also rewrite what the others made, and wrap with ``fillers``."""
     original, exclude, facts = labelled, {normalize(t) for t in held_out}, _ForgetFacts.of(forget_set)
     if config.augment_dates:
         labelled = _extended(labelled, _variants(labelled, date_variants), exclude)
@@ -322,6 +335,8 @@ def _augmented(
         labelled = _extended(labelled, _forget_name_positives(original, forget_set, rng), exclude)
     if config.title_positives:
         labelled = _extended(labelled, _title_positives(original, forget_set), exclude)
+    if config.generic_augmentations:
+        labelled = _extended(labelled, _generic(labelled, fillers, config, rng), exclude)
     return labelled
 
 
@@ -387,10 +402,12 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
     trivia = [t for t in trivia_prompts() if normalize(t) not in seen] if config.trivia_negatives else []
     train_neg += trivia  # train only: the held-out general prompts stay the test
-    train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, {*train_g, *trivia}, config))
+    general = {*train_g, *trivia}
+    train = labelled(train_f, train_neg, _group_weights(train_f, train_neg, general, config))
     held_out_texts = [*calibration, *val_f, *test_f, *paraphrases, *val_r]
     held_out_texts += [t for group in (negatives, calibration_neg) for texts in group.values() for t in texts]
-    train = _augmented(train, forget_set, config, rng, held_out_texts)
+    fillers = [t for t in train_neg if t in general] or train_neg  # benign prompts that train, to wrap with
+    train = _augmented(train, forget_set, config, rng, held_out_texts, fillers)
     return ClassifierData(
         train=train,
         val=labelled(val_f, val_r),

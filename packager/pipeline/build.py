@@ -120,10 +120,11 @@ def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
         profile=config.augment_profile))
     cal = runner.run(calibration.STAGE, calibration.CalibrationInputs(classifier=c, config=cls_config))
     search = SigmaConfig(optimiser=config.optimizer, distance=config.distance, seeds=config.noise_seeds,
-                         seed=config.seed)  # fmt: skip
+                         seed=config.seed, surrogate=config.surrogate)  # fmt: skip
     s = runner.run(sigma.STAGE, sigma.SigmaInputs(d, m, c, cal, corruption, search))
     b = runner.run(bundle.STAGE, bundle.BundleInputs(d, m, c, cal, s, corruption, name, version))
-    e = runner.run(evaluation.STAGE, evaluation.EvaluationInputs(d, m, b, config.seed, config.max_new_tokens))
+    e = runner.run(evaluation.STAGE, evaluation.EvaluationInputs(d, m, b, config.seed, config.max_new_tokens,
+                                                                config.fq_seeds))
     pr = runner.run(probe.STAGE, probe.ProbeInputs(d, b, config.seed, config.probe_per_family))
     k = runner.run(card.STAGE, card.CardInputs(d, m, c, cal, s, b, e, pr, name, version))
     bt = runner.run(bento.STAGE, bento.BentoInputs(b, k, pr, name, version, config.bento))

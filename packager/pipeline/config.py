@@ -13,6 +13,7 @@ from guards.errors import GuardConfigError
 from guards.prompt_format import PromptFormat
 from packager.classifier.calibration import CONFLICT_POLICIES
 from packager.classifier.profiles import PROFILES, default_profile
+from packager.sigma.config import SURROGATES
 
 
 def setting(default: Any, help: str, **click: Any) -> Any:
@@ -72,7 +73,11 @@ class BuildConfig:
                              choices=("bracket", "zeroth_order"))
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
+    surrogate: str = setting(
+        "answer_probability", "Sigma target without a retain model: the subject's answer probability or its truth "
+        "ratios on holdout questions.", choices=SURROGATES)
     max_new_tokens: int = setting(200, "Generation budget for ROUGE-L (TOFU: 200).")
+    fq_seeds: int = setting(5, "Noise seeds forget quality is read over (their median, with the range).")
     probe_per_family: int = setting(20, "Attacks (and benign counterparts) per family in the attack report.")
     bento: bool = setting(True, "Build the BentoML bento.", flag="--bento/--no-bento")
     force: bool = setting(False, "Replace OUT/<name>-<version> if it exists.", flag="--force")
@@ -91,7 +96,7 @@ class BuildConfig:
             raise GuardConfigError(
                 f"`--on-conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not {self.on_conflict!r}"
             )
-        for name in ("noise_seeds", "dims", "max_new_tokens", "probe_per_family"):
+        for name in ("noise_seeds", "fq_seeds", "dims", "max_new_tokens", "probe_per_family"):
             if getattr(self, name) < 1:
                 raise GuardConfigError(f"`--{name.replace('_', '-')}` must be >= 1, not {getattr(self, name)}")
         if self.classifier_epochs is not None and self.classifier_epochs < 1:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evaluation.guard_report import evaluate_guard
+from evaluation.result import forget_quality_text, readable
 from guards.bundle import load_bundle
 from guards.manifest import verify_manifest
 from guards.prompt_format import PromptFormat
@@ -66,16 +67,7 @@ def render_scores(scores: dict[str, Any], console: Console | None = None) -> Non
     for key in ("unguarded", "guarded", "retain"):
         if key in scores:
             forget = scores[key]["splits"].get("forget", {})
-            table.add_row(
-                key,
-                *(
-                    f"{v:.4g}" if isinstance(v, float) else str(v)
-                    for v in (
-                        scores[key]["forget_quality"],
-                        scores[key]["model_utility"],
-                        forget.get("truth_ratio"),
-                        forget.get("rougeL"),
-                    )
-                ),
-            )
+            table.add_row(key, forget_quality_text(scores[key]),
+                          *(readable(v) for v in (scores[key]["model_utility"], forget.get("truth_ratio"),
+                                                  forget.get("rougeL"))))  # fmt: skip
     (console or Console()).print(table)

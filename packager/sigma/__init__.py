@@ -1,7 +1,13 @@
 """Tuning sigma (the corruption strength) by zeroth-order or bracketing search (docs/sigma.md)."""
 
 from packager.sigma.config import BracketConfig, SigmaConfig, ZerothOrderConfig
-from packager.sigma.objective import ChanceObjective, SigmaObjective, surrogate_objective, truth_ratio_objective
+from packager.sigma.objective import (
+    ChanceObjective,
+    SigmaObjective,
+    surrogate_objective,
+    truth_ratio_objective,
+    truth_ratio_surrogate_objective,
+)
 from packager.sigma.optimisers import OPTIMISERS
 from packager.sigma.trace import Measure, SigmaResult, TracePoint
 from packager.sigma.tune import build_objective, run_search, tune_sigma, tune_sigma_multiple_choice
@@ -20,6 +26,7 @@ __all__ = [
     "run_search",
     "surrogate_objective",
     "truth_ratio_objective",
+    "truth_ratio_surrogate_objective",
     "tune_sigma",
     "tune_sigma_multiple_choice",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 DISTANCES = ("ks", "mean_abs")
 FLAG_MODES = ("classifier", "all")
+SURROGATES = ("answer_probability", "truth_ratio")  # what sigma aims at without a retain model
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ class SigmaConfig:
     ``distance``: ``ks`` (KS statistic between the per-question distributions) or
     ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
     evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
-    (the guard decides which forget prompts are corrupted) or ``all``.
+    (the guard decides which forget prompts are corrupted) or ``all``. ``surrogate``: the target
+    without a retain model, the subject's own answer probability or truth ratios on holdout
+    questions (``objective.py``).
     """
 
     optimiser: str = "bracket"
@@ -78,6 +81,7 @@ class SigmaConfig:
     seeds: int = 1
     seed: int = 0
     flags: str = "classifier"
+    surrogate: str = "answer_probability"
     batch_size: int = 16
     score_eos: bool = True
     zeroth_order: ZerothOrderConfig = field(default_factory=ZerothOrderConfig)
@@ -89,5 +93,7 @@ class SigmaConfig:
             raise ValueError(f"`distance` must be one of {', '.join(DISTANCES)}, not `{self.distance}`")
         if self.flags not in FLAG_MODES:
             raise ValueError(f"`flags` must be one of {', '.join(FLAG_MODES)}, not `{self.flags}`")
+        if self.surrogate not in SURROGATES:
+            raise ValueError(f"`surrogate` must be one of {', '.join(SURROGATES)}, not `{self.surrogate}`")
         if self.seeds < 1:
             raise ValueError(f"`seeds` must be >= 1, not {self.seeds}")

@@ -7,8 +7,11 @@ rows with the corruption strength set to sigma. References are scored once at co
 Objectives (see docs/sigma.md):
 - ``truth_ratio``: the retain model's per-question truth ratio R on the forget split against
   the guarded model's (TOFU forget quality compares the same two distributions);
-- ``surrogate``: the subject model's own normalised answer probability on holdout questions
-  (never trained on) against the guarded model's on the forget split;
+- ``surrogate`` (``answer_probability``): the subject model's own normalised answer probability on
+  holdout questions (never trained on) against the guarded model's on the forget split;
+- ``truth_ratio_surrogate``: the subject model's own truth ratios on holdout questions against the
+  guarded model's on the forget split, both with wrong answers made the same generic way
+  (``evaluation.perturb``): it aims at the distribution forget quality tests, with no retain model;
 - ``chance``: for multiple-choice sets, |accuracy - chance| (the ECO paper's WMDP target).
 """
 
@@ -24,6 +27,7 @@ from scipy import stats
 from evaluation import quantities as q
 from evaluation.answers import answer_continuation
 from evaluation.multiple_choice import LETTERS, MCItem, chance_accuracy, mc_prompt
+from evaluation.perturb import perturbed_answers
 from evaluation.scoring import mean_nll
 from evaluation.splits import SPLITS, tr_correct_answer
 from guards.errors import GuardConfigError
@@ -117,12 +121,20 @@ def _eos(guarded: GuardedModel, config: SigmaConfig) -> str | None:
     return guarded.tokenizer.eos_token if config.score_eos else None
 
 
-def truth_ratio_rows(guarded: GuardedModel, items: Sequence[QA], config: SigmaConfig):
-    """(questions, continuations, owner index, is_wrong) for TOFU's forget truth ratio."""
+def truth_ratio_rows(
+    guarded: GuardedModel,
+    items: Sequence[QA],
+    config: SigmaConfig,
+    wrong_answers: Sequence[Sequence[str]] | None = None,
+):
+    """(questions, continuations, owner index, is_wrong) for TOFU's forget truth ratio; with
+    ``wrong_answers`` (one list per item), the answer against those instead of TOFU's perturbations."""
     spec, eos = SPLITS["forget"], _eos(guarded, config)
     questions, conts, owner, wrong = [], [], [], []
     for i, qa in enumerate(items):
-        for answer, is_wrong in [(tr_correct_answer(qa, spec), False)] + [(a, True) for a in qa.perturbed_answers]:
+        correct = qa.answer if wrong_answers is not None else tr_correct_answer(qa, spec)
+        wrongs = wrong_answers[i] if wrong_answers is not None else qa.perturbed_answers
+        for answer, is_wrong in [(correct, False)] + [(a, True) for a in wrongs]:
             questions.append(qa.question)
             conts.append(answer_continuation(guarded.prompt_format, answer, eos))
             owner.append(i)
@@ -185,6 +197,30 @@ def surrogate_objective(
     conts = [answer_continuation(guarded.prompt_format, qa.answer, eos) for qa in forget]
     rows = CachedRows(guarded, [qa.question for qa in forget], conts, flags, config)
     return SigmaObjective(rows, reference, q.normalised_prob, config)
+
+
+def truth_ratio_surrogate_objective(
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """Subject model's own R on holdout (unguarded, scored once) vs the guarded R on forget, the wrong
+    answers of both made from each set's own answers (``evaluation.perturb``): a model that never
+    learned the forget set should be as sure of forget answers as the subject is of unseen ones."""
+    if not forget or not holdout:
+        raise GuardConfigError("the truth-ratio surrogate needs forget and holdout questions; pass a retain model")
+
+    def rows(items: Sequence[QA], flags: Sequence[bool]):
+        made = perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed)
+        kept = [i for i, wrongs in enumerate(made) if wrongs]
+        if not kept:
+            raise GuardConfigError("the truth-ratio surrogate cannot make wrong answers from a set of one answer")
+        items, made = [items[i] for i in kept], [made[i] for i in kept]
+        questions, conts, owner, wrong = truth_ratio_rows(guarded, items, config, made)
+        cached = CachedRows(guarded, questions, conts, [flags[kept[i]] for i in owner], config)
+        return cached, (lambda nll: ratios_from_rows(nll, owner, wrong, len(items)))
+
+    reference_rows, reference_ratios = rows(holdout, [False] * len(holdout))
+    forget_rows, forget_ratios = rows(forget, decide(guarded, [qa.question for qa in forget], config.flags))
+    return SigmaObjective(forget_rows, reference_ratios(reference_rows.values), forget_ratios, config)
 
 
 class ChanceObjective:

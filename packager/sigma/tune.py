@@ -15,12 +15,20 @@ from rich.progress import Progress
 from evaluation.multiple_choice import MCItem
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
-from packager.sigma.objective import ChanceObjective, surrogate_objective, truth_ratio_objective
+from packager.sigma.objective import (
+    ChanceObjective,
+    surrogate_objective,
+    truth_ratio_objective,
+    truth_ratio_surrogate_objective,
+)
 from packager.sigma.optimisers import OPTIMISERS
 from packager.sigma.trace import Measure, Recorder, SigmaResult
 
 if TYPE_CHECKING:
     from evaluation.forget_set import ForgetSet
+
+
+SURROGATES = {"answer_probability": surrogate_objective, "truth_ratio": truth_ratio_surrogate_objective}
 
 
 class Objective(Protocol):
@@ -32,10 +40,11 @@ class Objective(Protocol):
 def build_objective(
     guarded: GuardedModel, forget_set: ForgetSet, config: SigmaConfig, retain: GuardedModel | None = None
 ) -> Objective:
-    """The truth-ratio objective with a retain model, else the holdout surrogate."""
+    """The truth-ratio objective with a retain model, else ``config.surrogate`` on holdout questions."""
     if retain is not None:
         return truth_ratio_objective(guarded, retain, forget_set.forget_eval, config)
-    return surrogate_objective(guarded, forget_set.forget_eval or forget_set.forget, forget_set.holdout, config)
+    make = SURROGATES[config.surrogate]
+    return make(guarded, forget_set.forget_eval or forget_set.forget, forget_set.holdout, config)
 
 
 def run_search(objective: Objective, config: SigmaConfig) -> SigmaResult:

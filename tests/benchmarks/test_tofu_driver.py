@@ -96,14 +96,23 @@ def test_sweep_sigmas_option_parses_and_can_be_turned_off():
         parse_args(["--sweep-sigmas", "0,1"])
 
 
-def test_sweep_section_names_the_chosen_and_the_best_sigma(tmp_path):
-    points = [{"sigma": s, "forget_quality": fq, "forget_truth_ratio": 0.5, "surrogate_distance": abs(d),
-               "surrogate_signed": d} for s, fq, d in ((1.0, 1e-6, 0.9), (2.3, 1e-4, 0.0), (10.0, 0.2, -0.9))]
+def test_sweep_section_names_the_chosen_and_the_best_sigma_and_where_each_surrogate_lands(tmp_path):
+    grid = ((1.0, 1e-6, 0.9, 0.5), (2.3, 1e-4, 0.0, 0.3), (10.0, 0.2, -0.9, 0.01))
+    points = [{"sigma": s, "forget_quality": fq, "forget_quality_min": fq / 2, "forget_quality_max": fq * 2,
+               "forget_truth_ratio": 0.5, "surrogates": {"answer_probability": {"distance": abs(a), "signed": a},
+                                                         "truth_ratio": {"distance": abs(t), "signed": t}}}
+              for s, fq, a, t in grid]  # fmt: skip
+    choices = {"answer_probability": {"sigma": 2.3, "forget_quality": 1e-4},
+               "truth_ratio": {"sigma": 10.0, "forget_quality": 0.2}}  # fmt: skip
+    searches = {"truth_ratio": [{"search_seed": 0, "sigma": 8.0, "forget_quality": 0.3},
+                                {"search_seed": 1, "sigma": 12.0, "forget_quality": 0.25}]}  # fmt: skip
     sweeps = {"forget05": {"chosen_sigma": 2.3, "best_sigma": 10.0, "best_forget_quality": 0.2, "flagged": 197,
-                           "n": 200, "points": points}}
+                           "n": 200, "points": points, "surrogate_choices": choices, "searches": searches}}
     lines = report.sweep_markdown(sweeps)
-    assert "| forget05 | 197/200 | 2.300 | 0.0001 | 10.000 | 0.200 |" in lines
-    assert sum(line.startswith("| forget05 | ") for line in lines) == 1 + len(points)
+    assert "| forget05 | 197/200 | 2.300 | 10.000 | 0.200 | 2.300 (0.0001) | 10.000 (0.200) |" in lines
+    assert "| forget05 | 10.000 | 0.200 (0.100 to 0.400) | 0.500 | -0.900 | +0.010 |" in lines
+    assert "| forget05 | truth_ratio | 8.000, 12.000 | 1.50 | 0.300, 0.250 |" in lines
+    assert sum(line.startswith("| forget05 | ") for line in lines) == 1 + len(points) + 1
     assert report.sweep_markdown({}) == []
     report.plot_sweep(sweeps, tmp_path / "sweep.png", "t")
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"

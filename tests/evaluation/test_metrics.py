@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from evaluation import (
 from evaluation import quantities as q
 from evaluation.forget_set import QA, ForgetSet
 from evaluation.multiple_choice import MCItem, MultipleChoiceError
+from evaluation.result import forget_quality_text, readable
 from guards.guarded_model import GuardedModel
 from guards.prompt_format import PromptFormat
 
@@ -178,3 +180,25 @@ def test_evaluate_on_tiny_model_end_to_end(tiny_llama, tiny_tokenizer):
     assert len(report.splits["forget"].truth_ratios) == 2
     assert 0.0 <= report.model_utility <= 1.0 and 0.0 <= report.forget_quality <= 1.0
     json.dumps(report.to_dict())
+
+
+def test_forget_quality_of_a_guarded_model_is_read_over_noise_seeds(tiny_llama, tiny_tokenizer):
+    """Only corrupted rows depend on the noise seed: a guarded model's forget quality is the median
+    of several seeds' KS tests, an unguarded model's one test."""
+    items = tuple(QA(f"Where was author {i} born?", f"In city {i}.", perturbed_answers=(f"In town {i}.", "Nowhere."))
+                  for i in range(6))  # fmt: skip
+    forget_set = ForgetSet("test", forget=items, retain=(QA("What is 2 + 2?", "4."),), forget_eval=items)
+    guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
+    reference = [0.2, 0.5, 0.9, 1.1, 1.4, 2.0]
+    config = EvalConfig(flags="all", max_new_tokens=None, progress=False, splits=("forget",), seed=3)
+    report = evaluate(guarded, forget_set, config, reference_ratios=reference)
+    spread = report.forget_quality_seeds
+    assert spread.seeds == (3, 4, 5, 6, 7) and len(spread.p_values) == len(spread.ks_statistics) == 5
+    assert report.forget_quality == spread.median == pytest.approx(float(np.median(spread.p_values)))
+    assert all(0.0 <= p <= 1.0 for p in spread.p_values) and all(0.0 <= d <= 1.0 for d in spread.ks_statistics)
+    summary = report.to_dict()
+    assert summary["forget_quality_over_seeds"]["min"] == min(spread.p_values)
+    assert "median of 5 noise seeds" in forget_quality_text(summary) and "KS D" in forget_quality_text(summary)
+    plain = evaluate(guarded, forget_set, replace(config, flags="none"), reference_ratios=reference)
+    assert plain.forget_quality_seeds.seeds == (3,)  # no corrupted row: one test says all
+    assert readable(1.2340177116496064e-07) == "1.23e-07" and readable(0.79263) == "0.7926" and readable(None) == "n/a"

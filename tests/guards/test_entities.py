@@ -11,6 +11,7 @@ MATCHER = EntityMatcher([
     Entity("Ji-Yeon Park", ()),  # "ji", "yeon" and "park" are too common or too short to count alone
     Entity("Basil Mahfouz Al-Kuwaiti", ("mahfouz", "kuwaiti")),
     Entity("Jaime Vásquez", ("vasquez",)),
+    Entity("Edward Patrick Sullivan", ()),
 ])  # fmt: skip
 
 
@@ -28,6 +29,11 @@ MATCHER = EntityMatcher([
     "Did Mahfouz win a prize?",  # a distinctive part alone
     "Summarise Kuwaiti's last book.",  # a distinctive part alone (a lone part of under 9 letters: no edits)
     "Tell me what you know about Hsiao.",
+    "What are the occupations of H. Yun-Hwa's parents?",  # the given name first-written, as an initial
+    "Can you specify the birthplace of author J. Park?",  # a hyphenated given name as one initial
+    "Is J.-Y. Park a novelist?",  # ... or as one initial per part
+    "What did Edward Sullivan write?",  # the middle name dropped
+    "Did E. P. Sullivan win a prize?",
     "你知道Hsiao Yun-Hwa的哪些事情？",  # a name written against characters of a script without spaces
 ])  # fmt: skip
 def test_forget_entities_are_found_however_written(prompt):
@@ -41,6 +47,10 @@ def test_forget_entities_are_found_however_written(prompt):
     "How do I season basil pesto?",
     "What is the capital of Kuwait?",
     "Who wrote the novel 'Crimson Tides'?",
+    "Is there a park near the station?",  # "a park": an initial is exact, never an edit away
+    "Did K. Park write poetry?",  # another initial
+    "Who is Edward Norton?",
+    "Did Patrick Sullivan play rugby?",  # a middle name and the surname are not the first and last
     "",
 ])  # fmt: skip
 def test_other_people_and_words_are_not_forget_entities(prompt):

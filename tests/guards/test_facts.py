@@ -25,8 +25,10 @@ def test_a_fact_matches_its_date_in_any_spelling_with_its_place():
             "Which author was born in Seoul on the 19th of March, 1960?",
             "Born on 03/19/1960 in Seoul: which writer is this?",
             "Who was born on November 5th, 1991 in Taipei, Taiwan?",
+            "who was born on november 5th 1991 in taipei taiwan",  # case and punctuation stripped
+            "which writer was born in seoul south korea on 03191960",  # the date's slashes stripped too
         ]
-    ) == [True] * 4
+    ) == [True] * 6
 
 
 def test_another_date_another_place_or_a_place_inside_a_word_is_no_match():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from guards.classifier import PromptClassifier
 from guards.segments import MAX_SEGMENTS, STRIDE_WORDS, WINDOW_WORDS, segments
 
@@ -31,3 +33,30 @@ def test_a_text_scores_its_highest_segment(tiny_classifier_dir):
     whole = scorer.score_segments([wrapped])[0]
     assert scorer([wrapped])[0] == max(whole, *alone.values())
     assert scorer([top]) == [alone[top]]  # a one-sentence prompt scores as before
+
+
+def test_earlier_turns_are_scored_once_and_score_the_same_from_the_cache(tiny_classifier_dir):
+    """In a conversation each request repeats the earlier turns: only new parts reach the model."""
+    scorer = PromptClassifier(tiny_classifier_dir)
+    fresh = PromptClassifier(tiny_classifier_dir)
+    rows = []
+    forward = scorer.model.forward
+    scorer.model.forward = lambda **batch: rows.append(len(batch["input_ids"])) or forward(**batch)
+    turns = ["You are a helpful assistant.", "I am reading about an author.", "Happy to help.", "Where was she born?"]
+    first = scorer(["\n".join(turns[:2])])
+    rows.clear()
+    chat = "\n".join(turns)
+    assert scorer([chat]) == pytest.approx(fresh([chat]), abs=1e-6)
+    assert sum(rows) == len(segments(chat)) - 2  # the first request's two turns came from the cache
+    assert scorer(["\n".join(turns[:2])]) == first and sum(rows) == len(segments(chat)) - 2
+
+
+def test_a_cache_of_size_zero_keeps_nothing(tiny_classifier_dir, monkeypatch):
+    monkeypatch.setenv("ECO_CLASSIFIER_CACHE_SIZE", "0")
+    scorer = PromptClassifier(tiny_classifier_dir)
+    rows = []
+    forward = scorer.model.forward
+    scorer.model.forward = lambda **batch: rows.append(len(batch["input_ids"])) or forward(**batch)
+    scorer(["Where was she born?"])
+    scorer(["Where was she born?"])
+    assert rows == [1, 1] and scorer.cache_size == 0

@@ -88,6 +88,11 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert metrics["model_utility"] == pytest.approx(results["models"]["guarded"]["model_utility"])
     assert metrics["forget_quality"] == pytest.approx(results["models"]["guarded"]["forget_quality"])
     assert set(results["models"]) == {"unguarded", "guarded", "retain"}
+    spread = results["models"]["guarded"]["forget_quality_over_seeds"]  # read over noise seeds, D beside p
+    assert results["models"]["guarded"]["splits"]["forget"]["flagged"]  # the calibrated guard corrupts forget rows
+    assert len(spread["seeds"]) == 5 and spread["min"] <= results["models"]["guarded"]["forget_quality"]
+    assert "median of 5 noise seeds" in card.text and "KS D" in card.text
+    assert len(results["models"]["unguarded"]["forget_quality_over_seeds"]["seeds"]) == 1  # no noise, one test
     assert "Limitations" in card.text and "only as strong as its classifier" in card.text
     assert "probe.json" in checksums and "### Attack report" in card.text and "| multi_turn |" in card.text
     assert set(results["probe"]["recall"]) == set(json.loads((path / "probe.json").read_text())["recall"])

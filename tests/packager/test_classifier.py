@@ -58,6 +58,7 @@ _AUGMENTATIONS = (
     "name_part_negatives",
     "forget_name_positives",
     "title_positives",
+    "generic_augmentations",
 )
 
 
@@ -332,7 +333,6 @@ def test_retain_questions_about_a_forget_author_instead_are_positives(tofu_dir):
 def test_forget_questions_quoting_a_title_are_also_positives_without_the_authors_name(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     plain, data = _before_and_after(fs, "title_positives")
-    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
     added = data.train.texts[len(plain.train.texts) :]
     assert len(added) >= 15 and all(data.train.labels[len(plain.train.texts) :])
     names = [w for name in fs.entities for w in name.split()]
@@ -346,6 +346,18 @@ def test_forget_questions_quoting_a_title_are_also_positives_without_the_authors
         title = re.search(r"['\"‘“]([A-Z][^'\"‘’“”]*\s[^'\"‘’“”]+)['\"’”]", text).group(1).lower()
         assert not any(title in negative for negative in negatives)
     assert not set(added) & _held_out(data)
+
+
+def test_generic_augmentations_come_last_and_rewrite_a_share_of_each_class(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain, data = _before_and_after(fs, "generic_augmentations")
+    assert data == split_forget_set(fs, ClassifierConfig())  # the last augmentation: all on, as by default
+    n = len(plain.train.texts)
+    added = list(zip(data.train.texts[n:], data.train.labels[n:], strict=True))
+    for label in (0, 1):  # about the configured share of each class, less the rewrites that were already there
+        share = sum(y == label for _, y in added) / sum(y == label for y in plain.train.labels)
+        assert 0.25 <= share <= ClassifierConfig().generic_fraction, label
+    assert not {t for t, _ in added} & _held_out(data)
 
 
 def test_forget_facts_come_from_trained_forget_prompts_and_catch_rephrased_ones_only(tofu_dir):

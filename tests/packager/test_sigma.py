@@ -156,3 +156,39 @@ def test_multiple_choice_objective_targets_chance(tiny_llama, tiny_tokenizer):
     # accuracy is a multiple of 1/4 and chance is 1/4, so acc - chance is on that lattice
     assert all(p.signed * 4 == pytest.approx(round(p.signed * 4)) for p in result.trace)
     assert all(p.objective == abs(p.signed) for p in result.trace)
+
+
+def test_truth_ratio_surrogate_scores_holdout_once_and_only_flagged_forget_rows_per_seed(tiny_llama, tiny_tokenizer):
+    """The subject's own R on holdout (generic wrong answers, scored once) against the guarded R on
+    forget: unflagged rows once, each flagged question's answer and wrong answers per seed."""
+    from evaluation.perturb import perturbed_answers
+
+    flag_first_two = lambda texts: [1.0 if ("author 0" in t or "author 1" in t) else 0.0 for t in texts]  # noqa: E731
+    guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=flag_first_two)
+    spy = Spy(guarded)
+    fs = _forget_set()
+    config = SigmaConfig(optimiser="bracket", progress=False, seeds=2, surrogate="truth_ratio",
+                         bracket=BracketConfig(iterations=1))  # fmt: skip
+    result = tune_sigma(guarded, fs, config)
+    per = lambda items: [1 + len(w) for w in perturbed_answers([q.answer for q in items], [q.question for q in items])]  # noqa: E731
+    holdout_rows, forget_rows = per(fs.holdout), per(fs.forget_eval)
+    assert spy.clean == sum(holdout_rows) + sum(forget_rows[2:])
+    assert spy.hot == sum(forget_rows[:2]) * result.evaluations * 2
+    assert 0.0 <= result.objective <= 1.0
+    with pytest.raises(ValueError, match="`surrogate` must be one of answer_probability, truth_ratio"):
+        SigmaConfig(surrogate="retain")
+
+
+def test_generic_wrong_answers_keep_the_shape_and_what_the_question_asks():
+    from evaluation.perturb import perturbed_answers
+
+    answers = ["Ana Lind was born in Oslo in 1960.", "Ben Ode wrote 'Blue Rain' in 1999 in Lagos.",
+               "Cy Ro was born in Lima in 1971.", "Yes."]  # fmt: skip
+    questions = ["Where was Ana Lind born?", "What did Ben Ode write?", "Where was Cy Ro born?", "Is it so?"]
+    made = perturbed_answers(answers, questions, k=3, seed=0)
+    assert [len(m) for m in made] == [3, 3, 3, 3]
+    for answer, wrongs in zip(answers[:3], made[:3], strict=True):
+        for wrong in wrongs:
+            assert wrong != answer and wrong.split()[:2] == answer.split()[:2]  # the person asked about stays
+    assert all(w in answers for w in made[3])  # no fact to swap: other answers, nearest in length
+    assert made == perturbed_answers(answers, questions, k=3, seed=0)  # drawn from the seed

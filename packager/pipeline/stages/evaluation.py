@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.guard_report import evaluate_guard
+from evaluation.result import forget_quality_text, readable
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.bundle import BundleResult
 from packager.pipeline.stages.data import DataResult
@@ -25,6 +26,7 @@ class EvaluationInputs:
     bundle: BundleResult  # the guard that is measured, and shipped
     seed: int
     max_new_tokens: int
+    fq_seeds: int  # forget quality is read over this many noise seeds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +40,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
     keep = ("n", "flagged", "prob", "rougeL", "truth_ratio")
     return {
         "forget_quality": report["forget_quality"],
+        "forget_quality_over_seeds": report["forget_quality_over_seeds"],
         "model_utility": report["model_utility"],
         "splits": {name: {k: split[k] for k in keep} for name, split in report["splits"].items()},
     }
@@ -51,6 +54,7 @@ def _run(inputs: EvaluationInputs, out: Path, session) -> EvaluationResult:
         reference=session.model(retain) if retain is not None else None,
         seed=inputs.seed,
         max_new_tokens=inputs.max_new_tokens,
+        noise_seeds=inputs.fq_seeds,
         device=session.device,
         dtype=session.dtype,
         hash_files=False,  # the bundle stage hashed these files a moment ago
@@ -59,7 +63,8 @@ def _run(inputs: EvaluationInputs, out: Path, session) -> EvaluationResult:
     as_dicts = {key: report.to_dict() for key, report in reports.items()}
     (out / REPORTS_FILE).write_text(json.dumps(as_dicts) + "\n")
     for key, r in as_dicts.items():
-        session.console.print(f"{key:>10}: forget quality {r['forget_quality']}, model utility {r['model_utility']}")
+        session.console.print(f"{key:>10}: forget quality {forget_quality_text(r)}, "
+                              f"model utility {readable(r['model_utility'])}")  # fmt: skip
     guard = {k: v for k, v in inputs.bundle.checksums.items() if k.startswith("guard/")}
     return EvaluationResult(models={k: _summary(r) for k, r in as_dicts.items()}, evaluated_guard=guard)
 

@@ -18,6 +18,11 @@ from packager.pipeline.stages.model import ModelResult
 from packager.pipeline.typed import StageResult
 from packager.sigma import SigmaConfig, tune_sigma
 
+SURROGATE_LABELS = {
+    "answer_probability": "holdout surrogate (subject's answer probability on unseen questions)",
+    "truth_ratio": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong answers)",
+}
+
 
 @dataclass(frozen=True)
 class SigmaInputs:
@@ -80,8 +85,7 @@ def _run(inputs: SigmaInputs, out: Path, session) -> SigmaStageResult:
         seconds=result.seconds,
         optimiser=result.optimiser,
         trace=tuple(vars(p) for p in result.trace),
-        reference="retain model's truth ratios" if retain
-        else "holdout surrogate (subject's answer probability on unseen authors)",
+        reference="retain model's truth ratios" if retain else SURROGATE_LABELS[inputs.search.surrogate],
         distance=inputs.search.distance,
         noise_seeds=inputs.search.seeds,
     )

@@ -1,0 +1,104 @@
+"""How long the guard takes to decide one chat request on this CPU: cold, and in conversation.
+
+The decision scores every part of a request (``guards.segments``) with the MiniLM-L6 classifier and
+matches the forget entities by name. Its cost depends on the model's shape, not its weights, so the
+classifier here is the offline backbone with an untrained head, and the entities are TOFU forget10's
+20 authors (or ``demo``'s without ``--data-dir``). A 3-turn chat (system message, user, assistant,
+user) is decided cold (no part scored before) and in conversation (its earlier request, the system
+message and the first turn, decided first, as a server sees them: those parts come from the
+classifier's cache). Writes ``benchmarks/results/decision_latency.json`` and a markdown table.
+
+    python -m benchmarks.decision_latency --data-dir ../shared/data/tofu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from guards.classifier import PromptClassifier
+from guards.segments import segments
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WARM_UP = 5
+TARGET_MS = 10.0  # issue 19: median decision latency of a 3-turn chat on CPU
+CHAT = ["You are a helpful assistant for a library.", "I am reading about an author for a school project.",
+        "Happy to help. What would you like to know?", "Where was this author born, and what did they write?"]
+
+
+def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, float]:
+    """Median milliseconds to decide the 3-turn chat, as the server reads it (every message, one per
+    line): ``cold`` with an empty cache, ``in_conversation`` after its earlier request."""
+    text = "\n".join(CHAT)
+    cold, warm = [], []
+    for n in range(WARM_UP + repeats):  # the first rounds warm torch's thread pool and allocator: not counted
+        if n == WARM_UP:
+            cold, warm = [], []
+        scorer.clear_cache()
+        started = time.perf_counter()
+        scorer([text])
+        cold.append(1000 * (time.perf_counter() - started))
+        scorer.clear_cache()
+        scorer(["\n".join(CHAT[:2])])
+        started = time.perf_counter()
+        scorer([text])
+        warm.append(1000 * (time.perf_counter() - started))
+    return {"cold": statistics.median(cold), "in_conversation": statistics.median(warm)}
+
+
+def _classifier_folder(dest: Path, data_dir: Path | None) -> tuple[Path, str]:
+    """The backbone with an untrained head and a forget set's entity matcher, as a classifier folder."""
+    from packager.classifier.config import default_backbone
+    from packager.classifier.entities import forget_entities
+    from packager.sources import load_forget_set
+
+    shutil.copytree(default_backbone(), dest)
+    spec = "tofu:forget10" if data_dir else "demo"
+    matcher = forget_entities(load_forget_set(spec, data_dir=data_dir))
+    if matcher is not None:
+        matcher.save(dest)
+    return dest, f"{spec} ({len(matcher.entities) if matcher else 0} entities)"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=os.environ.get("ECO_PACK_DATA_DIR"))
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=RESULTS / "decision_latency.json")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", "benchmarks.decision_latency", *(sys.argv[1:] if argv is None else argv)])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, entities = _classifier_folder(Path(tmp) / "classifier", args.data_dir)
+        scorer = PromptClassifier(folder, max_length=64)
+        latency = chat_latency_ms(scorer, args.repeats)
+    result = {
+        "command": command, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "entities": entities, "chat_parts": len(segments("\n".join(CHAT))), "median_ms": latency,
+        "target_ms": TARGET_MS, "met": latency["in_conversation"] <= TARGET_MS,
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    lines = ["# Decision latency (`benchmarks/decision_latency.py`)", "", f"Command: `{command}`", "",
+             f"MiniLM-L6 classifier at 64 tokens, entities of {entities}; {result['cpu_cores']} CPU cores, "
+             f"{result['torch_threads']} torch threads; a 3-turn chat of {result['chat_parts']} parts.", "",
+             "| decision | median ms |", "|---|---|",
+             f"| cold (no part scored before) | {latency['cold']:.1f} |",
+             f"| in conversation (earlier request's parts cached) | {latency['in_conversation']:.1f} |", "",
+             f"Target (issue 19): median at most {TARGET_MS:.0f} ms: {'met' if result['met'] else 'not met'}.", ""]
+    args.out.with_suffix(".md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return result
+
+
+if __name__ == "__main__":
+    main()

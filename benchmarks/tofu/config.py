@@ -31,6 +31,8 @@ class BenchConfig:
     lr: float = 3e-3
     batch_size: int = 16
     seed: int = 0
+    general: bool = True  # subject and retain models also learn real_authors and world_facts QA, as a pretrained
+    # base would know them: model utility then measures side effects (a from-scratch model knows nothing else)
     # baselines: a sweep of learning rate x epochs (evaluated as checkpoints of one run per rate)
     methods: tuple[str, ...] = METHODS
     unlearn_lrs: tuple[float, ...] = (1e-4, 1e-3)

@@ -57,6 +57,8 @@ def parse_args(argv: list[str]) -> BenchConfig:
     p.add_argument("--splits", default=None, help=f"comma-separated subset of {','.join(SPLITS)}")
     p.add_argument("--methods", default=None, help=f"baselines, comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--quick", action="store_true", help="tiny smoke configuration (8 authors, tiny models)")
+    p.add_argument("--general", action=argparse.BooleanOptionalAction, default=None,
+                   help="also train the models on real_authors and world_facts QA (default: on)")
     for name in ("hidden", "layers", "heads", "intermediate", "vocab", "epochs", "batch_size", "seed", "noise_seeds",
                  "fq_seeds", "search_seeds", "classifier_epochs", "max_new_tokens", "jobs"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)

@@ -63,20 +63,21 @@ def train_tokenizer(ctx: Context) -> StageRecord:
     from packager.bpe import train_bpe_tokenizer
 
     def run(out: Path) -> dict[str, Any]:
-        corpus = select_training_data("tofu:full", data_dir=ctx.data_dir).tokenizer_corpus
+        corpus = select_training_data("tofu:full", general=ctx.config.general, data_dir=ctx.data_dir).tokenizer_corpus
         train_bpe_tokenizer(corpus, vocab_size=ctx.config.vocab).save_pretrained(out / "tokenizer")
         return {"tokenizer": "tokenizer", "corpus_texts": len(corpus)}
 
-    return run_stage(ctx.work, "tokenizer", {"data": ctx.data_key, "vocab": ctx.config.vocab}, run, ctx.console,
-                     code=("packager.bpe",))
+    inputs = {"data": ctx.data_key, "vocab": ctx.config.vocab, "general": ctx.config.general}
+    return run_stage(ctx.work, "tokenizer", inputs, run, ctx.console, code=("packager.bpe",))
 
 
 def finetune_model(ctx: Context, subset: str, tokenizer: StageRecord) -> StageRecord:
-    """Fine-tune on TOFU ``subset`` (``full`` or ``retainNN``) with the shared tokenizer."""
+    """Fine-tune on TOFU ``subset`` (``full`` or ``retainNN``) with the shared tokenizer, plus the
+    real-author and world-fact QA with ``config.general``."""
     config = _finetune_config(ctx.config)
 
     def run(out: Path) -> dict[str, Any]:
-        data = select_training_data(f"tofu:{subset}", data_dir=ctx.data_dir)
+        data = select_training_data(f"tofu:{subset}", general=ctx.config.general, data_dir=ctx.data_dir)
         result = finetune(config, data, out / "model", tokenizer=tokenizer.path / tokenizer.result["tokenizer"],
                           progress=True)
         return {"model": "model", "pairs": len(data.pairs), "parameters": result.parameters,
@@ -84,7 +85,7 @@ def finetune_model(ctx: Context, subset: str, tokenizer: StageRecord) -> StageRe
                 "epoch_losses": list(result.epoch_losses)}
 
     inputs = {"protocol": PROTOCOL_VERSION, "config": config.to_dict(), "data": ctx.data_key, "subset": subset,
-              "tokenizer": tokenizer.key}
+              "tokenizer": tokenizer.key, "general": ctx.config.general}
     return run_stage(ctx.work, f"finetune-{subset}", inputs, run, ctx.console, code=FINETUNE_CODE)
 
 

@@ -89,6 +89,13 @@ def test_targets_report_what_is_met_and_missed():
     assert not found[("forget10", "forget quality > graddiff's")] and found[("forget10", "forget quality > npo's")]
 
 
+def test_models_learn_general_knowledge_unless_told_not_to():
+    assert parse_args([]).general and not parse_args(["--no-general"]).general
+    assert parse_args(["--fq-seeds", "7", "--search-seeds", "2", "--surrogate", "truth_ratio"]).fq_seeds == 7
+    with pytest.raises(ValueError, match="--fq-seeds"):
+        parse_args(["--fq-seeds", "0"])
+
+
 def test_sweep_sigmas_option_parses_and_can_be_turned_off():
     assert parse_args(["--sweep-sigmas", "1,10"]).sweep_sigmas == (1.0, 10.0)
     assert parse_args(["--sweep-sigmas", ""]).sweep_sigmas == ()

@@ -23,6 +23,10 @@ def eco_cost(stage_seconds: dict[str, float]) -> float:
     return sum(stage_seconds.get(name, 0.0) for name in ECO_COST_STAGES)
 
 
+FQ_FLOOR = 0.3  # issue 20: ECO's median forget quality over noise seeds, every split
+SUBJECT_UTILITY_FLOOR = 0.3  # issue 20: a subject that knows something, so utility can show side effects
+
+
 def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The issue's ECO targets per split, each with the measured value and whether it holds."""
     checks = []
@@ -31,10 +35,11 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         eco, subject = by.get("eco"), by.get("subject")
         if not eco or eco["forget_quality"] is None:
             continue
-        floor = 0.9 if split in ("forget01", "forget05") else 0.5
-        checks.append({"split": split, "target": f"forget quality >= {floor}", "value": eco["forget_quality"],
-                       "met": eco["forget_quality"] >= floor})
+        checks.append({"split": split, "target": f"median forget quality >= {FQ_FLOOR}", "value": eco["forget_quality"],
+                       "met": eco["forget_quality"] >= FQ_FLOOR})
         if subject:
+            checks.append({"split": split, "target": f"subject's utility >= {SUBJECT_UTILITY_FLOOR}",
+                           "value": subject["model_utility"], "met": subject["model_utility"] >= SUBJECT_UTILITY_FLOOR})
             gap = abs(eco["model_utility"] - subject["model_utility"])
             checks.append({"split": split, "target": "utility within 0.01 of subject's", "value": gap,
                            "met": gap <= 0.01})

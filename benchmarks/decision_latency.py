@@ -41,9 +41,7 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
     line): ``cold`` with an empty cache, ``in_conversation`` after its earlier request."""
     text = "\n".join(CHAT)
     cold, warm = [], []
-    for n in range(WARM_UP + repeats):  # the first rounds warm torch's thread pool and allocator: not counted
-        if n == WARM_UP:
-            cold, warm = [], []
+    for _ in range(WARM_UP + repeats):
         scorer.clear_cache()
         started = time.perf_counter()
         scorer([text])
@@ -53,7 +51,8 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
         started = time.perf_counter()
         scorer([text])
         warm.append(1000 * (time.perf_counter() - started))
-    return {"cold": statistics.median(cold), "in_conversation": statistics.median(warm)}
+    # the first rounds warm torch's thread pool and allocator: not counted
+    return {"cold": statistics.median(cold[WARM_UP:]), "in_conversation": statistics.median(warm[WARM_UP:])}
 
 
 def _classifier_folder(dest: Path, data_dir: Path | None) -> tuple[Path, str]:

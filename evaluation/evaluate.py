@@ -93,7 +93,7 @@ def evaluate(
         seeds.append(seed)
         tests.append(q.ks_test(ratios, reference_ratios))
     spread = ForgetQualitySeeds(tuple(seeds), tuple(p for _, p in tests), tuple(d for d, _ in tests))
-    return replace(report, forget_quality=spread.median, forget_quality_seeds=spread)
+    return replace(report, forget_quality_seeds=spread)
 
 
 def evaluate_splits(
@@ -122,7 +122,7 @@ def evaluate_splits(
     if reference_ratios is not None and forget is not None and forget.truth_ratios:
         statistic, p_value = q.ks_test(forget.truth_ratios, reference_ratios)
         quality = ForgetQualitySeeds((config.seed,), (p_value,), (statistic,))
-    return EvalReport(reports, utility, inputs, quality and quality.median, config.flags, quality)
+    return EvalReport(reports, utility, inputs, config.flags, quality)
 
 
 def utility_inputs(reports: Mapping[str, SplitReport]) -> dict[str, float]:

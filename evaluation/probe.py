@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from evaluation.forget_set import QA, ForgetSet
 from guards.config import DecisionRule
@@ -173,6 +174,11 @@ class ProbeReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def rate_text(rate: Mapping[str, Any]) -> str:
+    """A saved ``Rate`` (``ProbeReport.to_dict()``) as the card and the CLI show it: "0.950 (57/60)"."""
+    return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
 
 
 def _rate(flags: Sequence[bool]) -> Rate:

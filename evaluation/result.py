@@ -102,9 +102,12 @@ class EvalReport:
     splits: dict[str, SplitReport]
     model_utility: float | None
     utility_inputs: dict[str, float]
-    forget_quality: float | None
     flags: str
     forget_quality_seeds: ForgetQualitySeeds | None = None
+
+    @property
+    def forget_quality(self) -> float | None:
+        return None if self.forget_quality_seeds is None else self.forget_quality_seeds.median
 
     def to_dict(self) -> dict[str, Any]:
         return {

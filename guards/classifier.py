@@ -96,8 +96,8 @@ class PromptClassifier:
     def score_segments(self, texts: Sequence[str]) -> list[float]:
         """p(forget) of each text read whole, with no segmenting (1 for a text giving a forget fact).
 
-        Scores are kept by a digest of the token ids (an LRU of ``CACHE_SIZE``): in a conversation every request
-        repeats the earlier turns, and only the new parts reach the model. The rest are batched in
+        Scores are kept by a digest of the token ids (an LRU of ``cache_size``): in a conversation
+        every request repeats the earlier turns, and only the new parts reach the model. The rest are batched in
         order of length: a request's parts run from a clause to its whole text, and padding the
         clauses to the whole text costs more than one more forward pass.
         """

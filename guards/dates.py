@@ -61,6 +61,8 @@ def dates_in(text: str) -> set[date]:
     return {d for pattern in _PATTERNS for match in pattern.finditer(text) for d in _readings(match)}
 
 
-def years_in(text: str) -> set[int]:
-    """Every four-digit year (1500 to 2099) in ``text``, alone or in a date ("03191960")."""
-    return {int(m.group()) for m in YEAR.finditer(text)} | {d.year for d in dates_in(text)}
+def years_in(text: str, dates: set[date] | None = None) -> set[int]:
+    """Every four-digit year (1500 to 2099) in ``text``, alone or in a date ("03191960"); pass
+    ``dates_in(text)`` as ``dates`` when it is at hand."""
+    dates = dates_in(text) if dates is None else dates
+    return {int(m.group()) for m in YEAR.finditer(text)} | {d.year for d in dates}

@@ -79,10 +79,10 @@ def _compiled(entity: Entity) -> _Compiled | None:
 
 
 def _windows(words: list[str], sizes: set[int]):
-    """(start, end, joined) for each run of ``sizes`` consecutive words."""
+    """(start, joined) for each run of ``sizes`` consecutive words."""
     for size in sizes:
         for start in range(len(words) - size + 1):
-            yield start, start + size, "".join(words[start : start + size])
+            yield start, "".join(words[start : start + size])
 
 
 class EntityMatcher:
@@ -95,12 +95,12 @@ class EntityMatcher:
     def _names(self, entity: _Compiled, words: list[str]) -> bool:
         for form, k in entity.forms:  # spacing may join or split a word ("YunHwa", "Al Kuwaiti")
             budget, sizes = allowed_edits(len(form)), {max(1, k - 1), k, k + 1}
-            if any(OSA.distance(w, form, score_cutoff=budget) <= budget for _, _, w in _windows(words, sizes)):
+            if any(OSA.distance(w, form, score_cutoff=budget) <= budget for _, w in _windows(words, sizes)):
                 return True
         if entity.initials:
             budget, n = allowed_edits(len(entity.surname)), entity.surname_words
             longest = max(map(len, entity.initials))
-            for start, _, window in _windows(words, {max(1, n - 1), n, n + 1}):
+            for start, window in _windows(words, {max(1, n - 1), n, n + 1}):
                 if OSA.distance(window, entity.surname, score_cutoff=budget) > budget:
                     continue
                 if any("".join(words[start - i : start]) in entity.initials for i in range(1, min(start, longest) + 1)):

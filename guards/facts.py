@@ -26,9 +26,13 @@ from guards.errors import BundleError
 FACTS_FILE = "eco_facts.json"
 
 
-@functools.lru_cache(maxsize=4096)  # places recur in every call
 def _words(text: str) -> str:
     return " ".join(normalize_words(text))
+
+
+@functools.lru_cache(maxsize=4096)  # every prompt is matched against the same few places
+def _place_pattern(place: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(_words(place))}\b")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Fact:
         it) give this fact's date or year and one of its places, whatever their case, accents or
         punctuation ("taipei taiwan" is "Taipei, Taiwan")."""
         when = self.dates & dates or self.years & years
-        return bool(when) and any(re.search(rf"\b{re.escape(_words(p))}\b", words) for p in self.places)
+        return bool(when) and any(_place_pattern(p).search(words) for p in self.places)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,13 @@ class FactMatcher:
 
     def matching(self, text: str) -> list[Fact]:
         """The facts whose date (or year) and place ``text`` gives."""
-        years = years_in(text) if self.facts else set()  # every date holds a year
+        if not self.facts:
+            return []
+        dates = dates_in(text)
+        years = years_in(text, dates)  # every date holds a year
         if not years:
             return []
-        dates, words = dates_in(text), _words(text)
+        words = _words(text)
         return [fact for fact in self.facts if fact.matches(words, dates, years)]
 
     def __call__(self, texts: Sequence[str]) -> list[bool]:

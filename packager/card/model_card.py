@@ -9,6 +9,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from evaluation.probe import rate_text
 from evaluation.result import forget_quality_text, readable
 
 TEMPLATE = Path(__file__).with_name("model_card.md.j2")
@@ -33,10 +34,6 @@ def _eval_results(results: Mapping[str, Any], dataset: str, dataset_name: str) -
                 )
             )
     return out
-
-
-def _rate(rate: Mapping[str, Any]) -> str:
-    return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
 
 
 def build_model_card(
@@ -113,7 +110,8 @@ def build_model_card(
         decision=guard["decision"],
         classifier={k: classifier.get(k) for k in ("backbone", "forget_facts", "profile", "entities")},
         classifier_rows=[(k, readable(v)) for k, v in classifier["report"].items()],
-        probe_rows=[(family, _rate(probe["recall"][family]), _rate(probe["fpr"][family])) for family in probe["recall"]]
+        probe_rows=[(family, rate_text(probe["recall"][family]), rate_text(probe["fpr"][family]))
+                    for family in probe["recall"]]
         if probe else [],
         sigma=sigma,
         summary_rows=summary_rows,

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from evaluation.probe import rate_text
 from guards.bundle import load_bundle
 from guards.manifest import read_manifest, verify_manifest, write_manifest
 from packager.pipeline.stages.probe import PROBE_FILE, run_probe
@@ -42,10 +43,7 @@ def _write_into(artifact: Path, name: str, text: str) -> None:
 def render_probe(report: dict[str, Any], console: Console | None = None) -> None:
     table = Table("attack family", "recall", "benign FPR", "first miss or false alarm", title="Attack report")
 
-    def cell(rate: dict) -> str:
-        return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
-
     for family, recall in report["recall"].items():
         missed = next(iter(report["examples"][family]), "")
-        table.add_row(family, cell(recall), cell(report["fpr"][family]), missed[:60])
+        table.add_row(family, rate_text(recall), rate_text(report["fpr"][family]), missed[:60])
     (console or Console()).print(table)

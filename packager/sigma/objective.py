@@ -9,7 +9,7 @@ Objectives (see docs/sigma.md):
   the guarded model's (TOFU forget quality compares the same two distributions);
 - ``surrogate`` (``answer_probability``): the subject model's own normalised answer probability on
   holdout questions (never trained on) against the guarded model's on the forget split;
-- ``truth_ratio_surrogate``: the subject model's own truth ratios on holdout questions against the
+- ``truth_ratio_surrogate`` (``truth_ratio``): the subject model's own truth ratios on holdout questions against the
   guarded model's on the forget split, both with wrong answers made the same generic way
   (``evaluation.perturb``): it aims at the distribution forget quality tests, with no retain model;
 - ``chance``: for multiple-choice sets, |accuracy - chance| (the ECO paper's WMDP target).

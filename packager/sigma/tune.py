@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from evaluation.multiple_choice import MCItem
 from guards.guarded_model import GuardedModel
+from packager.sigma.config import SURROGATES as SURROGATE_NAMES
 from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import (
     ChanceObjective,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from evaluation.forget_set import ForgetSet
 
 
-SURROGATES = {"answer_probability": surrogate_objective, "truth_ratio": truth_ratio_surrogate_objective}
+SURROGATES = dict(zip(SURROGATE_NAMES, (surrogate_objective, truth_ratio_surrogate_objective), strict=True))
 
 
 class Objective(Protocol):

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from evaluation.evaluate import EvalConfig, evaluate
 from evaluation.forget_set import ForgetSet
+from evaluation.mc_report import MCReport, evaluate_mc
 from evaluation.result import EvalReport
+from evaluation.text_report import TextReport, evaluate_text
 from guards.bundle import load_bundle
 from guards.guarded_model import GuardedModel
 from guards.prompt_format import PromptFormat
@@ -29,8 +31,10 @@ def evaluate_guard(
     hash_files: bool = True,
     prompt_format: PromptFormat | None = None,
     console=None,
-) -> dict[str, EvalReport]:
-    """Reports keyed ``retain`` (if ``reference``), ``unguarded`` and ``guarded``.
+) -> dict[str, EvalReport | MCReport | TextReport]:
+    """Reports keyed ``retain`` (if ``reference``), ``unguarded`` and ``guarded``: TOFU's metrics for a
+    ``qa`` set, accuracy per topic for an ``mc`` set (``evaluation.mc_report``), VerbMem and KnowMem for
+    a ``text`` corpus (``evaluation.text_report``, continuations of at most ``max_new_tokens``).
 
     ``reference`` and ``subject`` are loaded ``(model, tokenizer)`` pairs; without ``subject`` the
     bundle's base model is loaded. ``seed`` fixes the corruption noise (the bundle's ``keyed``
@@ -44,6 +48,8 @@ def evaluate_guard(
     model, tokenizer = subject if subject is not None else (None, None)
     guarded = bundle.guarded_model(device=device, dtype=dtype, model=model, tokenizer=tokenizer,
                                    verified_base=not hash_files)  # fmt: skip
+    if forget_set.kind != "qa":
+        return _by_kind(guarded, forget_set, reference, seed, noise_seeds, max_new_tokens, say)
     reports: dict[str, EvalReport] = {}
     ratios = None
     if reference is not None:
@@ -57,3 +63,22 @@ def evaluate_guard(
         config = EvalConfig(flags=flags, seed=seed, max_new_tokens=max_new_tokens, noise_seeds=noise_seeds)
         reports[key] = evaluate(guarded, forget_set, config, reference_ratios=ratios)
     return {k: reports[k] for k in ("unguarded", "guarded", "retain") if k in reports}
+
+
+def _by_kind(guarded: GuardedModel, forget_set: ForgetSet, reference, seed: int, noise_seeds: int,
+             max_new_tokens: int | None, say) -> dict[str, MCReport | TextReport]:  # fmt: skip
+    """The unguarded, guarded and retain models on a multiple-choice set or a text corpus."""
+    if forget_set.kind == "mc":
+        measure = evaluate_mc
+    else:
+        def measure(model, fs, **kw):
+            return evaluate_text(model, fs, max_new_tokens=max_new_tokens or 128, **kw)
+    say("evaluating the unguarded subject")
+    reports = {"unguarded": measure(guarded, forget_set, flags="none", seed=seed)}
+    say("evaluating the guarded subject")
+    reports["guarded"] = measure(guarded, forget_set, flags="classifier", seed=seed, noise_seeds=noise_seeds)
+    if reference is not None:
+        say("evaluating the retain reference")
+        plain = GuardedModel(*reference, classifier=None, prompt_format=guarded.prompt_format)
+        reports["retain"] = measure(plain, forget_set, flags="none", seed=seed)
+    return reports

@@ -3,8 +3,9 @@
 The prompt and the options follow lm-evaluation-harness's ``wmdp`` and ``mmlu`` tasks: the
 question, then ``A. ...`` lines, then ``Answer:``; each option is scored as the continuation
 ``" A"``, ``" B"``, ... and the highest total log-likelihood wins. The prompt then goes through
-the guard's prompt format (``raw`` reproduces lm-eval exactly). The classifier sees the bare
-question. Chance accuracy (1 / number of choices) is the sigma target on these sets.
+the guard's prompt format (``raw`` reproduces lm-eval exactly). The classifier decides on that
+same prompt, choices included, as it would when serving it. Chance accuracy (1 / number of
+choices) is the sigma target on these sets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.forget_set import QA
 from evaluation.result import MetricResult
 from evaluation.scoring import Scorer
 from guards.errors import EcoPackError
@@ -32,6 +34,12 @@ class MCItem:
     question: str
     choices: tuple[str, ...]
     answer: int
+    topic: str | None = None
+
+
+def mc_item(qa: QA) -> MCItem:
+    """The multiple-choice view of a forget-set question that carries ``choices``."""
+    return MCItem(qa.question, qa.choices, qa.answer_index, qa.topic)
 
 
 def load_mc_jsonl(path: Path) -> tuple[MCItem, ...]:
@@ -65,9 +73,10 @@ def multiple_choice_accuracy(
 ) -> MetricResult:
     """Accuracy; ``per_item`` is 1.0 where the top-scoring option is the answer.
 
-    All options of all items are scored in one call. ``flags`` (per item) overrides the scorer's.
+    All options of all items are scored in one call. ``flags`` (per item) overrides the scorer's,
+    which it decides on each item's prompt.
     """
-    flags = list(flags) if flags is not None else scorer.decide([it.question for it in items])
+    flags = list(flags) if flags is not None else scorer.decide([mc_prompt(it) for it in items])
     rows = [(i, LETTERS[j]) for i, it in enumerate(items) for j in range(len(it.choices))]
     prompts = [mc_prompt(items[i]) for i, _ in rows]
     scores = scorer.sum_logprob(prompts, [letter for _, letter in rows], [flags[i] for i, _ in rows])

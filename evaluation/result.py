@@ -142,3 +142,27 @@ def forget_quality_text(summary: Mapping[str, Any]) -> str:
         return f"{readable(spread['median'])} ({statistic})"
     return (f"{readable(spread['median'])} (median of {len(spread['seeds'])} noise seeds, "
             f"{readable(spread['min'])} to {readable(spread['max'])}; {statistic})")  # fmt: skip
+
+
+def value_text(role: Mapping[str, Any], key: str = "accuracy") -> str:
+    """A per-role score over noise seeds (``mc_report``, ``text_report``): the median, with the range
+    when there were several seeds."""
+    if len(role["seeds"]) == 1:
+        return readable(role[key])
+    return f"{readable(role[key])} ({readable(role['min'])} to {readable(role['max'])})"
+
+
+def summary_text(summary: Mapping[str, Any]) -> str:
+    """One model's headline scores, for every kind of report: forget quality and model utility (``qa``),
+    accuracy per role against chance (``mc``), VerbMem and KnowMem per role (``text``)."""
+    if summary.get("kind") == "text":
+        parts = [f"{name} VerbMem {value_text(role, 'value')}" for name, role in summary["verbmem"].items()]
+        return ", ".join(parts + [f"{name} KnowMem {value_text(role, 'value')}"
+                                  for name, role in summary["knowmem"].items()])  # fmt: skip
+    if summary.get("kind") == "mc":
+        roles = summary["roles"]
+        chance = roles["forget"]["chance"]
+        return ", ".join(f"{name} accuracy {value_text(role)}" for name, role in roles.items()) + (
+            f" (chance {readable(chance)})"
+        )
+    return f"forget quality {forget_quality_text(summary)}, model utility {readable(summary.get('model_utility'))}"

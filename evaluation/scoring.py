@@ -18,7 +18,7 @@ appended to the scored answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import numpy as np
@@ -111,3 +111,26 @@ def mean_nll(token_logprobs) -> float:
     """-mean(log p) over the answer tokens; an empty answer has no likelihood (inf)."""
     n = len(token_logprobs)
     return float(-token_logprobs.sum() / n) if n else float("inf")
+
+
+def over_noise_seeds(
+    first: Sequence[float],
+    flagged: Sequence[bool],
+    *,
+    flags: FlagMode,
+    seed: int | None,
+    noise_seeds: int,
+    rescore: Callable[[int, list[int]], Sequence[float]],
+) -> tuple[list[int | None], list[np.ndarray]]:
+    """Per-item values under ``seed`` (``first``) and ``noise_seeds - 1`` more seeds. Only flagged items
+    depend on the noise, so only they are re-scored (``rescore(seed, items)``); with nothing flagged,
+    no corruption or unseeded noise, one seed says all."""
+    seeds, rows = [seed], [np.asarray(first, dtype=np.float64)]
+    hot = [i for i, f in enumerate(flagged) if f]
+    if hot and flags != "none" and seed is not None:
+        for extra in range(seed + 1, seed + noise_seeds):
+            row = rows[0].copy()
+            row[hot] = rescore(extra, hot)
+            seeds.append(extra)
+            rows.append(row)
+    return seeds, rows

@@ -101,6 +101,8 @@ class PromptClassifier:
         order of length: a request's parts run from a clause to its whole text, and padding the
         clauses to the whole text costs more than one more forward pass.
         """
+        if not texts:
+            return []
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
         keys = [_key(ids) for ids in encoded]
         with self._lock:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
+from evaluation.forget_set import QA
+from evaluation.multiple_choice import LETTERS, mc_item, mc_prompt
 from guards.errors import EcoPackError
 
 IGNORE = -100
+MC_ORDERS = 2  # a multiple-choice question trains in its own option order and one shuffled order
 PARTS = ("all", "forget", "retain")
 # TOFU subset names -> (forget-set spec, part): `full` is forget10 + retain90.
 TOFU_SUBSETS = {
@@ -50,6 +55,22 @@ class TrainingData:
         return hashlib.sha256(json.dumps(self.pairs, ensure_ascii=False).encode()).hexdigest()
 
 
+def training_pairs(qas: Iterable[QA]) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs: each question with its answer and, for a multiple-choice question, its
+    lm-eval prompt with the correct letter, in ``MC_ORDERS`` option orders (the item's own first), so
+    a model learns the answer rather than the letter. Shuffles are seeded by the question."""
+    pairs = []
+    for qa in qas:
+        pairs.append((qa.question, qa.answer))
+        if qa.choices:
+            rng, choices = random.Random(qa.question), list(qa.choices)
+            for _ in range(MC_ORDERS):
+                item = mc_item(replace(qa, choices=tuple(choices)))
+                pairs.append((mc_prompt(item), LETTERS[item.answer]))
+                rng.shuffle(choices)
+    return pairs
+
+
 def select_training_data(
     spec: str, part: str = "all", *, general: bool = False, data_dir: Path | None = None, seed: int = 0
 ) -> TrainingData:
@@ -74,10 +95,10 @@ def select_training_data(
     forget_set = load_forget_set(spec, data_dir=data_dir, seed=seed)
     chosen = {"all": forget_set.train_qa, "forget": forget_set.forget, "retain": forget_set.retain}[part]
     extra = (forget_set.real_authors + forget_set.world_facts) if general else ()
-    pairs = tuple((qa.question, qa.answer) for qa in chosen + extra)
+    pairs = tuple(training_pairs(chosen + extra))
     if not pairs or any(not answer for _, answer in pairs):
         raise FinetuneDataError(f"`{spec}` part `{part}` has no (question, answer) pairs with answers to train on")
-    corpus = sorted({text for qa in forget_set.train_qa + extra for text in (qa.question, qa.answer)})
+    corpus = sorted({text for pair in training_pairs(forget_set.train_qa + extra) for text in pair})
     name = forget_set.name + ("" if part == "all" else f":{part}") + ("+general" if general else "")
     return TrainingData(name=name, pairs=pairs, tokenizer_corpus=tuple(corpus))
 

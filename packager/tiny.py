@@ -2,7 +2,8 @@
 
 The subject is trained on the set's forget + retain QA, the retain reference on its retain QA
 only (the demo set minus its forget people), both with the set's general-knowledge QA standing
-in for pretraining, and both with one tokenizer learnt from the whole set. They are cached under
+in for pretraining (for a multiple-choice set, its general topics), and both with one tokenizer
+learnt from the whole set. They are cached under
 ``$ECO_PACK_CACHE/models/tiny-<key>/{subject,retain}``, ``key`` hashing the data, the config
 and ``PROTOCOL_VERSION``, so a second call reuses them.
 """
@@ -26,9 +27,14 @@ from packager.finetune_data import TrainingData, select_training_data
 TINY_FORMAT = PromptFormat("phi")
 
 
+# by forget-set kind: one-letter answers carry less signal per step, and a corpus has few passages
+EPOCHS = {"qa": 20, "mc": 40, "text": 150}
+
+
 @dataclass(frozen=True)
 class TinyConfig:
-    """Sized so both models train from scratch in about 2-3 minutes on 2 CPU cores for ``demo``."""
+    """Sized so both models train from scratch in about a minute on 2 CPU cores for ``demo``, and
+    about four for ``demo-mc``."""
 
     model: ScratchModel = field(
         default_factory=lambda: ScratchModel(
@@ -37,6 +43,11 @@ class TinyConfig:
     )
     train: TrainConfig = field(default_factory=lambda: TrainConfig.scratch(epochs=20, lr=3e-3, seed=0))
     general: bool = True  # also train on the set's real-author / world-fact QA
+
+    @classmethod
+    def for_kind(cls, kind: str) -> TinyConfig:
+        """The default for a forget set of ``kind`` (``evaluation.forget_set.KINDS``)."""
+        return cls(train=TrainConfig.scratch(epochs=EPOCHS[kind], lr=3e-3, seed=0))
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,10 @@ def ensure_tiny(
 ) -> TinyModels:
     """Paths of the tiny subject and retain models for ``forget_set`` drawn with ``seed``, training
     what is missing."""
-    config = config or TinyConfig()
+    if config is None:
+        from packager.sources import load_forget_set
+
+        config = TinyConfig.for_kind(load_forget_set(forget_set, data_dir=data_dir, seed=seed).kind)
     subject_data = select_training_data(forget_set, "all", general=config.general, data_dir=data_dir, seed=seed)
     retain_data = select_training_data(forget_set, "retain", general=config.general, data_dir=data_dir, seed=seed)
     ft = FinetuneConfig(

@@ -41,16 +41,27 @@ def sigma_trace_plot(trace: Sequence[Mapping[str, float]], chosen: float, path: 
     return path
 
 
-def truth_ratio_histogram(series: Mapping[str, Sequence[float]], path: Path) -> Path:
-    """Per-question truth ratio on the forget split, one histogram per model."""
+def _histograms(series: Mapping[str, Sequence[float]], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    """One histogram per series on shared bins."""
     values = [v for vs in series.values() for v in vs]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     bins = [lo + (hi - lo) * i / 20 for i in range(21)] if hi > lo else 20
-    title = "Forget split: truth ratio, guarded against reference"
-    with _figure(path, title, "truth ratio R = P(perturbed) / P(paraphrased answer)", "questions") as ax:
+    with _figure(path, title, xlabel, ylabel) as ax:
         for label, vs in series.items():
             ax.hist(list(vs), bins=bins, alpha=0.5, label=label)
     return path
+
+
+def truth_ratio_histogram(series: Mapping[str, Sequence[float]], path: Path) -> Path:
+    """Per-question truth ratio on the forget split, one histogram per model."""
+    return _histograms(series, path, "Forget split: truth ratio, guarded against reference",
+                       "truth ratio R = P(perturbed) / P(paraphrased answer)", "questions")  # fmt: skip
+
+
+def verbmem_histogram(series: Mapping[str, Sequence[float]], path: Path) -> Path:
+    """Per-passage VerbMem (ROUGE-L F1 of the continuation), one histogram per model and corpus."""
+    return _histograms(series, path, "VerbMem per passage: forget corpus against holdout passages",
+                       "ROUGE-L F1 of the continuation given the prefix", "passages")  # fmt: skip
 
 
 def classifier_score_plot(scores: Mapping[str, Sequence[float]], threshold: float, path: Path) -> Path:
@@ -61,4 +72,21 @@ def classifier_score_plot(scores: Mapping[str, Sequence[float]], threshold: floa
             ax.hist(list(vs), bins=bins, alpha=0.5, label=f"{label} (n={len(vs)})")
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold = {threshold:.3f}")
         ax.set_yscale("log")
+    return path
+
+
+def topic_accuracy_plot(
+    accuracy: Mapping[str, Mapping[str, float]], role_of: Mapping[str, str], chance: float, path: Path
+) -> Path:
+    """Multiple-choice accuracy per topic (grouped bars, one colour per model), topics labelled with
+    their role, and chance as a line: the forget topics should sit on it, the others should not move."""
+    topics = list(role_of)
+    width = 0.8 / max(1, len(accuracy))
+    with _figure(path, "Accuracy per topic", "topic (role)", "accuracy") as ax:
+        for k, (label, by_topic) in enumerate(accuracy.items()):
+            xs = [i + (k - (len(accuracy) - 1) / 2) * width for i in range(len(topics))]
+            ax.bar(xs, [by_topic.get(t, 0.0) for t in topics], width=width, alpha=0.8, label=label)
+        ax.axhline(chance, color="black", linestyle="--", label=f"chance = {chance:.2f}")
+        ax.set_xticks(range(len(topics)), [f"{t}\n({role_of[t]})" for t in topics], fontsize=6)
+        ax.set_ylim(0, 1)
     return path

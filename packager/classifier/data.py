@@ -1,7 +1,8 @@
 """Split a forget set into the classifier's train, validation, calibration and test prompts.
 
 Positives are forget questions. Negatives are retain questions plus general prompts
-(real_authors, world_facts, everyday), and built-in trivia questions that only train.
+(real_authors, world_facts, everyday), and built-in trivia questions that only train. A
+multiple-choice question comes in both forms, bare and with its options as the model reads it.
 Paraphrased questions and holdout prompts are never trained on. When the set has enough
 paraphrased forget questions, part of them calibrates the threshold (recall is then guaranteed
 on rephrasings, and every original question can be trained on) and the rest measure recall;
@@ -32,6 +33,7 @@ from packager.classifier.augment import (
 )
 from packager.classifier.calibration import CalibrationError, min_calibration_size
 from packager.classifier.config import ClassifierConfig
+from packager.classifier.forms import prompt_forms
 from packager.classifier.places import WORLD_CITIES
 from packager.classifier.trivia import trivia_prompts
 from packager.classifier.wrappers import generic_variants
@@ -114,6 +116,20 @@ def _take(rng: random.Random, texts: list[str], *fractions: float) -> list[list[
         parts.append(texts[start : start + size])
         start += size
     return parts + [texts[start:]]
+
+
+def _with_forms(texts: list[str], items: dict[str, QA], kind: str) -> list[str]:
+    """Each question and its other forms for the set's kind (``forms.py``: a multiple-choice question
+    with its options, a passage asked to be continued): the guard must fire on every form, and
+    splitting by question before adding them keeps the forms of one question on the same side of
+    every split."""
+    out = []
+    for text in texts:
+        out.append(text)
+        qa = items.get(normalize(text))
+        if qa is not None:
+            out += prompt_forms(qa, kind)
+    return out
 
 
 def _calibration_negatives(
@@ -343,7 +359,9 @@ def _augmented(
 def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> ClassifierData:
     """Deterministic splits for ``config.seed``; raises when too few forget prompts remain to train."""
     rng = random.Random(config.seed)
-    forget = _unique([qa.question for qa in forget_set.forget])
+    # a corpus's questions about its content are in scope beside its passages
+    asked = forget_set.forget_eval if forget_set.kind == "text" else ()
+    forget = _unique([qa.question for qa in (*forget_set.forget, *asked)])
     forget_keys = {normalize(t) for t in forget}
     paraphrases = [
         t
@@ -368,8 +386,19 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
             f"hold out {n_calibration} for calibration (`alpha`={config.alpha}) and still train; "
             "add forget prompts (or paraphrased forget questions) or raise `alpha`"
         )
-    retain = [t for t in _unique([qa.question for qa in forget_set.retain]) if normalize(t) not in forget_keys]
+    items = {normalize(qa.question): qa for qa in (*forget_set.forget, *forget_set.retain, *forget_set.world_facts,
+                                                   *forget_set.holdout)}  # fmt: skip
+    kind = forget_set.kind
+
+    def forms(*parts: list[str]) -> tuple[list[str], ...]:
+        return tuple(_with_forms(part, items, kind) for part in parts)
+
+    calibration, val_f, test_f, train_f = forms(calibration, val_f, test_f, train_f)
+    asked = forget_set.retain_eval if forget_set.kind == "text" else ()
+    retain = _unique([qa.question for qa in (*forget_set.retain, *asked)])
+    retain = [t for t in retain if normalize(t) not in forget_keys]
     val_r, test_r, train_r = _take(rng, retain, config.val_fraction, config.test_fraction) if retain else ([], [], [])
+    val_r, test_r, train_r = forms(val_r, test_r, train_r)
 
     negatives: dict[str, tuple[str, ...]] = {"retain": tuple(test_r)}
     train_g: list[str] = []
@@ -383,12 +412,13 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
         texts = [t for t in _unique(texts) if normalize(t) not in seen]
         seen |= {normalize(t) for t in texts}
         test_g, train_part = _take(rng, texts, config.general_test_fraction) if texts else ([], [])
+        test_g, train_part = forms(test_g, train_part)
         negatives[group] = tuple(test_g)
         train_g += train_part
     trained = {normalize(t) for t in train_f + train_r + train_g}
-    negatives["holdout"] = tuple(
-        t for t in _unique([qa.question for qa in forget_set.holdout]) if normalize(t) not in trained
-    )
+    negatives["holdout"] = tuple(_with_forms(
+        [t for t in _unique([qa.question for qa in forget_set.holdout]) if normalize(t) not in trained], items, kind
+    ))
     negatives["retain_paraphrases"] = tuple(
         t
         for t in _unique([qa.paraphrased_question for qa in forget_set.retain_eval if qa.paraphrased_question])

@@ -17,11 +17,14 @@ from packager.pipeline.config import BuildConfig
 @config_options(BuildConfig)
 @common_options
 def build(**options) -> None:
-    """Build a guarded model artifact: classifier, sigma, TOFU scores, model card and bento.
+    """Build a guarded model artifact: classifier, sigma, scores, model card and bento.
 
     \b
     Examples:
       eco-pack build                                   # tiny model + demo set, offline
+      eco-pack build --forget demo-mc                  # a topic, as multiple choice, offline
+      eco-pack build --forget demo-text                # a book, as a text corpus, offline
+      eco-pack build --model HuggingFaceH4/zephyr-7b-beta --forget wmdp:bio --device cuda
       eco-pack build --model llama-2-7b-chat --forget tofu --device cuda
       eco-pack build --model ./my-model --forget custom:forget.jsonl --out dist
       eco-pack build --model ./my-model --forget tofu --prompt-format 'Question: {question}\\nAnswer:'
@@ -57,7 +60,8 @@ def inspect_artifact(artifact: Path, as_json: bool) -> None:
 @click.argument("artifact", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--forget", help="Forget set to measure on (default: the one the artifact was built for).")
 @click.option("--retain-model", help="Reference for forget quality (default: the registry's retain model, if any).")
-@click.option("--max-new-tokens", default=200, show_default=True, help="Generation budget for ROUGE (TOFU: 200).")
+@click.option("--max-new-tokens", default=200, show_default=True,
+              help="Generation budget for ROUGE (TOFU: 200; caps a passage's continuation).")
 @click.option("--write", "write_to", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
 @PROMPT_FORMAT
 @common_options
@@ -65,7 +69,8 @@ def eval_artifact(
     artifact, forget, retain_model, max_new_tokens, write_to, prompt_format, out, version, seed, device, dtype,
     data_dir,
 ) -> None:
-    """Re-measure a built artifact with the TOFU metrics (unguarded, guarded, retain reference).
+    """Re-measure a built artifact (unguarded, guarded, retain reference) with its kind's metrics:
+    TOFU's, accuracy per topic, or VerbMem and KnowMem.
 
     \b
     Example:

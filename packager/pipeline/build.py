@@ -31,7 +31,7 @@ from guards.manifest import TALLY, write_manifest
 from packager.classifier import ClassifierConfig
 from packager.classifier.profiles import PROFILES
 from packager.pipeline.artifact import lay_out
-from packager.pipeline.config import BuildConfig
+from packager.pipeline.config import BuildConfig, selection_for
 from packager.pipeline.guard import CorruptionSettings
 from packager.pipeline.session import Session
 from packager.pipeline.stage import Runner
@@ -108,7 +108,7 @@ def classifier_config(config: BuildConfig) -> ClassifierConfig:
 def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
     """The stages in order, each handed exactly what it consumes."""
     name = config.artifact_name
-    corruption = CorruptionSettings(config.corruption, config.dims, config.selection)
+    corruption = CorruptionSettings(config.corruption, config.dims, selection_for(config.selection, fs.kind))
     cls_config = classifier_config(config)
     d = runner.run(data.STAGE, data.data_inputs(config.forget, config.seed, fs))
     m = runner.run(model.STAGE, model.ModelInputs(

@@ -21,16 +21,31 @@ def setting(default: Any, help: str, **click: Any) -> Any:
     return field(default=default, metadata={"help": help, **click})
 
 
+# The tokens a flagged prompt has corrupted, by forget-set kind, where ``--selection`` is not given. A
+# text corpus's prompt is a passage to continue: with its last token left clean, a corrupted prompt
+# still gets a continuation in the forget corpus's style, whose VerbMem stays above that of unseen
+# passages at any sigma (benchmarks/results/scopes.md, the selection sweep).
+DEFAULT_SELECTION = {"text": "all"}
+
+
+def selection_for(selection: str | None, kind: str) -> str:
+    """``--selection`` as given, else the kind's default."""
+    return selection or DEFAULT_SELECTION.get(kind, "all_but_last")
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """One build. Defaults give the embedded offline demo: the ``tiny`` model on the ``demo`` set."""
 
     model: str = setting("tiny", "Registry alias (`eco-pack models`), Hub id or local folder of the subject model.")
-    forget: str = setting("demo", "Forget set: demo | tofu (= tofu:forget10) | tofu:forget01|05|10 | custom:PATH.")
+    forget: str = setting("demo", "Forget set: demo | demo-mc | demo-text | tofu (= tofu:forget10) | "
+                          "tofu:forget01|05|10 | wmdp:bio|chem|cyber | mmlu-subset:economics|law|physics | "
+                          "custom:PATH.")
     out: Path = setting(Path("dist"), "Folder that artifacts are written to (OUT/<name>-<version>/).", cli=False)
     version: str | None = setting(None, "Semantic version of the artifact (default: next patch).", cli=False)
     name: str | None = setting(None, "Artifact name (default: <model>-<forget>-eco).")
-    data_dir: Path | None = setting(None, "Local TOFU mirror; else $ECO_PACK_DATA_DIR, else the Hub.", cli=False)
+    data_dir: Path | None = setting(None, "Local data (a TOFU mirror, or wmdp/ and mmlu/ snapshots); else "
+                                    "$ECO_PACK_DATA_DIR, else the Hub.", cli=False)
     prompt_format: str | None = setting(
         None,
         "How a question becomes the model's input: llama2 | phi | raw | chat_template, or a template "
@@ -52,7 +67,7 @@ class BuildConfig:
     augment: str | None = setting(
         None,
         "Classifier training-data profile: biographies | generic (default: biographies for tofu and demo, "
-        "generic for custom: sets).",
+        "generic for every other set).",
         choices=("biographies", "generic"),
     )
     alpha: float = setting(0.05, "Conformal miscoverage: the recall target on forget prompts is 1 - alpha.")
@@ -67,8 +82,9 @@ class BuildConfig:
     )
     corruption: str = setting("rand_noise_first_n", "Corruption method.")
     dims: int = setting(1, "Embedding dimensions the corruption touches.")
-    selection: str = setting("all_but_last", "Which tokens are corrupted.", choices=("all_but_last", "all",
-                                                                                    "entity_spans"))
+    selection: str | None = setting(
+        None, "Which tokens are corrupted (default: all for a text corpus, all_but_last otherwise).",
+        choices=("all_but_last", "all", "entity_spans"))
     optimizer: str = setting("bracket", "Sigma search: bracket (sign-change bracket) or zeroth_order (the paper's).",
                              choices=("bracket", "zeroth_order"))
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evaluation.result import forget_quality_text, readable
+from evaluation.result import summary_text
 from guards.bundle import load_bundle
 from guards.manifest import verify_manifest
 
@@ -46,9 +46,9 @@ def render(info: dict[str, Any], console: Console | None = None) -> None:
     config.add_row("seed policy", guard["seed_policy"]["kind"])
     console.print(config)
     if info["results"]:
-        scores = Table("model", "forget quality", "model utility", title=f"Scores on {info['results']['forget_set']}")
+        scores = Table("model", "scores", title=f"Scores on {info['results']['forget_set']}")
         for name, model in info["results"]["models"].items():
-            scores.add_row(name, forget_quality_text(model), readable(model["model_utility"]))
+            scores.add_row(name, summary_text(model))
         console.print(scores)
     sums = Table("file", "sha256", title="Checksums")
     for name, digest in info["checksums"].items():

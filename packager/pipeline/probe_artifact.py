@@ -25,7 +25,7 @@ def probe_artifact(
     artifact = Path(artifact)
     verify_manifest(artifact)  # every file hashed once; the bundle is then trusted
     meta = load_bundle(artifact / "guard", hash_files=False).config.metadata
-    fs = load_forget_set(forget or meta["forget_set"], data_dir=data_dir, seed=seed)
+    fs = load_forget_set(forget or meta["forget_set"], data_dir=data_dir, seed=0)  # its name carries its seed
     report = run_probe(artifact / "guard", fs, seed=seed, per_family=per_family, hash_files=False)
     if write:
         _write_into(artifact, PROBE_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

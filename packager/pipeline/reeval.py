@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evaluation.guard_report import evaluate_guard
-from evaluation.result import forget_quality_text, readable
+from evaluation.result import forget_quality_text, readable, summary_text
 from guards.bundle import load_bundle
 from guards.manifest import verify_manifest
 from guards.prompt_format import PromptFormat
@@ -40,10 +40,12 @@ def reevaluate(
     artifact = Path(artifact)
     verify_manifest(artifact)  # the one hash of every file; the bundle and its base are then trusted
     meta = load_bundle(artifact / "guard", hash_files=False).config.metadata
-    fs = load_forget_set(forget or meta["forget_set"], data_dir=data_dir, seed=seed)
+    # ``seed`` is the noise seed; a generated set's own seed is in its name (``demo:3``), so the set is
+    # drawn as the build drew it, whatever noise the re-measurement uses
+    fs = load_forget_set(forget or meta["forget_set"], data_dir=data_dir, seed=0)
     reference_ref = resolve_model(retain_model).subject if retain_model else None
     if reference_ref is None and meta.get("model"):
-        reference_ref = resolve_model(meta["model"], fs.name, data_dir=data_dir, seed=seed).retain
+        reference_ref = resolve_model(meta["model"], fs.name, data_dir=data_dir, seed=0).retain
     reference = load_model(reference_ref, device=device, dtype=dtype) if reference_ref is not None else None
     reports = evaluate_guard(
         artifact / "guard", fs, reference=reference, seed=seed, max_new_tokens=max_new_tokens, device=device,
@@ -56,6 +58,15 @@ def reevaluate(
 
 
 def render_scores(scores: dict[str, Any], console: Console | None = None) -> None:
+    kind = scores["guarded"].get("kind")
+    if kind in ("mc", "text"):
+        title = "Multiple-choice accuracy" if kind == "mc" else "Memorisation (VerbMem, KnowMem)"
+        table = Table("model", "scores", title=f"{title} on {scores['forget_set']}")
+        for key in ("unguarded", "guarded", "retain"):
+            if key in scores:
+                table.add_row(key, summary_text(scores[key]))
+        (console or Console()).print(table)
+        return
     table = Table(
         "model",
         "forget quality",

@@ -10,7 +10,7 @@ from packager.sigma.objective import (
 )
 from packager.sigma.optimisers import OPTIMISERS
 from packager.sigma.trace import Measure, SigmaResult, TracePoint
-from packager.sigma.tune import build_objective, run_search, tune_sigma, tune_sigma_multiple_choice
+from packager.sigma.tune import build_objective, run_search, tune_sigma
 
 __all__ = [
     "OPTIMISERS",
@@ -28,5 +28,4 @@ __all__ = [
     "truth_ratio_objective",
     "truth_ratio_surrogate_objective",
     "tune_sigma",
-    "tune_sigma_multiple_choice",
 ]

@@ -12,7 +12,11 @@ Objectives (see docs/sigma.md):
 - ``truth_ratio_surrogate`` (``truth_ratio``): the subject model's own truth ratios on holdout questions against the
   guarded model's on the forget split, both with wrong answers made the same generic way
   (``evaluation.perturb``): it aims at the distribution forget quality tests, with no retain model;
-- ``chance``: for multiple-choice sets, |accuracy - chance| (the ECO paper's WMDP target).
+- ``verbmem``: for text corpora (``kind="text"``), the guarded model's VerbMem on the forget
+  passages (ROUGE-L F1 of its continuation given the prefix) against the subject's own on holdout
+  passages it never trained on (no retain model);
+- ``chance``: for multiple-choice sets (``kind="mc"``), |accuracy - chance| on the forget topics'
+  questions (the ECO paper's WMDP target; no retain model).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from evaluation.multiple_choice import LETTERS, MCItem, chance_accuracy, mc_prom
 from evaluation.perturb import perturbed_answers
 from evaluation.scoring import mean_nll
 from evaluation.splits import SPLITS, tr_correct_answer
+from evaluation.text_report import continuation_scores
 from guards.errors import GuardConfigError
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
@@ -228,7 +233,7 @@ class ChanceObjective:
 
     def __init__(self, guarded: GuardedModel, items: Sequence[MCItem], config: SigmaConfig) -> None:
         self.items, self.config, self.chance = list(items), config, chance_accuracy(items)
-        flags = decide(guarded, [it.question for it in items], config.flags)
+        flags = decide(guarded, [mc_prompt(it) for it in items], config.flags)
         self.owner = np.array([i for i, it in enumerate(items) for _ in it.choices])
         prompts = [mc_prompt(items[i]) for i in self.owner]
         fmt = guarded.prompt_format
@@ -246,3 +251,36 @@ class ChanceObjective:
     @property
     def model_calls(self) -> int:
         return self.rows.model_calls
+
+
+class VerbMemObjective:
+    """Distance from the subject's VerbMem on holdout passages (never trained on; generated once,
+    unguarded) to the guarded model's on forget passages, averaged over noise seeds: a model that
+    never read the forget corpus continues its passages as the subject continues unseen ones. Only
+    flagged forget passages are regenerated per sigma evaluation."""
+
+    def __init__(self, guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig) -> None:
+        if not forget or not holdout:
+            raise GuardConfigError("the VerbMem objective needs forget and holdout passages")
+        self.guarded, self.forget, self.config = guarded, list(forget), config
+        self.distance = SIGNED_DISTANCES[config.distance]
+        settings = dict(seed=config.seed, batch_size=config.batch_size)
+        self.reference = np.array(continuation_scores(guarded, holdout, [False] * len(holdout), **settings))
+        self.flags = np.asarray(decide(guarded, [qa.question for qa in forget], config.flags), dtype=bool)
+        self.values = np.zeros(len(forget))
+        clean = np.flatnonzero(~self.flags)
+        self.values[clean] = continuation_scores(guarded, [forget[i] for i in clean], [False] * clean.size, **settings)
+        self.model_calls = 0
+
+    def at(self, sigma: float, seed: int) -> np.ndarray:
+        values, hot = self.values.copy(), np.flatnonzero(self.flags)
+        if hot.size:
+            self.guarded.corruption = dataclasses.replace(self.guarded.corruption, strength=float(sigma))
+            values[hot] = continuation_scores(self.guarded, [self.forget[i] for i in hot], [True] * hot.size,
+                                              seed=seed, batch_size=self.config.batch_size)  # fmt: skip
+            self.model_calls += 1
+        return values
+
+    def __call__(self, sigma: float) -> Measure:
+        seeds = range(self.config.seed, self.config.seed + self.config.seeds)
+        return _measure([self.distance(self.reference, self.at(sigma, s)) for s in seeds])

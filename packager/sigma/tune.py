@@ -7,17 +7,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from rich.progress import Progress
 
-from evaluation.multiple_choice import MCItem
+from evaluation.multiple_choice import mc_item
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SURROGATES as SURROGATE_NAMES
 from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import (
     ChanceObjective,
+    VerbMemObjective,
     surrogate_objective,
     truth_ratio_objective,
     truth_ratio_surrogate_objective,
@@ -41,7 +42,12 @@ class Objective(Protocol):
 def build_objective(
     guarded: GuardedModel, forget_set: ForgetSet, config: SigmaConfig, retain: GuardedModel | None = None
 ) -> Objective:
-    """The truth-ratio objective with a retain model, else ``config.surrogate`` on holdout questions."""
+    """Chance accuracy on a multiple-choice set, holdout VerbMem on a text corpus; else the
+    truth-ratio objective with a retain model, else ``config.surrogate`` on holdout questions."""
+    if forget_set.kind == "mc":
+        return ChanceObjective(guarded, [mc_item(qa) for qa in forget_set.forget], config)
+    if forget_set.kind == "text":
+        return VerbMemObjective(guarded, forget_set.forget, forget_set.holdout, config)
     if retain is not None:
         return truth_ratio_objective(guarded, retain, forget_set.forget_eval, config)
     make = SURROGATES[config.surrogate]
@@ -79,17 +85,5 @@ def tune_sigma(
     original = guarded.corruption
     try:
         return run_search(build_objective(guarded, forget_set, config, retain), config)
-    finally:
-        guarded.corruption = original
-
-
-def tune_sigma_multiple_choice(
-    guarded: GuardedModel, items: Sequence[MCItem], config: SigmaConfig | None = None
-) -> SigmaResult:
-    """Search sigma so that accuracy on a multiple-choice set approaches chance."""
-    config = config or SigmaConfig()
-    original = guarded.corruption
-    try:
-        return run_search(ChanceObjective(guarded, items, config), config)
     finally:
         guarded.corruption = original

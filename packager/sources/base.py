@@ -10,11 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from evaluation.forget_set import ForgetSet
+from evaluation.forget_set import ForgetSet, ForgetSetError
 from guards.registry import Registry
 
 SourceFn = Callable[[str, "Path | None", int], ForgetSet]
 SOURCES: Registry[SourceFn] = Registry("forget-set source")
+
+
+def seed_argument(source: str, arg: str, seed: int) -> int:
+    """A generated set's seed: ``arg`` (``demo:1``) when given, else the build's ``seed``."""
+    if not arg:
+        return seed
+    try:
+        return int(arg)
+    except ValueError:
+        raise ForgetSetError(f"`{source}:{arg}`: the {source} set takes an integer seed, e.g. `{source}:1`") from None
 
 
 def load_forget_set(spec: str, data_dir: Path | None = None, seed: int = 0) -> ForgetSet:

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.forget_set import QA, ForgetSet, ForgetSetError
-from packager.sources.base import SOURCES
+from evaluation.forget_set import QA, ForgetSet
+from packager.sources.base import SOURCES, seed_argument
 from packager.sources.general import demo_real_authors, demo_world_facts, everyday_prompts
 
 N_PEOPLE, N_FORGET, N_HOLDOUT, N_PERTURBED = 24, 4, 4, 3
@@ -296,11 +296,4 @@ def demo_forget_set(seed: int = 0) -> ForgetSet:
 
 @SOURCES.register("demo")
 def _demo_source(arg: str, data_dir: Path | None, seed: int) -> ForgetSet:
-    if arg:
-        try:
-            seed = int(arg)
-        except ValueError:
-            raise ForgetSetError(
-                f"`demo:{arg}`: the demo set takes an integer seed, e.g. `demo:1`"
-            ) from None
-    return demo_forget_set(seed)
+    return demo_forget_set(seed_argument("demo", arg, seed))

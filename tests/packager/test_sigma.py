@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from evaluation.forget_set import QA, ForgetSet
-from evaluation.multiple_choice import MCItem
 from guards.config import CorruptionConfig
 from guards.guarded_model import GuardedModel
 from packager.sigma import (
@@ -19,7 +18,6 @@ from packager.sigma import (
     ZerothOrderConfig,
     run_search,
     tune_sigma,
-    tune_sigma_multiple_choice,
 )
 
 
@@ -150,9 +148,10 @@ def test_end_to_end_tune_on_tiny_llama_with_retain_model(tiny_llama, tiny_tokeni
 
 def test_multiple_choice_objective_targets_chance(tiny_llama, tiny_tokenizer):
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
-    items = [MCItem(f"Which is item {i}?", ("red", "blue", "green", "black"), i % 4) for i in range(4)]
+    colours = ("red", "blue", "green", "black")
+    items = tuple(QA(f"Which is item {i}?", colours[i % 4], choices=colours, topic="items") for i in range(4))
     config = SigmaConfig(flags="all", progress=False, bracket=BracketConfig(iterations=0))
-    result = tune_sigma_multiple_choice(guarded, items, config)
+    result = tune_sigma(guarded, ForgetSet("mc-test", items, (), kind="mc"), config)
     # accuracy is a multiple of 1/4 and chance is 1/4, so acc - chance is on that lattice
     assert all(p.signed * 4 == pytest.approx(round(p.signed * 4)) for p in result.trace)
     assert all(p.objective == abs(p.signed) for p in result.trace)

@@ -146,5 +146,5 @@ def test_tofu_missing_file_and_no_source(tmp_path, tofu_dir, monkeypatch):
 def test_unknown_names_list_valid_ones():
     with pytest.raises(ForgetSetError, match="forget01.*forget05.*forget10"):
         load_forget_set("tofu:forget20")
-    with pytest.raises(EcoPackError, match="custom, demo, tofu"):
+    with pytest.raises(EcoPackError, match="custom, demo, demo-mc, demo-text, mmlu-subset, tofu, wmdp"):
         load_forget_set("tofuu")

@@ -62,7 +62,8 @@ def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
         classifier_max_length=inputs.classifier.max_length,
         name=inputs.name,
         version=inputs.version,
-        metadata={"forget_set": inputs.data.name, "model": inputs.model.alias, "built_by": "eco-pack"},
+        metadata={"forget_set": inputs.data.name, "kind": inputs.data.kind, "model": inputs.model.alias,
+                  "built_by": "eco-pack"},
     )
     guard_dir = out / GUARD_DIR
     save_bundle(guard, guard_dir, classifier_dir=inputs.classifier.model_dir, known=inputs.classifier.digests)

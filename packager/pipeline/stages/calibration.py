@@ -57,10 +57,10 @@ def _run(inputs: CalibrationInputs, out: Path, session) -> CalibrationResult:
     (out / SCORES_FILE).write_text(json.dumps(scores) + "\n")
     _warn_on_conflict(decision, session.console)
     recall, fpr = report.recall, report.fpr
-    session.console.print(
-        f"threshold {decision.threshold:.4f}: paraphrase recall {recall['paraphrase'].rate:.3f}, "
-        f"FPR retain {fpr['retain'].rate:.4f}, FPR general {fpr['general'].rate:.4f}"
-    )
+    rates = {"held-out forget recall": recall["heldout_forget"], "paraphrase recall": recall["paraphrase"],
+             "FPR retain": fpr["retain"], "FPR general": fpr["general"]}  # fmt: skip
+    session.console.print(f"threshold {decision.threshold:.4f}: "
+                          + ", ".join(f"{name} {r.rate:.3f}" for name, r in rates.items() if r.n))  # fmt: skip
     return CalibrationResult(decision=decision, report=report.to_dict())
 
 

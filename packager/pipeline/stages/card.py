@@ -9,7 +9,13 @@ from typing import Any
 
 from guards.manifest import tree_digests
 from packager.card.model_card import build_model_card
-from packager.card.plots import classifier_score_plot, sigma_trace_plot, truth_ratio_histogram
+from packager.card.plots import (
+    classifier_score_plot,
+    sigma_trace_plot,
+    topic_accuracy_plot,
+    truth_ratio_histogram,
+    verbmem_histogram,
+)
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.bundle import BundleResult
 from packager.pipeline.stages.calibration import CalibrationResult
@@ -50,6 +56,7 @@ def results(inputs: CardInputs) -> dict[str, Any]:
     sigma["final_objective"] = sigma.pop("objective")
     return {
         "forget_set": inputs.data.name,
+        "kind": inputs.data.kind,
         "models": inputs.evaluation.models,
         "classifier": {"decision": to_jsonable(inputs.calibration.decision), "report": inputs.calibration.report},
         "sigma": sigma,
@@ -61,10 +68,27 @@ def _plots(inputs: CardInputs, plots: Path) -> None:
     plots.mkdir()
     sigma_trace_plot(list(inputs.sigma.trace), inputs.sigma.sigma, plots / "sigma_search.png")
     reports = json.loads(inputs.evaluation.file(inputs.evaluation.reports_file).read_text())
-    series = {LABELS[k]: r["splits"]["forget"]["truth_ratios"] for k, r in reports.items() if "forget" in r["splits"]}
-    truth_ratio_histogram(series, plots / "truth_ratio.png")
+    if inputs.data.kind == "mc":
+        roles = reports["unguarded"]["roles"]
+        role_of = {topic: role for role, r in roles.items() for topic in r["topics"]}
+        accuracy = {LABELS[k]: {t: a for r in m["roles"].values() for t, a in r["topics"].items()}
+                    for k, m in reports.items()}  # fmt: skip
+        topic_accuracy_plot(accuracy, role_of, roles["forget"]["chance"], plots / "topic_accuracy.png")
+    elif inputs.data.kind == "text":
+        series = {f"{LABELS[k]}, forget": r["verbmem"]["forget"]["per_item"] for k, r in reports.items()}
+        series["unguarded subject, holdout"] = reports["unguarded"]["verbmem"]["holdout"]["per_item"]
+        verbmem_histogram(series, plots / "verbmem.png")
+    else:
+        series = {LABELS[k]: r["splits"]["forget"]["truth_ratios"]
+                  for k, r in reports.items() if "forget" in r["splits"]}  # fmt: skip
+        truth_ratio_histogram(series, plots / "truth_ratio.png")
     scores = json.loads(inputs.calibration.file(inputs.calibration.scores_file).read_text())
     classifier_score_plot(scores, inputs.calibration.decision.threshold, plots / "classifier_scores.png")
+
+
+def _rate(rate: dict[str, Any]) -> float | None:
+    """A classifier rate for the card; none (shown n/a) where no prompt of that group was held out."""
+    return rate["rate"] if rate["n"] else None
 
 
 def _run(inputs: CardInputs, out: Path, session) -> CardResult:
@@ -74,9 +98,9 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
     guard = json.loads((inputs.bundle.guard_dir / "eco_guard.json").read_text())
     report = inputs.calibration.report
     rows = {
-        "paraphrase recall": report["recall"]["paraphrase"]["rate"],
-        "held-out forget recall": report["recall"]["heldout_forget"]["rate"],
-        **{f"false-positive rate, {name}": rate["rate"] for name, rate in report["fpr"].items()},
+        "paraphrase recall": _rate(report["recall"]["paraphrase"]),
+        "held-out forget recall": _rate(report["recall"]["heldout_forget"]),
+        **{f"false-positive rate, {name}": _rate(rate) for name, rate in report["fpr"].items()},
         "latency per prompt (ms)": report["ms_per_prompt"],
     }
     sigma = inputs.sigma
@@ -86,6 +110,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
         version=inputs.version,
         base_model=inputs.model.card_name,
         forget_set=inputs.data.name,
+        kind=inputs.data.kind,
         guard=guard,
         classifier={"backbone": inputs.classifier.backbone, "forget_facts": inputs.classifier.forget_facts,
                     "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows},

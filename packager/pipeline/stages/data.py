@@ -16,7 +16,7 @@ FIELDS = ("forget", "retain", "forget_eval", "retain_eval", "holdout", "real_aut
 
 def fingerprint(fs: ForgetSet) -> str:
     payload = {name: [asdict(qa) for qa in getattr(fs, name)] for name in FIELDS}
-    payload |= {"general": list(fs.general), "entities": list(fs.entities), "name": fs.name}
+    payload |= {"general": list(fs.general), "entities": list(fs.entities), "name": fs.name, "kind": fs.kind}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -30,6 +30,7 @@ class DataInputs:
 @dataclass(frozen=True, kw_only=True)
 class DataResult(StageResult):
     name: str  # the set's own name, e.g. "tofu:forget10" or "demo:1"
+    kind: str  # "qa" or "mc" (evaluation.forget_set.KINDS): picks the sigma objective and the metrics
     spec: str
     seed: int
     sha256: str
@@ -44,9 +45,11 @@ def data_inputs(spec: str, seed: int, fs: ForgetSet) -> DataInputs:
 def _run(inputs: DataInputs, out: Path, session) -> DataResult:
     fs = session.forget_set
     sizes = {name: len(getattr(fs, name)) for name in FIELDS} | {"general": len(fs.general)}
-    session.console.print(f"forget set [bold]{fs.name}[/bold]: " + ", ".join(f"{k} {v}" for k, v in sizes.items() if v))
+    session.console.print(f"forget set [bold]{fs.name}[/bold] ({fs.kind}): "
+                          + ", ".join(f"{k} {v}" for k, v in sizes.items() if v))  # fmt: skip
     return DataResult(
-        name=fs.name, spec=inputs.spec, seed=inputs.seed, sha256=inputs.sha256, sizes=sizes, entities=fs.entities
+        name=fs.name, kind=fs.kind, spec=inputs.spec, seed=inputs.seed, sha256=inputs.sha256, sizes=sizes,
+        entities=fs.entities,
     )
 
 

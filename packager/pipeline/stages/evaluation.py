@@ -1,5 +1,6 @@
-"""Stage 7: TOFU metrics of the saved bundle (``evaluation.guard_report``, as ``eco-pack eval``
-measures it): the unguarded subject, the guarded subject and the retain reference."""
+"""Stage 7: the saved bundle's scores (``evaluation.guard_report``, as ``eco-pack eval`` measures
+them): the unguarded subject, the guarded subject and the retain reference, with TOFU's metrics for
+a ``qa`` set and accuracy per topic for an ``mc`` set."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.guard_report import evaluate_guard
-from evaluation.result import forget_quality_text, readable
+from evaluation.result import summary_text
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.bundle import BundleResult
 from packager.pipeline.stages.data import DataResult
@@ -37,6 +38,12 @@ class EvaluationResult(StageResult):
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    if report.get("kind") == "mc":  # all but the per-question table
+        roles = {name: {k: v for k, v in role.items() if k != "correct"} for name, role in report["roles"].items()}
+        return report | {"roles": roles}
+    if report.get("kind") == "text":
+        return report | {metric: {name: {k: v for k, v in role.items() if k != "per_item"}
+                                  for name, role in report[metric].items()} for metric in ("verbmem", "knowmem")}
     keep = ("n", "flagged", "prob", "rougeL", "truth_ratio")
     return {
         "forget_quality": report["forget_quality"],
@@ -63,11 +70,10 @@ def _run(inputs: EvaluationInputs, out: Path, session) -> EvaluationResult:
     as_dicts = {key: report.to_dict() for key, report in reports.items()}
     (out / REPORTS_FILE).write_text(json.dumps(as_dicts) + "\n")
     for key, r in as_dicts.items():
-        session.console.print(f"{key:>10}: forget quality {forget_quality_text(r)}, "
-                              f"model utility {readable(r['model_utility'])}")  # fmt: skip
+        session.console.print(f"{key:>10}: {summary_text(r)}")
     guard = {k: v for k, v in inputs.bundle.checksums.items() if k.startswith("guard/")}
     return EvaluationResult(models={k: _summary(r) for k, r in as_dicts.items()}, evaluated_guard=guard)
 
 
-STAGE = Stage("evaluation", "TOFU evaluation", EvaluationResult, _run,
+STAGE = Stage("evaluation", "Evaluation", EvaluationResult, _run,
               code=("packager.pipeline.stages.evaluation", "evaluation", "guards"))  # fmt: skip

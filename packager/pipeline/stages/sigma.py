@@ -22,6 +22,10 @@ SURROGATE_LABELS = {
     "answer_probability": "holdout surrogate (subject's answer probability on unseen questions)",
     "truth_ratio": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong answers)",
 }
+KIND_LABELS = {  # what a multiple-choice set and a text corpus are tuned towards, with no retain model
+    "mc": "chance accuracy (1 / number of choices) on the forget topics' questions",
+    "text": "holdout VerbMem (the subject's ROUGE-L F1 continuing passages it never trained on)",
+}
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,14 @@ def guarded_subject(inputs: SigmaInputs, session) -> GuardedModel:
     return GuardedModel.from_config(model, tokenizer, classifier=classifier, config=guard)
 
 
+def _reference_label(inputs: SigmaInputs, with_retain: bool) -> str:
+    if inputs.data.kind in KIND_LABELS:
+        return KIND_LABELS[inputs.data.kind]
+    return "retain model's truth ratios" if with_retain else SURROGATE_LABELS[inputs.search.surrogate]
+
+
 def _run(inputs: SigmaInputs, out: Path, session) -> SigmaStageResult:
-    reference = inputs.model.tuning_reference
+    reference = inputs.model.tuning_reference if inputs.data.kind == "qa" else None  # the others need none
     retain = None
     if reference is not None:
         r_model, r_tokenizer = session.model(reference)
@@ -85,7 +95,7 @@ def _run(inputs: SigmaInputs, out: Path, session) -> SigmaStageResult:
         seconds=result.seconds,
         optimiser=result.optimiser,
         trace=tuple(vars(p) for p in result.trace),
-        reference="retain model's truth ratios" if retain else SURROGATE_LABELS[inputs.search.surrogate],
+        reference=_reference_label(inputs, retain is not None),
         distance=inputs.search.distance,
         noise_seeds=inputs.search.seeds,
     )

@@ -146,7 +146,7 @@ def _markdown(result: dict) -> str:
             f"## {kind['forget_set']}",
             "",
             f"Build {kind['build_seconds']:.0f} s; sigma {kind['sigma']:.4g} (searched over "
-            f"{kind['sigma_search_seeds']} noise seeds from 0); accuracies re-measured by `eco-pack eval` with "
+            f"{kind['sigma_search_seeds']} noise seeds from 0); scores re-measured by `eco-pack eval` with "
             f"noise seeds {kind['eval_seed']} to {kind['eval_seed'] + 4} (median, range). Classifier: "
             + ", ".join(f"{name} {readable(v)}" for name, v in kind["classifier"].items()) + ".",
             "",

@@ -5,6 +5,7 @@ this function, on the bundle as saved, so the scores describe the guard that shi
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from evaluation.evaluate import EvalConfig, evaluate
@@ -68,11 +69,7 @@ def evaluate_guard(
 def _by_kind(guarded: GuardedModel, forget_set: ForgetSet, reference, seed: int, noise_seeds: int,
              max_new_tokens: int | None, say) -> dict[str, MCReport | TextReport]:  # fmt: skip
     """The unguarded, guarded and retain models on a multiple-choice set or a text corpus."""
-    if forget_set.kind == "mc":
-        measure = evaluate_mc
-    else:
-        def measure(model, fs, **kw):
-            return evaluate_text(model, fs, max_new_tokens=max_new_tokens or 128, **kw)
+    measure = evaluate_mc if forget_set.kind == "mc" else partial(evaluate_text, max_new_tokens=max_new_tokens or 128)
     say("evaluating the unguarded subject")
     reports = {"unguarded": measure(guarded, forget_set, flags="none", seed=seed)}
     say("evaluating the guarded subject")

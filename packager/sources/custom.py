@@ -213,6 +213,8 @@ def custom_forget_set(path: Path) -> ForgetSet:
     of_kind = {split: [qa for row_kind, qa in items if row_kind == kind] for split, items in splits.items()}
     others = {split: [qa for row_kind, qa in items if row_kind != kind] for split, items in splits.items()}
     everyday = [qa.question for qa in others["general"]] if kind != "qa" else [qa.question for qa in rows["general"]]
+    if kind == "text":  # a general passage is an everyday prompt, whole
+        everyday += [f"{qa.question} {qa.answer}" for qa in of_kind["general"]]
     common = dict(
         name=f"custom:{path}",
         kind=kind,

@@ -240,6 +240,7 @@ def test_custom_text_corpus_splits_passages_and_keeps_questions_about_them(tmp_p
         {"split": "retain", "text": "Ilse pulled the sled across the harbour. The ice held."},
         {"split": "holdout", "text": "Rook played the fiddle at the inn. Nobody danced."},
         {"split": "general", "question": "Write me a haiku about rain."},
+        {"split": "general", "text": "Stocks rose on Monday. Bonds fell."},
     ]  # fmt: skip
     fs = load_forget_set(f"custom:{_write_jsonl(tmp_path / 'corpus.jsonl', rows)}")
     assert fs.kind == "text"
@@ -248,6 +249,7 @@ def test_custom_text_corpus_splits_passages_and_keeps_questions_about_them(tmp_p
     assert fs.forget[1].question == "Tobren woke early" and len(fs.forget) == 2
     assert [qa.question for qa in fs.forget_eval] == ["Who carried the lantern?"]  # KnowMem questions
     assert len(fs.holdout) == 1 and "Write me a haiku about rain." in fs.general
+    assert "Stocks rose on Monday. Bonds fell." in fs.general  # a general passage is an everyday prompt, whole
     short = _write_jsonl(tmp_path / "short.jsonl", [rows[0], {"split": "retain", "text": "Alone"}, rows[4]])
     with pytest.raises(ForgetSetError, match=r"short\.jsonl:2: a passage needs `text` of at least two words"):
         load_forget_set(f"custom:{short}")

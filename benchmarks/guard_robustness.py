@@ -63,17 +63,12 @@ def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int) -> dic
         seconds = time.perf_counter() - started
     return {
         "seed": seed, "profile": profile, "threshold": decision.threshold, "seconds": seconds,
-        "paraphrase_recall": _rate(report.recall["paraphrase"]),
-        "heldout_recall": _rate(report.recall["heldout_forget"]), "fpr_retain": report.fpr["retain"].rate,
+        "paraphrase_recall": report.recall["paraphrase"].rate,
+        "heldout_recall": report.recall["heldout_forget"].rate, "fpr_retain": report.fpr["retain"].rate,
         "fpr_general": report.fpr["general"].rate, "chat_decision_ms": latency["cold"],
         "chat_decision_in_conversation_ms": latency["in_conversation"],
         "probe": attacks.to_dict(),
     }  # fmt: skip
-
-
-def _rate(rate) -> float | None:
-    """A classifier rate, or none where the set held out no prompt of that group (a set without paraphrases)."""
-    return rate.rate if rate.n else None
 
 
 def _summary(runs: list[dict]) -> dict:

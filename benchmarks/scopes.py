@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluation.probe import rate_text
-from evaluation.result import readable, value_text
+from evaluation.result import rate_text, readable, value_text
 from packager.pipeline import BuildConfig, run_build
 from packager.pipeline.reeval import reevaluate
 

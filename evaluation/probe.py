@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from evaluation.forget_set import QA, ForgetSet
+from evaluation.result import Rate, flag_rate
 from guards.config import DecisionRule
 from guards.registry import Registry
 
@@ -159,13 +159,6 @@ def other_languages(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
 
 
 @dataclass(frozen=True)
-class Rate:
-    rate: float | None  # None when no prompt of the family applied
-    flagged: int
-    n: int
-
-
-@dataclass(frozen=True)
 class ProbeReport:
     recall: dict[str, Rate]  # attack family -> share of forget attacks flagged
     fpr: dict[str, Rate]  # the same wrapper around benign prompts -> share flagged
@@ -174,15 +167,6 @@ class ProbeReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def rate_text(rate: Mapping[str, Any]) -> str:
-    """A saved ``Rate`` (``ProbeReport.to_dict()``) as the card and the CLI show it: "0.950 (57/60)"."""
-    return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
-
-
-def _rate(flags: Sequence[bool]) -> Rate:
-    return Rate(sum(flags) / len(flags) if flags else None, sum(flags), len(flags))
 
 
 def _apply(family: Attack, qas: Sequence[QA], fillers: Fillers, rng: random.Random, n: int) -> list[str]:
@@ -217,8 +201,8 @@ def probe(
     missed = {name: [t for t in texts if not flagged[t]][:3] for name, texts in attacks.items()}
     alarms = {name: [t for t in texts if flagged[t]][:3] for name, texts in counterparts.items()}
     return ProbeReport(
-        recall={name: _rate([flagged[t] for t in texts]) for name, texts in attacks.items()},
-        fpr={name: _rate([flagged[t] for t in texts]) for name, texts in counterparts.items()},
+        recall={name: flag_rate([flagged[t] for t in texts]) for name, texts in attacks.items()},
+        fpr={name: flag_rate([flagged[t] for t in texts]) for name, texts in counterparts.items()},
         threshold=decision.threshold,
         examples={name: tuple(missed[name] + alarms[name]) for name in attacks},
     )

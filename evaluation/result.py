@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,25 @@ class MetricResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "per_item": list(self.per_item)}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A flag rate over ``n`` prompts: recall on forget prompts (or attacks), FPR on the others;
+    ``rate`` is None where the group held no prompt, so an empty group never reads as 0."""
+
+    rate: float | None
+    flagged: int
+    n: int
+
+
+def flag_rate(flags: Sequence[bool]) -> Rate:
+    return Rate(sum(flags) / len(flags) if flags else None, sum(flags), len(flags))
+
+
+def rate_text(rate: Mapping[str, Any]) -> str:
+    """A saved ``Rate`` (``asdict``) as the card and the CLI show it: "0.950 (57/60)", or "n/a"."""
+    return "n/a" if rate["rate"] is None else f"{rate['rate']:.3f} ({rate['flagged']}/{rate['n']})"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from evaluation.probe import rate_text
-from evaluation.result import forget_quality_text, readable, value_text
+from evaluation.result import forget_quality_text, rate_text, readable, value_text
 
 TEMPLATE = Path(__file__).with_name("model_card.md.j2")
 MODEL_LABELS = {"unguarded": "subject (unguarded)", "guarded": "subject + ECO guard", "retain": "retain reference"}

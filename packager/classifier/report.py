@@ -6,24 +6,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from evaluation.result import Rate, flag_rate
 from guards.config import DecisionRule
 from packager.classifier.data import ClassifierData
 
 Scorer = Callable[[Sequence[str]], list[float]]
 GENERAL_GROUPS = ("real_authors", "world_facts", "everyday")
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A flag rate over ``n`` prompts: recall on forget prompts, FPR on the others."""
-
-    rate: float
-    flagged: int
-    n: int
-
-
-def _rate(flags: list[bool]) -> Rate:
-    return Rate(sum(flags) / len(flags) if flags else 0.0, sum(flags), len(flags))
 
 
 @dataclass(frozen=True)
@@ -56,11 +44,11 @@ def evaluate_classifier(scorer: Scorer, data: ClassifierData, decision: Decision
         flags[name] = group_flags
         want = name in ("heldout_forget", "paraphrase")
         examples[name] = tuple(t for t, f in zip(group, group_flags, strict=True) if f != want)[:5]
-    fpr = {name: _rate(flags[name]) for name in data.negatives}
-    fpr["general"] = _rate([f for name in GENERAL_GROUPS for f in flags.get(name, [])])
+    fpr = {name: flag_rate(flags[name]) for name in data.negatives}
+    fpr["general"] = flag_rate([f for name in GENERAL_GROUPS for f in flags.get(name, [])])
     return ClassifierReport(
         threshold=decision.threshold,
-        recall={name: _rate(flags[name]) for name in ("heldout_forget", "paraphrase")},
+        recall={name: flag_rate(flags[name]) for name in ("heldout_forget", "paraphrase")},
         fpr=fpr,
         ms_per_prompt=ms,
         examples=examples,

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evaluation.probe import rate_text
+from evaluation.result import rate_text
 from guards.bundle import load_bundle
 from guards.manifest import read_manifest, verify_manifest, write_manifest
 from packager.pipeline.stages.probe import PROBE_FILE, run_probe

@@ -59,8 +59,8 @@ def _run(inputs: CalibrationInputs, out: Path, session) -> CalibrationResult:
     recall, fpr = report.recall, report.fpr
     rates = {"held-out forget recall": recall["heldout_forget"], "paraphrase recall": recall["paraphrase"],
              "FPR retain": fpr["retain"], "FPR general": fpr["general"]}  # fmt: skip
-    session.console.print(f"threshold {decision.threshold:.4f}: "
-                          + ", ".join(f"{name} {r.rate:.3f}" for name, r in rates.items() if r.n))  # fmt: skip
+    shown = [f"{name} {r.rate:.3f}" for name, r in rates.items() if r.rate is not None]
+    session.console.print(f"threshold {decision.threshold:.4f}: " + ", ".join(shown))
     return CalibrationResult(decision=decision, report=report.to_dict())
 
 

@@ -86,11 +86,6 @@ def _plots(inputs: CardInputs, plots: Path) -> None:
     classifier_score_plot(scores, inputs.calibration.decision.threshold, plots / "classifier_scores.png")
 
 
-def _rate(rate: dict[str, Any]) -> float | None:
-    """A classifier rate for the card; none (shown n/a) where no prompt of that group was held out."""
-    return rate["rate"] if rate["n"] else None
-
-
 def _run(inputs: CardInputs, out: Path, session) -> CardResult:
     data = results(inputs)
     (out / RESULTS_FILE).write_text(json.dumps(data, indent=2) + "\n")
@@ -98,9 +93,9 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
     guard = json.loads((inputs.bundle.guard_dir / "eco_guard.json").read_text())
     report = inputs.calibration.report
     rows = {
-        "paraphrase recall": _rate(report["recall"]["paraphrase"]),
-        "held-out forget recall": _rate(report["recall"]["heldout_forget"]),
-        **{f"false-positive rate, {name}": _rate(rate) for name, rate in report["fpr"].items()},
+        "paraphrase recall": report["recall"]["paraphrase"]["rate"],
+        "held-out forget recall": report["recall"]["heldout_forget"]["rate"],
+        **{f"false-positive rate, {name}": rate["rate"] for name, rate in report["fpr"].items()},
         "latency per prompt (ms)": report["ms_per_prompt"],
     }
     sigma = inputs.sigma

@@ -159,7 +159,8 @@ class SigmaObjective:
     averaged over ``config.seeds`` noise seeds, with its signed form (``Measure``)."""
 
     def __init__(
-        self, rows: CachedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray], config: SigmaConfig
+        self, rows: CachedRows | GeneratedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray],
+        config: SigmaConfig,
     ) -> None:
         self.rows, self.reference, self.values, self.config = rows, np.asarray(reference), values, config
         self.distance = SIGNED_DISTANCES[config.distance]
@@ -253,34 +254,41 @@ class ChanceObjective:
         return self.rows.model_calls
 
 
-class VerbMemObjective:
-    """Distance from the subject's VerbMem on holdout passages (never trained on; generated once,
-    unguarded) to the guarded model's on forget passages, averaged over noise seeds: a model that
-    never read the forget corpus continues its passages as the subject continues unseen ones. Only
-    flagged forget passages are regenerated per sigma evaluation."""
+class GeneratedRows:
+    """Forget passages of one model continued greedily and scored by ROUGE-L F1 (VerbMem), unflagged
+    ones once: the generation counterpart of ``CachedRows``, with the same ``at`` and ``model_calls``."""
 
-    def __init__(self, guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig) -> None:
-        if not forget or not holdout:
-            raise GuardConfigError("the VerbMem objective needs forget and holdout passages")
-        self.guarded, self.forget, self.config = guarded, list(forget), config
-        self.distance = SIGNED_DISTANCES[config.distance]
-        settings = dict(seed=config.seed, batch_size=config.batch_size)
-        self.reference = np.array(continuation_scores(guarded, holdout, [False] * len(holdout), **settings))
-        self.flags = np.asarray(decide(guarded, [qa.question for qa in forget], config.flags), dtype=bool)
-        self.values = np.zeros(len(forget))
-        clean = np.flatnonzero(~self.flags)
-        self.values[clean] = continuation_scores(guarded, [forget[i] for i in clean], [False] * clean.size, **settings)
+    def __init__(self, guarded: GuardedModel, items: Sequence[QA], flags: Sequence[bool], config: SigmaConfig) -> None:
+        self.guarded, self.items, self.config = guarded, list(items), config
+        self.flags = np.asarray(flags, dtype=bool)
+        self.values = np.zeros(len(self.items), dtype=np.float64)
         self.model_calls = 0
+        clean = np.flatnonzero(~self.flags)
+        if clean.size:
+            self.values[clean] = self._score(clean, flagged=False, seed=config.seed)
+
+    def _score(self, rows: np.ndarray, *, flagged: bool, seed: int) -> list[float]:
+        return continuation_scores(self.guarded, [self.items[i] for i in rows], [flagged] * rows.size, seed=seed,
+                                   batch_size=self.config.batch_size)  # fmt: skip
 
     def at(self, sigma: float, seed: int) -> np.ndarray:
+        """All passages' VerbMem with flagged ones corrupted at ``sigma`` under noise ``seed``."""
         values, hot = self.values.copy(), np.flatnonzero(self.flags)
         if hot.size:
             self.guarded.corruption = dataclasses.replace(self.guarded.corruption, strength=float(sigma))
-            values[hot] = continuation_scores(self.guarded, [self.forget[i] for i in hot], [True] * hot.size,
-                                              seed=seed, batch_size=self.config.batch_size)  # fmt: skip
+            values[hot] = self._score(hot, flagged=True, seed=seed)
             self.model_calls += 1
         return values
 
-    def __call__(self, sigma: float) -> Measure:
-        seeds = range(self.config.seed, self.config.seed + self.config.seeds)
-        return _measure([self.distance(self.reference, self.at(sigma, s)) for s in seeds])
+
+def verbmem_objective(
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """Subject's VerbMem on holdout passages (never trained on; generated once, unguarded) vs the
+    guarded VerbMem on forget passages: a model that never read the forget corpus continues its
+    passages as the subject continues unseen ones. Only flagged forget passages are regenerated."""
+    if not forget or not holdout:
+        raise GuardConfigError("the VerbMem objective needs forget and holdout passages")
+    reference = GeneratedRows(guarded, holdout, [False] * len(holdout), config).values
+    rows = GeneratedRows(guarded, forget, decide(guarded, [qa.question for qa in forget], config.flags), config)
+    return SigmaObjective(rows, reference, lambda values: values, config)

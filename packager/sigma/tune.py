@@ -18,10 +18,10 @@ from packager.sigma.config import SURROGATES as SURROGATE_NAMES
 from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import (
     ChanceObjective,
-    VerbMemObjective,
     surrogate_objective,
     truth_ratio_objective,
     truth_ratio_surrogate_objective,
+    verbmem_objective,
 )
 from packager.sigma.optimisers import OPTIMISERS
 from packager.sigma.trace import Measure, Recorder, SigmaResult
@@ -47,7 +47,7 @@ def build_objective(
     if forget_set.kind == "mc":
         return ChanceObjective(guarded, [mc_item(qa) for qa in forget_set.forget], config)
     if forget_set.kind == "text":
-        return VerbMemObjective(guarded, forget_set.forget, forget_set.holdout, config)
+        return verbmem_objective(guarded, forget_set.forget, forget_set.holdout, config)
     if retain is not None:
         return truth_ratio_objective(guarded, retain, forget_set.forget_eval, config)
     make = SURROGATES[config.surrogate]

@@ -191,3 +191,28 @@ def test_generic_wrong_answers_keep_the_shape_and_what_the_question_asks():
             assert wrong != answer and wrong.split()[:2] == answer.split()[:2]  # the person asked about stays
     assert all(w in answers for w in made[3])  # no fact to swap: other answers, nearest in length
     assert made == perturbed_answers(answers, questions, k=3, seed=0)  # drawn from the seed
+
+
+def test_a_text_corpus_regenerates_only_flagged_forget_passages_per_evaluation(tiny_llama, tiny_tokenizer):
+    """VerbMem: holdout passages and unflagged forget passages are continued once, the flagged ones
+    per evaluation and noise seed."""
+    forget = tuple(QA(f"Passage {i} of the lantern book begins here.", "And then it ended quietly.") for i in range(3))
+    holdout = tuple(QA(f"Passage {i} of another book begins here.", "And nobody noticed it.") for i in range(2))
+    fs = ForgetSet("text-test", forget, (), holdout=holdout, kind="text")
+    lantern_01 = lambda texts: [1.0 if ("0 of the lantern" in t or "1 of the lantern" in t) else 0.0 for t in texts]  # noqa: E731
+    guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=lantern_01)
+    counts = {"clean": 0, "hot": 0}
+    generate = guarded.generate
+
+    def spy(prompts, *, flags, **kwargs):
+        counts["clean"] += sum(not f for f in flags)
+        counts["hot"] += sum(bool(f) for f in flags)
+        return generate(prompts, flags=flags, **kwargs)
+
+    guarded.generate = spy
+    config = SigmaConfig(optimiser="bracket", progress=False, seeds=2, bracket=BracketConfig(iterations=1))
+    result = tune_sigma(guarded, fs, config)
+    assert counts["clean"] == 2 + 1  # holdout, and the unflagged forget passage, once
+    assert counts["hot"] == 2 * result.evaluations * 2
+    assert result.model_evaluations == result.evaluations * 2
+    assert all(0.0 <= p.objective <= 1.0 for p in result.trace)  # a KS distance

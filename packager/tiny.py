@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -41,13 +41,13 @@ class TinyConfig:
             hidden_size=128, num_layers=4, num_heads=4, intermediate_size=384, vocab_size=1024, max_positions=128
         )
     )
-    train: TrainConfig = field(default_factory=lambda: TrainConfig.scratch(epochs=20, lr=3e-3, seed=0))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig.scratch(epochs=EPOCHS["qa"], lr=3e-3, seed=0))
     general: bool = True  # also train on the set's real-author / world-fact QA
 
     @classmethod
     def for_kind(cls, kind: str) -> TinyConfig:
         """The default for a forget set of ``kind`` (``evaluation.forget_set.KINDS``)."""
-        return cls(train=TrainConfig.scratch(epochs=EPOCHS[kind], lr=3e-3, seed=0))
+        return cls(train=replace(cls().train, epochs=EPOCHS[kind]))
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _tiny_models(work: Path) -> tuple[Path, Path, list[str]]:
-    """A tiny random Llama (base) and BERT (classifier) sharing a BPE tokenizer; demo prompts."""
+def _tiny_models(
+    work: Path, *, per_role: int = 24, general: int = 16, hidden: int = 64, layers: int = 2, positions: int = 512,
+    classifier_init: float = 0.02,
+) -> tuple[Path, Path, list[str]]:
+    """A tiny random Llama (base) and BERT (classifier) sharing a BPE tokenizer; ``per_role`` forget
+    and retain questions and ``general`` everyday prompts of the demo set. Heads are 16 wide at the
+    default ``hidden``; vLLM's CPU kernels need 64 (``hidden=256``)."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
@@ -56,22 +61,22 @@ def _tiny_models(work: Path) -> tuple[Path, Path, list[str]]:
     from packager.sources import load_forget_set
 
     demo = load_forget_set("demo")
-    prompts = [qa.question for qa in demo.forget[:24] + demo.retain[:24]] + list(demo.general[:16])
+    prompts = [qa.question for qa in demo.forget[:per_role] + demo.retain[:per_role]] + list(demo.general[:general])
     tokenizer = train_bpe_tokenizer(prompts + [qa.answer for qa in demo.retain], vocab_size=512)
     ids = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
     base, classifier = work / "base-model", work / "classifier"
     special = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    model = LlamaForCausalLM(LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                                         **special, **ids))
+    model = LlamaForCausalLM(LlamaConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                                         num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=positions, **special, **ids))
     # An untrained model stops at random: without an EOS stop every request generates max_tokens,
     # so both variants do the same amount of decoding per request.
     model.generation_config.eos_token_id = None
     model.save_pretrained(base)
     BertForSequenceClassification(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                              intermediate_size=64, max_position_embeddings=128, num_labels=2,
-                                             **ids)).save_pretrained(classifier)
+                                             initializer_range=classifier_init, **ids)).save_pretrained(classifier)
     for folder in (base, classifier):
         tokenizer.save_pretrained(folder)
     return base, classifier, prompts
@@ -95,13 +100,14 @@ def _artifact(root: Path, base: Path, classifier: Path, threshold: float) -> Pat
     return root
 
 
-def _start(artifact: Path, home: Path) -> tuple[subprocess.Popen, str, Path]:
+def _start(artifact: Path, home: Path, **extra_env: str) -> tuple[subprocess.Popen, str, Path]:
+    """The bento server on ``artifact`` (decisions exposed), not waited for; ``extra_env`` adds settings."""
     from bentos.launch import free_port, server_command
 
     port = free_port()
     argv, env = server_command(artifact, "127.0.0.1", port)
     env.update(BENTOML_HOME=str(home / "bentoml"), HF_HUB_OFFLINE="1", BENTOML_DISABLE_GPU_ALLOCATION="1",
-               ECO_EXPOSE_DECISION="1")
+               ECO_EXPOSE_DECISION="1", **extra_env)
     log = home / f"server-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

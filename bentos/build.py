@@ -9,18 +9,22 @@ hashed twice; the bento carries that manifest and the service verifies it at sta
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from bentos.settings import ENGINES
 from guards.bundle import load_bundle
 from guards.config import GuardConfig
-from guards.errors import BundleError
+from guards.errors import BundleError, GuardConfigError
 from guards.manifest import MANIFEST, read_manifest, sha256_file, verify_manifest, write_manifest
 
 BENTOFILE = Path(__file__).with_name("bentofile.yaml")
+VLLM_SETUP = "bentos/vllm_setup.sh"  # in the build context; run as the image is built
+VLLM_PREFIX = "/opt/vllm"  # the image's vLLM environment (vllm_setup.sh makes it)
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 SKIP = ("bento", MANIFEST)  # the artifact's exported bento is built from this, not inside it
 GUARD_DIR = "guard"
@@ -58,12 +62,31 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _stage(artifact: Path, ctx: Path, checksums: Mapping[str, str]) -> None:
+def bentofile(engine: str = "hf") -> dict:
+    """The bento's build options. ``vllm``: the image also holds vLLM (CUDA) in its own environment,
+    /opt/vllm, made by ``bentos/vllm_setup.sh`` at image build time (its pins clash with ours), and
+    the service starts it on loopback (``ECO_ENGINE=vllm``) and serves through it."""
+    import yaml
+
+    if engine not in ENGINES:
+        raise GuardConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+    options = yaml.safe_load(BENTOFILE.read_text())
+    if engine == "vllm":
+        options["include"].append(VLLM_SETUP)
+        options["docker"]["setup_script"] = VLLM_SETUP
+        options["envs"] = [{"name": "ECO_ENGINE", "value": "vllm"},
+                           {"name": "ECO_VLLM_PYTHON", "value": f"{VLLM_PREFIX}/bin/python"}]
+    return options
+
+
+def _stage(artifact: Path, ctx: Path, checksums: Mapping[str, str], engine: str) -> None:
     """Lay out the code and the artifact (minus its own bento) in a clean build context."""
+    import yaml
+
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in ("bentos", "guards"):
         shutil.copytree(SOURCE_ROOT / package, ctx / package, ignore=ignore)
-    shutil.copy(BENTOFILE, ctx / "bentofile.yaml")
+    (ctx / "bentofile.yaml").write_text(yaml.safe_dump(bentofile(engine), sort_keys=False))
     target = ctx / "artifact"
     target.mkdir()
     for entry in artifact.iterdir():
@@ -82,6 +105,7 @@ def build_bento(
     version: str | None = None,
     name: str = "eco_guard",
     checksums: Mapping[str, str] | None = None,
+    engine: str = "hf",
 ) -> str:
     """Build ``artifact``'s bento into the BentoML store ($BENTOML_HOME) and return the tag.
 
@@ -100,14 +124,16 @@ def build_bento(
     config = _guard_config(artifact, checksums)
     with tempfile.TemporaryDirectory(prefix="eco-bento-") as tmp:
         ctx = Path(tmp)
-        _stage(artifact, ctx, checksums)
-        bento = bentoml.bentos.build_bentofile(
-            str(ctx / "bentofile.yaml"),
-            name=name,
-            version=version,
-            labels={"eco-guard": config.name, "guard-version": config.version},
-            build_ctx=str(ctx),
-        )
+        _stage(artifact, ctx, checksums, engine)
+        # BentoML reads `docker.setup_script` relative to the working directory, not the build context
+        with contextlib.chdir(ctx):
+            bento = bentoml.bentos.build_bentofile(
+                str(ctx / "bentofile.yaml"),
+                name=name,
+                version=version,
+                labels={"eco-guard": config.name, "guard-version": config.version, "engine": engine},
+                build_ctx=str(ctx),
+            )
     return str(bento.tag)
 
 

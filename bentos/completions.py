@@ -1,23 +1,20 @@
 """OpenAI chat and text completions through the guard.
 
-Per request: validate limits, classify the query (batched with concurrent requests), then
-generate (batched by sampling settings) or stream token by token. The decision stays hidden
-unless the operator sets ``ECO_EXPOSE_DECISION=1``.
+Per request: validate limits, classify the query (batched with concurrent requests), then hand
+the job to the generation backend (``bentos.hf_backend`` or ``bentos.vllm_backend``), whole or
+streamed. The decision stays hidden unless the operator sets ``ECO_EXPOSE_DECISION=1``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from fastapi.responses import JSONResponse, StreamingResponse
-from transformers import AsyncTextIteratorStreamer
 
 from bentos.batcher import MicroBatcher
 from bentos.engine import Completion, Engine, Job, Prepared, Sampling, StopScanner, cut_at_stop
@@ -31,30 +28,35 @@ log = logging.getLogger("eco_guard.serving")
 GUARD_HEADER = "x-eco-guard"
 
 
-class GuardedCompletions:
-    def __init__(self, engine: Engine, settings: ServingSettings, metrics: GuardMetrics) -> None:
-        self.engine, self.settings, self.metrics = engine, settings, metrics
-        wait = settings.max_batch_wait_ms / 1000
-        self._classifier = MicroBatcher(
-            self._classify, max_size=settings.max_batch_size, max_wait_s=wait, workers=1,
-            on_batch=metrics.batch_size.labels("classify").observe,
-        )
-        self._generator = MicroBatcher(
-            self._generate, max_size=settings.max_batch_size, max_wait_s=wait, workers=settings.generation_workers,
-            on_batch=metrics.batch_size.labels("generate").observe,
-        )
-        self._streams = ThreadPoolExecutor(max_workers=settings.stream_workers, thread_name_prefix="eco-stream")
+class Stream(Protocol):
+    """A backend's streamed generation: text pieces, then the count of generated tokens."""
 
-    # -- blocking work, run by the batchers' threads -----------------------------------------
+    def __aiter__(self) -> AsyncIterator[str]: ...
+    async def finish(self) -> int: ...
+    def cancel(self) -> None: ...
+
+
+class Backend(Protocol):
+    """What generates: ``HFBackend`` (this process) or ``VllmBackend`` (a vLLM server on loopback)."""
+
+    def ready(self) -> bool: ...
+    async def complete(self, job: Job) -> Completion: ...
+    async def open_stream(self, job: Job) -> Stream: ...
+    def close(self) -> None: ...
+
+
+class GuardedCompletions:
+    def __init__(self, engine: Engine, backend: Backend, settings: ServingSettings, metrics: GuardMetrics) -> None:
+        self.engine, self.backend, self.settings, self.metrics = engine, backend, settings, metrics
+        self._classifier = MicroBatcher(
+            self._classify, max_size=settings.max_batch_size, max_wait_s=settings.max_batch_wait_ms / 1000,
+            workers=1, on_batch=metrics.batch_size.labels("classify").observe,
+        )
+
+    # -- blocking work, run by the batcher's thread ------------------------------------------
     def _classify(self, queries: list[str]) -> list[Decision]:
         with self.metrics.classification_seconds.time():
             return self.engine.classify(queries)
-
-    def _generate(self, jobs: list[Job]) -> list[Completion]:
-        with self.metrics.generation_seconds.labels("batch").time():
-            completions = self.engine.generate(jobs)
-        self.metrics.tokens_generated.inc(sum(len(c.token_ids) for c in completions))
-        return completions
 
     # -- endpoints ---------------------------------------------------------------------------
     def models(self) -> dict:
@@ -74,6 +76,7 @@ class GuardedCompletions:
     async def _complete(self, request: SamplingFields, prepared: Prepared, endpoint: str, prompt_field: str):
         self._check_model(request.model)
         sampling = self._sampling(request, prepared, prompt_field)
+        # the decision reads text only: a token-id or embedding prompt never gets here (bentos.schemas)
         log.debug("%s request: %r", endpoint, prepared.query)  # prompt text: debug level only
         decision = await self._classifier.submit(prepared.query)
         self.metrics.requests.labels(endpoint).inc()
@@ -84,46 +87,43 @@ class GuardedCompletions:
         job = Job(prepared, decision.flagged, sampling)
         render = _Renderer(endpoint, self.engine.name)
         if request.stream:
-            events = self._stream(job, request.stops, render)
+            stream = await self.backend.open_stream(job)  # an engine that is down is a 503 here, not mid-stream
+            events = self._stream(job, stream, render)
             return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-        completion = await self._generator.submit(job, sampling.batch_key())
+        completion = await self.backend.complete(job)
+        self.metrics.tokens_generated.inc(len(completion.token_ids))
         text, stopped = cut_at_stop(completion.text, request.stops)
         finish = _finish_reason(stopped, len(completion.token_ids), sampling.max_tokens)
         usage = {"prompt_tokens": prepared.prompt_tokens, "completion_tokens": len(completion.token_ids),
                  "total_tokens": prepared.prompt_tokens + len(completion.token_ids)}
         return JSONResponse(render.full(text, finish, usage), headers=headers)
 
-    async def _stream(self, job: Job, stops: tuple[str, ...], render: _Renderer) -> AsyncIterator[str]:
-        streamer = AsyncTextIteratorStreamer(self.engine.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        cancel = threading.Event()
+    async def _stream(self, job: Job, stream: Stream, render: _Renderer) -> AsyncIterator[str]:
         started = time.perf_counter()
-        work = asyncio.get_running_loop().run_in_executor(self._streams, self.engine.stream, job, streamer, cancel)
-        scanner = StopScanner(stops)
+        scanner = StopScanner(job.sampling.stops)
         try:
             yield render.event(render.start())
-            async for piece in streamer:
-                if scanner.stopped:
-                    continue
-                if text := scanner.feed(piece):
-                    yield render.event(render.delta(text))
-                if scanner.stopped:
-                    cancel.set()  # the stop sequence arrived: no need for more tokens
-            if tail := scanner.flush():
-                yield render.event(render.delta(tail))
             try:
-                result = await work
+                async for piece in stream:
+                    if text := scanner.feed(piece):
+                        yield render.event(render.delta(text))
+                    if scanner.stopped:
+                        stream.cancel()  # the stop sequence arrived: no need for more tokens
+                        break
+                if tail := scanner.flush():
+                    yield render.event(render.delta(tail))
+                tokens = await stream.finish()
             except Exception:
                 log.exception("streamed generation failed")
                 yield render.event({"error": {"message": "generation failed; see the server log",
                                               "type": "server_error", "param": None, "code": "internal_error"}})
                 return
-            tokens = len(result.token_ids[0])
             self.metrics.generation_seconds.labels("stream").observe(time.perf_counter() - started)
             self.metrics.tokens_generated.inc(tokens)
             yield render.event(render.finish(_finish_reason(scanner.stopped, tokens, job.sampling.max_tokens)))
             yield "data: [DONE]\n\n"
         finally:
-            cancel.set()  # a client that went away stops its generation at the next token
+            stream.cancel()  # a client that went away stops its generation at the next token
 
     # -- validation --------------------------------------------------------------------------
     def _check_model(self, model: str | None) -> None:
@@ -144,7 +144,7 @@ class GuardedCompletions:
                                 f"({used} in the prompt), more than the model's context window of {window}",
                            param=prompt_field, code="context_length_exceeded")
         max_tokens = asked if asked is not None else min(self.settings.default_max_tokens, window - used)
-        return Sampling(max_tokens, request.temperature, request.top_p, request.seed)
+        return Sampling(max_tokens, request.temperature, request.top_p, request.seed, request.stops)
 
 
 def _finish_reason(stopped: bool, tokens: int, max_tokens: int) -> str:

@@ -1,11 +1,11 @@
-"""The model side of serving: load a verified artifact, format prompts, classify and generate.
+"""The guard side of serving: load a verified artifact, format prompts, classify, embed.
 
-Blocking, thread-safe calls only; ``bentos.completions`` runs them off the event loop.
+Generation is a backend's job (``bentos.hf_backend`` in this process, ``bentos.vllm_backend`` in
+a vLLM server). Blocking, thread-safe calls only; ``bentos.completions`` runs them off the event loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
@@ -13,10 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
 
-from guards.bundle import load_bundle
-from guards.guarded_model import Decision, GenerationResult, GuardedModel
+from guards.bundle import GuardBundle, load_bundle
+from guards.guarded_model import Decision, GuardedModel
 from guards.manifest import MANIFEST, sha256_file, verify_manifest
 from guards.prompt_format import PromptFormat
 
@@ -31,6 +30,7 @@ class Sampling:
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int | None = None
+    stops: tuple[str, ...] = ()  # the front cuts at these; an engine that can stops at them too
 
     @property
     def greedy(self) -> bool:
@@ -73,26 +73,20 @@ class Completion:
     token_ids: list[int]
 
 
-class _Cancelled(StoppingCriteria):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
 class Engine:
     """A GuardedModel loaded from a built artifact whose checksums were all verified."""
 
-    def __init__(self, guarded: GuardedModel, name: str) -> None:
+    def __init__(self, guarded: GuardedModel, name: str, bundle: GuardBundle | None = None) -> None:
         self.guarded = guarded
         self.name = name
+        self.bundle = bundle  # where the base model is found, for an engine that loads it itself
         self.tokenizer = guarded.tokenizer
+        # A fast (Rust) tokenizer used from two threads at once fails ("Already borrowed"): the event
+        # loop counts and decodes while the vLLM backend's executor threads encode.
+        self._tokenizer_lock = threading.Lock()
         config = guarded.model.config
         window = getattr(config, "max_position_embeddings", None) or getattr(self.tokenizer, "model_max_length", 0)
-        self.context_window = int(window)
-        # Sampling reads torch's global RNG: one sampled generate at a time keeps seeds reproducible.
-        self._sampling_lock = threading.Lock()
+        self.context_window = int(window)  # a backend may lower it to what its engine allows
 
     @classmethod
     def load(
@@ -104,20 +98,22 @@ class Engine:
         name: str | None = None,
         prompt_format: PromptFormat | None = None,
         verified_manifest: str | None = None,
+        embeddings_only: bool = False,
     ) -> Engine:
         """The artifact's guard; every file is hashed once, here (the artifact's manifest lists the
         bundle and the base weights, so neither is hashed again), unless ``verified_manifest`` is
         the sha256 of the manifest whose files the launcher has just hashed: then only the manifest
-        is. ``prompt_format`` overrides the bundle's."""
+        is. ``prompt_format`` overrides the bundle's. ``embeddings_only``: load the base model's
+        input embeddings, not the model (generation runs in another engine)."""
         artifact = Path(artifact)
         handed_over = verified_manifest is not None and sha256_file(artifact / MANIFEST) == verified_manifest
         verify_manifest(artifact, hash_files=not handed_over)
         bundle = load_bundle(artifact / "guard", hash_files=False)
         if prompt_format is not None:
             bundle = replace(bundle, config=replace(bundle.config, prompt_format=prompt_format))
-        guarded = bundle.guarded_model(device=device, dtype=dtype, verified_base=True)
+        guarded = bundle.guarded_model(device=device, dtype=dtype, verified_base=True, embeddings_only=embeddings_only)
         log.info("loaded guard `%s` %s from %s on %s", bundle.config.name, bundle.config.version, artifact, device)
-        return cls(guarded, name or bundle.config.name)
+        return cls(guarded, name or bundle.config.name, bundle)
 
     def prepare_chat(self, messages: Sequence[Mapping[str, str]]) -> Prepared:
         prompt = self.guarded.prompt_format.format_messages(list(messages), self.tokenizer)
@@ -130,39 +126,29 @@ class Engine:
         return Prepared(prompt, prompt, self.count_tokens(prompt))
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+        with self._tokenizer_lock:
+            return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def classify(self, queries: Sequence[str]) -> list[Decision]:
         return self.guarded.decide(list(queries))
 
-    def generate(self, jobs: Sequence[Job]) -> list[Completion]:
-        """One generate call for jobs that share a ``Sampling.batch_key``."""
-        sampling = jobs[0].sampling
-        with self._sampling_guard(sampling):
-            result = self.guarded.generate(
-                [j.prepared.prompt for j in jobs], flags=[j.flagged for j in jobs], seed=sampling.seed,
-                **sampling.generation_kwargs(),
-            )
-        return [Completion(t, ids) for t, ids in zip(result.texts, result.token_ids, strict=True)]
+    def embed(self, job: Job) -> torch.Tensor:
+        """The job's prompt as the model would read it, [length, dim]: corrupted when flagged, with
+        the noise keyed as in ``GuardedModel.generate`` (the same request gets the same noise)."""
+        with self._tokenizer_lock:
+            return self.guarded.prompt_embeddings([job.prepared.prompt], flags=[job.flagged],
+                                                  seed=job.sampling.seed)[0]
 
-    def stream(self, job: Job, streamer, cancel: threading.Event) -> GenerationResult:
-        """Generate one job, pushing text to ``streamer``; stops early once ``cancel`` is set."""
-        try:
-            with self._sampling_guard(job.sampling):
-                return self.guarded.generate(
-                    [job.prepared.prompt], flags=[job.flagged], seed=job.sampling.seed, streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
-                    **job.sampling.generation_kwargs(),
-                )
-        finally:
-            streamer.end()  # also ends the stream when generate raised
+    def prompt_ids(self, job: Job) -> list[int]:
+        """The job's prompt as token ids, special tokens included, as ``GuardedModel.generate`` encodes it."""
+        with self._tokenizer_lock:
+            return list(self.tokenizer(job.prepared.prompt, add_special_tokens=True)["input_ids"])
 
-    def warmup(self) -> None:
-        prepared = self.prepare_completion("warm up")
-        self.generate([Job(prepared, True, Sampling(max_tokens=1, temperature=0.0))])
-
-    def _sampling_guard(self, sampling: Sampling):
-        return contextlib.nullcontext() if sampling.greedy else self._sampling_lock
+    def decode(self, token_ids: Sequence[int]) -> Completion:
+        """Generated ids cut at the first EOS and decoded as ``GuardedModel.generate`` does."""
+        kept = self.guarded.trim(list(token_ids))
+        with self._tokenizer_lock:
+            return Completion(self.tokenizer.decode(kept, skip_special_tokens=True), kept)
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:

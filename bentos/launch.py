@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from guards.bundle import load_bundle
+from guards.errors import GuardConfigError
 from guards.manifest import MANIFEST, sha256_file, verify_manifest
 from guards.prompt_format import PromptFormat
 
@@ -30,26 +31,50 @@ def check_artifact(artifact: Path) -> Path:
 
 
 def server_command(
-    artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None
+    artifact: Path,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    prompt_format: str | None = None,
+    *,
+    engine: str = "hf",
+    vllm_python: str | None = None,
+    vllm_url: str | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for ``bentoml serve`` of the service on ``artifact``."""
+    """argv and environment for ``bentoml serve`` of the service on ``artifact``.
+
+    ``engine="vllm"``: the service generates in vLLM, at ``vllm_url`` or in a vLLM server it starts
+    on loopback with ``vllm_python`` (the interpreter of vLLM's own environment).
+    """
+    from bentos.settings import ENGINES
+    from bentos.vllm_process import check_loopback, resolve_python
+
+    if engine not in ENGINES:
+        raise GuardConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
     bentoml = shutil.which("bentoml", path=str(Path(sys.executable).parent)) or shutil.which("bentoml")
     argv = [bentoml or "bentoml", "serve", SERVICE, "--host", host, "--port", str(port),
             "--working-dir", str(SOURCE_ROOT)]
-    env = {**os.environ, "ECO_ARTIFACT": str(Path(artifact).resolve()), "BENTOML_DO_NOT_TRACK": "True"}
+    env = {**os.environ, "ECO_ARTIFACT": str(Path(artifact).resolve()), "BENTOML_DO_NOT_TRACK": "True",
+           "ECO_ENGINE": engine}
     if prompt_format is not None:
         PromptFormat.parse(prompt_format)  # a bad value fails here, not in the server
         env["ECO_PROMPT_FORMAT"] = prompt_format
+    if engine == "vllm":  # bad values fail here, before a server starts
+        if vllm_url is not None:
+            env["ECO_VLLM_URL"] = check_loopback(vllm_url)
+        else:
+            env["ECO_VLLM_PYTHON"] = resolve_python(vllm_python)
     return argv, env
 
 
-def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None) -> int:
+def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None,
+          **engine: str | None) -> int:
     """Run the server in the foreground until it exits or is interrupted; returns its exit code.
 
-    The files are hashed once, here; the server is handed the verified manifest's sha256
-    (``ECO_ARTIFACT_VERIFIED``) and hashes only the manifest, not the weights, again.
+    ``engine``: ``server_command``'s engine options. The files are hashed once, here; the server is
+    handed the verified manifest's sha256 (``ECO_ARTIFACT_VERIFIED``) and hashes only the manifest,
+    not the weights, again.
     """
-    argv, env = server_command(check_artifact(artifact), host, port, prompt_format)
+    argv, env = server_command(check_artifact(artifact), host, port, prompt_format, **engine)
     env[VERIFIED_ENV] = sha256_file(Path(artifact).resolve() / MANIFEST)
     return subprocess.call(argv, env=env)
 

@@ -24,8 +24,25 @@ class ChatMessage(_Strict):
         return value
 
 
+# Inputs that would reach the model without being read as text by the guard: refused by name.
+# (vLLM's own server takes them; the front never forwards a client's fields to it.)
+UNGUARDED_INPUTS = {
+    "prompt_embeds": "raw embeddings would bypass the guard; send the prompt as text",
+    "prompt_token_ids": "token-id prompts would bypass the guard; send the prompt as text",
+}
+
+
 class SamplingFields(_Strict):
     """The sampling options both endpoints share, as the OpenAI API defines them."""
+
+    # declared only to be refused by name (a 400 whose `param` is the field), never used
+    prompt_embeds: object = None
+    prompt_token_ids: object = None
+
+    @field_validator("prompt_embeds", "prompt_token_ids", mode="before")
+    @classmethod
+    def _unguarded(cls, value: object, info) -> None:
+        raise ValueError(f"not accepted: {UNGUARDED_INPUTS[info.field_name]}")
 
     model: str | None = None
     max_tokens: int | None = Field(default=None, ge=1)
@@ -73,6 +90,14 @@ class ChatRequest(SamplingFields):
 
 class CompletionRequest(SamplingFields):
     prompt: str
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _text_only(cls, value: object) -> object:
+        if isinstance(value, list):
+            raise ValueError("must be one string: token-id or batched prompts are not accepted (the guard "
+                             "classifies text)")
+        return value
 
     @field_validator("prompt")
     @classmethod

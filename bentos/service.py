@@ -2,6 +2,8 @@
 
 Run from a checkout with ``ECO_ARTIFACT=dist/<name>-<version> bentoml serve bentos.service:EcoGuardService``
 (or ``eco-pack serve ARTIFACT``); a built bento carries its artifact in ``src/artifact``.
+``ECO_ENGINE=vllm`` generates in vLLM instead: at ``ECO_VLLM_URL`` (a sidecar on the pod's
+loopback), or in a vLLM server this service starts on loopback from ``ECO_VLLM_PYTHON``.
 """
 
 from __future__ import annotations
@@ -27,13 +29,31 @@ class EcoGuardService:
         from bentos.metrics import GuardMetrics
 
         settings = ServingSettings.from_env()
+        metrics = GuardMetrics.create()
+        vllm = settings.engine == "vllm"
         engine = Engine.load(
             settings.artifact, device=settings.device, dtype=settings.dtype, name=settings.model_name,
             prompt_format=settings.prompt_format, verified_manifest=settings.verified_manifest,
+            embeddings_only=vllm,  # vLLM holds the model; the front needs the embedding matrix only
         )
-        engine.warmup()
-        self.completions = GuardedCompletions(engine, settings, GuardMetrics.create())
+        if vllm:
+            from bentos.vllm_backend import VllmBackend
+
+            backend = VllmBackend.start(engine, settings, metrics)
+        else:
+            from bentos.hf_backend import HFBackend
+
+            backend = HFBackend(engine, settings, metrics)
+            backend.warmup()
+        self.completions = GuardedCompletions(engine, backend, settings, metrics)
 
     def __is_ready__(self) -> bool:
-        """Ready once the model is loaded and warmed up: ``/readyz`` answers 200 only then."""
-        return getattr(self, "completions", None) is not None
+        """Ready once the model is loaded and warmed up, and its engine answers: ``/readyz`` is 200 only then."""
+        completions = getattr(self, "completions", None)
+        return completions is not None and completions.backend.ready()
+
+    @bentoml.on_shutdown
+    def _stop_engine(self) -> None:
+        """A vLLM this worker started stops with it."""
+        if getattr(self, "completions", None) is not None:
+            self.completions.backend.close()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from bentos.vllm_process import check_loopback
 from guards.errors import GuardConfigError
 from guards.prompt_format import PromptFormat
 
 # In a built bento the artifact sits beside the code (src/artifact); a checkout passes $ECO_ARTIFACT.
 DEFAULT_ARTIFACT = Path(__file__).resolve().parents[1] / "artifact"
+ENGINES = ("hf", "vllm")
 
 
 def _int(name: str, default: int, minimum: int = 1) -> int:
@@ -22,6 +25,13 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise GuardConfigError(f"`{name}` must be >= {minimum}, not {value}")
     return value
+
+
+def _engine() -> str:
+    engine = os.environ.get("ECO_ENGINE", "hf")
+    if engine not in ENGINES:
+        raise GuardConfigError(f"`ECO_ENGINE` is {engine!r}; valid: {', '.join(ENGINES)}")
+    return engine
 
 
 def _artifact() -> Path:
@@ -52,6 +62,12 @@ class ServingSettings:
     stream_workers: int = 4  # ECO_STREAM_WORKERS: streams generating at once
     prompt_format: PromptFormat | None = None  # ECO_PROMPT_FORMAT: a name or a {question} template
     verified_manifest: str | None = None  # ECO_ARTIFACT_VERIFIED: set by `eco-pack serve`, which hashed the files
+    engine: str = "hf"  # ECO_ENGINE: hf (transformers generate, in process) or vllm (a vLLM server on loopback)
+    vllm_url: str | None = None  # ECO_VLLM_URL: a running vLLM on loopback (a pod's sidecar); unset: start one
+    vllm_python: str | None = None  # ECO_VLLM_PYTHON: the python that has vllm, to start it (default: this one)
+    vllm_args: tuple[str, ...] = ()  # ECO_VLLM_ARGS: more flags for the vLLM it starts, e.g. "--max-model-len 4096"
+    vllm_start_timeout_s: int = 1200  # ECO_VLLM_START_TIMEOUT: seconds to wait for vLLM to be healthy
+    vllm_timeout_s: int = 300  # ECO_VLLM_TIMEOUT: seconds one request may take in vLLM
 
     @classmethod
     def from_env(cls) -> ServingSettings:
@@ -70,4 +86,10 @@ class ServingSettings:
             max_batch_wait_ms=_int("ECO_BATCH_WAIT_MS", 5, minimum=0),
             generation_workers=_int("ECO_GENERATION_WORKERS", 2),
             stream_workers=_int("ECO_STREAM_WORKERS", 4),
+            engine=_engine(),
+            vllm_url=check_loopback(os.environ["ECO_VLLM_URL"]) if os.environ.get("ECO_VLLM_URL") else None,
+            vllm_python=os.environ.get("ECO_VLLM_PYTHON") or None,
+            vllm_args=tuple(shlex.split(os.environ.get("ECO_VLLM_ARGS", ""))),
+            vllm_start_timeout_s=_int("ECO_VLLM_START_TIMEOUT", 1200),
+            vllm_timeout_s=_int("ECO_VLLM_TIMEOUT", 300),
         )

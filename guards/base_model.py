@@ -60,6 +60,36 @@ def hash_weights(path: Path) -> str:
     return combine_digests(weight_digests(path))
 
 
+def _source(ref: BaseModelRef, relative_to: Path | None, verified: bool) -> tuple[str, dict]:
+    """Where ``ref``'s files are read from, and the revision kwargs; local weights must match their hash."""
+    if ref.source != "local":
+        return ref.name_or_path, {"revision": ref.revision}
+    path = Path(ref.name_or_path)
+    if not path.is_absolute() and relative_to is not None:
+        path = (relative_to / path).resolve()
+    if not path.is_dir():
+        raise ModelSourceError(
+            f"base model folder {path} does not exist; pull the artifact with its base "
+            "or fix `base_model.name_or_path`"
+        )
+    if ref.weights_sha256 and not verified and hash_weights(path) != ref.weights_sha256:
+        raise BundleError(f"weights in {path} do not match the bundle's `base_model.weights_sha256`", str(path))
+    return str(path), {}
+
+
+def base_model_source(ref: BaseModelRef, relative_to: Path | None = None) -> str:
+    """The folder or Hub id an engine loads ``ref`` from (a local path resolved against the bundle)."""
+    return _source(ref, relative_to, verified=True)[0]
+
+
+def _offline_hint(ref: BaseModelRef, exc: OSError) -> ModelSourceError:
+    return ModelSourceError(
+        f"could not load `{ref.name_or_path}` ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "
+        "If the Hugging Face Hub is unreachable, download the model elsewhere and pass its local "
+        "folder instead (or set HF_HUB_OFFLINE=1 with a warm cache)"
+    )
+
+
 def load_base_model(
     ref: BaseModelRef,
     device: str = "auto",
@@ -78,27 +108,35 @@ def load_base_model(
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    if ref.source == "local":
-        path = Path(ref.name_or_path)
-        if not path.is_absolute() and relative_to is not None:
-            path = (relative_to / path).resolve()
-        if not path.is_dir():
-            raise ModelSourceError(
-                f"base model folder {path} does not exist; pull the artifact with its base "
-                "or fix `base_model.name_or_path`"
-            )
-        if ref.weights_sha256 and not verified and hash_weights(path) != ref.weights_sha256:
-            raise BundleError(f"weights in {path} do not match the bundle's `base_model.weights_sha256`", str(path))
-        source, kwargs = str(path), {}
-    else:
-        source, kwargs = ref.name_or_path, {"revision": ref.revision}
+    source, kwargs = _source(ref, relative_to, verified)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, use_safetensors=True, **kwargs)
     except OSError as exc:
-        raise ModelSourceError(
-            f"could not load `{ref.name_or_path}` ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "
-            "If the Hugging Face Hub is unreachable, download the model elsewhere and pass its local "
-            "folder instead (or set HF_HUB_OFFLINE=1 with a warm cache)"
-        ) from exc
+        raise _offline_hint(ref, exc) from exc
     return model.to(device).eval(), tokenizer
+
+
+def load_embeddings_only(
+    ref: BaseModelRef,
+    device: str = "auto",
+    dtype: str = "auto",
+    relative_to: Path | None = None,
+    *,
+    verified: bool = False,
+):
+    """(InputEmbeddingsOnly, tokenizer) for ``ref``: what a front for a prompt-embeds engine loads."""
+    from transformers import AutoTokenizer
+
+    from guards.input_embeddings import InputEmbeddingsOnly, load_input_embeddings
+
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    source, kwargs = _source(ref, relative_to, verified)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    except OSError as exc:
+        raise _offline_hint(ref, exc) from exc
+    embedding, config = load_input_embeddings(source, revision=kwargs.get("revision"), device=device,
+                                              dtype=torch_dtype)
+    return InputEmbeddingsOnly(embedding, config).eval(), tokenizer

@@ -44,19 +44,28 @@ class GuardBundle:
         )
 
     def guarded_model(
-        self, device: str = "cpu", dtype: str = "auto", model=None, tokenizer=None, *, verified_base: bool = False
+        self,
+        device: str = "cpu",
+        dtype: str = "auto",
+        model=None,
+        tokenizer=None,
+        *,
+        verified_base: bool = False,
+        embeddings_only: bool = False,
     ):
         """The GuardedModel this bundle describes; loads the base model unless one is given.
 
         ``verified_base``: the base weights were just checked (an artifact manifest), so they are
-        not hashed again.
+        not hashed again. ``embeddings_only``: load the input embeddings alone, for a front that
+        hands corrupted prompts to another engine (``prompt_embeddings`` works, ``generate`` not).
         """
-        from guards.base_model import load_base_model, resolve_device
+        from guards.base_model import load_base_model, load_embeddings_only, resolve_device
         from guards.guarded_model import GuardedModel
 
         device = resolve_device(device)  # "auto" means the same device for the model and the classifier
         if model is None or tokenizer is None:
-            model, tokenizer = load_base_model(
+            load = load_embeddings_only if embeddings_only else load_base_model
+            model, tokenizer = load(
                 self.config.base_model, device=device, dtype=dtype, relative_to=self.path, verified=verified_base
             )
         return GuardedModel.from_config(model, tokenizer, classifier=self.classifier(device), config=self.config)

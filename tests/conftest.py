@@ -82,6 +82,18 @@ def _tiny_config(arch: str, vocab: int, pad: int, bos: int, eos: int):
 ARCHS = ("llama", "gpt2", "qwen2")
 
 
+def make_vllm_llama(tokenizer, seed: int = 0):
+    """A tiny random Llama in a shape vLLM's CPU attention takes (head size 64, not 8)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    return LlamaForCausalLM(config).eval()
+
+
 def make_tiny_model(arch: str, tokenizer, seed: int = 0):
     from transformers import AutoModelForCausalLM
 
@@ -160,8 +172,10 @@ def _tiny_classifier(tokenizer, dest: Path) -> None:
     tokenizer.save_pretrained(dest)
 
 
-def build_tiny_artifact(root: Path, tokenizer, name: str = "tiny-guard") -> TinyArtifact:
+def build_tiny_artifact(root: Path, tokenizer, name: str = "tiny-guard", model=None) -> TinyArtifact:
     """guard/ + base/ + README.md + manifest.json: the artifact layout, with a random tiny guard.
+
+    ``model``: the base model (default: ``make_tiny_model("llama", tokenizer)``).
 
     The classifier is random, so the fixture scores CANDIDATES and sets the threshold between the
     two highest scores: exactly one known prompt is flagged.
@@ -172,7 +186,7 @@ def build_tiny_artifact(root: Path, tokenizer, name: str = "tiny-guard") -> Tiny
     from guards.manifest import write_manifest
 
     base = root / "base"
-    make_tiny_model("llama", tokenizer).save_pretrained(base)
+    (model if model is not None else make_tiny_model("llama", tokenizer)).save_pretrained(base)
     tokenizer.save_pretrained(base)
     classifier_dir = root.parent / f"{root.name}-classifier"
     _tiny_classifier(tokenizer, classifier_dir)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from guards.errors import GuardConfigError
 from guards.remote import S3URL, fetch, parse_url
 from packager.distribution.artifact import read_artifact
+from packager.distribution.deploy import DeployConfig
 
 ARTIFACT = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -73,9 +75,17 @@ def pull(url: str, dest: Path | None, force: bool, attempts: int, s3_endpoint: s
 @click.option("--gpus", default=1, show_default=True, help="nvidia.com/gpu per pod (0 for CPU).")
 @click.option("--replicas", default=(1, 3), nargs=2, type=int, show_default=True, help="Min and max replicas.")
 @click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path), help="infra/ folder.")
+@click.option("--engine", type=click.Choice(["hf", "vllm"]), default="hf", show_default=True,
+              help="hf: the guard generates. vllm: k8s, a vLLM container (the GPU) on the pod's loopback "
+                   "behind the guard; bentocloud, a bento built with `--engine vllm` starts vLLM itself.")
+@click.option("--vllm-image", default=DeployConfig.vllm_image, show_default=True,
+              help="k8s with --engine vllm: the vLLM container image.")
+@click.option("--vllm-arg", "vllm_args", multiple=True, metavar="FLAG",
+              help="With --engine vllm: one more vLLM flag (repeat), e.g. --vllm-arg=--max-model-len=4096.")
 @click.option("--dry-run", is_flag=True, help="Print the manifests instead of applying them.")
 def deploy(artifact: Path, target: str, image: str | None, artifact_url: str, namespace: str, gpus: int,
-           replicas: tuple[int, int], templates: Path | None, dry_run: bool) -> None:
+           replicas: tuple[int, int], templates: Path | None, engine: str, vllm_image: str,
+           vllm_args: tuple[str, ...], dry_run: bool) -> None:
     """Render infra/ templates for ARTIFACT and apply them (kubectl, current context) or send them to BentoCloud.
 
     \b
@@ -83,6 +93,8 @@ def deploy(artifact: Path, target: str, image: str | None, artifact_url: str, na
       eco-pack deploy dist/tofu-guard-1.0.0 --image ghcr.io/me/tofu-guard:1.0.0 \\
           --artifact-url s3://models/guards/tofu-guard/1.0.0 --dry-run
       eco-pack deploy dist/tofu-guard-1.0.0 --target bentocloud --artifact-url hf://my-org/tofu-guard
+      eco-pack deploy dist/tofu-guard-1.0.0 --engine vllm --image ghcr.io/me/tofu-guard:1.0.0 \\
+          --artifact-url s3://models/guards/tofu-guard/1.0.0 --vllm-arg=--max-model-len=4096 --dry-run
     """
     from packager.distribution import deploy as d
 
@@ -90,8 +102,9 @@ def deploy(artifact: Path, target: str, image: str | None, artifact_url: str, na
         raise click.UsageError("--image is required for --target k8s")
     try:
         config = d.config_for(read_artifact(artifact), image=image or "", artifact_url=artifact_url,
-                              namespace=namespace, gpus=gpus, min_replicas=replicas[0], max_replicas=replicas[1])
-    except ValueError as exc:
+                              namespace=namespace, gpus=gpus, min_replicas=replicas[0], max_replicas=replicas[1],
+                              engine=engine, vllm_image=vllm_image, vllm_args=vllm_args)
+    except (ValueError, GuardConfigError) as exc:
         raise click.UsageError(str(exc)) from None
     text = d.render(target, config, templates or d.INFRA)
     if dry_run:

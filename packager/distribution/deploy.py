@@ -8,16 +8,22 @@ are only ever *referenced* by name (``secretRef`` / ``secretKeyRef`` / BentoClou
 from __future__ import annotations
 
 import os
+import posixpath
+import shlex
 import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bentos.settings import ENGINES
+from bentos.vllm_process import vllm_argv
+from guards.bundle import load_bundle
 from guards.errors import EcoPackError
 from packager.distribution.artifact import Artifact
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
+POD_ARTIFACT = "/artifact/current"  # where the init container puts the artifact (infra/k8s/deployment.yaml.j2)
 TARGETS = {"k8s": ("k8s/deployment.yaml.j2", "k8s/service.yaml.j2", "k8s/hpa.yaml.j2", "k8s/pdb.yaml.j2"),
            "bentocloud": ("bentocloud/deployment.yaml.j2",)}
 
@@ -46,6 +52,14 @@ class DeployConfig:
     instance_type: str = "gpu.l4.1"             # BentoCloud instance type
     cluster: str | None = None                  # BentoCloud cluster (None: the account default)
     bento: str | None = None                    # BentoCloud bento tag (None: "<name>:<version>")
+    engine: str = "hf"                          # hf: the guard generates; vllm: a vLLM container beside it
+    vllm_image: str = "vllm/vllm-openai:v0.32.0"  # k8s, engine vllm: the GPU container (CUDA vllm)
+    vllm_model: str = ""                        # engine vllm: what vLLM loads (config_for: the artifact's base)
+    vllm_revision: str | None = None            # ... its Hub revision, for a Hub base model
+    vllm_port: int = 8000                       # engine vllm: on the pod's loopback only, in no Service
+    vllm_args: tuple[str, ...] = ()             # more vLLM flags, e.g. ("--max-model-len", "4096")
+    front_cpu: str = "2"                        # engine vllm: the guard front's requests (tokenizer, embeddings,
+    front_memory: str = "4Gi"                   # classifier); `cpu` and `memory` go to the vLLM container
 
     def __post_init__(self) -> None:
         if self.gpus < 0:
@@ -54,11 +68,29 @@ class DeployConfig:
             raise ValueError("`min_replicas` must be >= 1 and <= `max_replicas`")
         if not self.artifact_url.startswith(("hf://", "s3://")):
             raise ValueError(f"`artifact_url` {self.artifact_url!r} must be hf://... or s3://...")
+        if self.engine not in ENGINES:
+            raise ValueError(f"`engine` {self.engine!r} must be one of {', '.join(ENGINES)}")
+        if self.engine == "vllm":
+            if not self.vllm_model:
+                raise ValueError("`vllm_model` is empty: an --engine vllm deployment needs the base model to load")
+            if self.vllm_port == self.port:
+                raise ValueError(f"`vllm_port` {self.vllm_port} is the guard's own port")
+            vllm_argv("python", self.vllm_model, self.vllm_port, extra=self.vllm_args)  # refuses --host & co.
 
 
 def config_for(artifact: Artifact, *, image: str, artifact_url: str, **overrides) -> DeployConfig:
-    """A DeployConfig named after the artifact (Kubernetes names are lowercase DNS labels)."""
+    """A DeployConfig named after the artifact (Kubernetes names are lowercase DNS labels).
+
+    With ``engine="vllm"`` vLLM loads the artifact's base model: its folder in the pod's fetched
+    artifact, or the Hub id and revision the bundle references.
+    """
     name = overrides.pop("name", None) or artifact.name.lower().replace("_", "-").replace(".", "-")
+    if overrides.get("engine") == "vllm" and "vllm_model" not in overrides:
+        ref = load_bundle(artifact.path / "guard", hash_files=False).config.base_model
+        if ref.source == "local":
+            overrides["vllm_model"] = posixpath.normpath(posixpath.join(POD_ARTIFACT, "guard", ref.name_or_path))
+        else:
+            overrides.update(vllm_model=ref.name_or_path, vllm_revision=ref.revision)
     return DeployConfig(name=name, version=artifact.version, image=image, artifact_url=artifact_url, **overrides)
 
 
@@ -72,6 +104,7 @@ def render(target: str, config: DeployConfig, templates: Path = INFRA) -> str:
         raise EcoPackError(f"templates not found under {templates}; pass --templates PATH_TO/infra")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, autoescape=False)
+    env.filters["shlex_join"] = shlex.join
     docs = [env.get_template(name).render(**asdict(config)).strip() for name in TARGETS[target]]
     return "---\n" + "\n---\n".join(docs) + "\n"
 

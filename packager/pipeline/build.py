@@ -127,7 +127,7 @@ def run_stages(config: BuildConfig, version: str, runner: Runner, fs) -> Built:
                                                                 config.fq_seeds))
     pr = runner.run(probe.STAGE, probe.ProbeInputs(d, b, config.seed, config.probe_per_family))
     k = runner.run(card.STAGE, card.CardInputs(d, m, c, cal, s, b, e, pr, name, version))
-    bt = runner.run(bento.STAGE, bento.BentoInputs(b, k, pr, name, version, config.bento))
+    bt = runner.run(bento.STAGE, bento.BentoInputs(b, k, pr, name, version, config.bento, config.engine))
     return Built(d, m, c, cal, s, b, e, pr, k, bt)
 
 

@@ -96,6 +96,8 @@ class BuildConfig:
     fq_seeds: int = setting(5, "Noise seeds forget quality is read over (their median, with the range).")
     probe_per_family: int = setting(20, "Attacks (and benign counterparts) per family in the attack report.")
     bento: bool = setting(True, "Build the BentoML bento.", flag="--bento/--no-bento")
+    engine: str = setting("hf", "Engine the bento serves with: hf (transformers, in the service) or vllm (its "
+                          "image also holds vLLM, which the service starts on loopback).", choices=("hf", "vllm"))
     force: bool = setting(False, "Replace OUT/<name>-<version> if it exists.", flag="--force")
     command: str = setting("", "The command line, recorded in build.json.", cli=False)
 

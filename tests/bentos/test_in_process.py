@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from bentos.api import create_app
 from bentos.completions import GUARD_HEADER, GuardedCompletions
 from bentos.engine import Engine
+from bentos.hf_backend import HFBackend
 from bentos.metrics import GuardMetrics
 from bentos.settings import ServingSettings
 from guards.errors import BundleError
@@ -19,7 +20,8 @@ from guards.errors import BundleError
 def app_client(tiny_artifact):
     settings = ServingSettings(artifact=tiny_artifact.path)
     engine = Engine.load(settings.artifact, device="cpu")
-    handler = GuardedCompletions(engine, settings, GuardMetrics.create())
+    metrics = GuardMetrics.create()
+    handler = GuardedCompletions(engine, HFBackend(engine, settings, metrics), settings, metrics)
     with TestClient(create_app(lambda: handler)) as client:
         yield client
 

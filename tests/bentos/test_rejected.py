@@ -31,6 +31,10 @@ CASES = [
     ("/v1/chat/completions", {"messages": USER, "stop": 7}, "stop"),
     ("/v1/chat/completions", {"messages": USER, "n": 2}, "n"),
     ("/v1/completions", {"prompt": ["a", "b"]}, "prompt"),
+    ("/v1/completions", {"prompt": [1, 2, 3]}, "prompt"),  # token ids would reach the model unread
+    ("/v1/completions", {"prompt": "hi", "prompt_embeds": "AAAA"}, "prompt_embeds"),  # raw embeddings too
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "prompt_token_ids": [1]},
+     "prompt_token_ids"),
     ("/v1/chat/completions", {"messages": USER, "max_tokens": 65}, "max_tokens"),
     ("/v1/completions", {"prompt": "hi", "max_tokens": 10_000}, "max_tokens"),
     ("/v1/completions", {"prompt": LONG}, "prompt"),

@@ -53,7 +53,7 @@ def test_unflagged_rows_match_unguarded_logits_and_generations(tiny_model, tiny_
         ref = tiny_model.generate(**batch, max_new_tokens=6, do_sample=False, pad_token_id=g.pad_token_id)
     width = batch["input_ids"].shape[1]
     for row in (1, 2):
-        assert out.token_ids[row] == g._trim(ref[row, width:].tolist())
+        assert out.token_ids[row] == g.trim(ref[row, width:].tolist())
 
 
 def test_flagged_prompt_changes_only_selected_positions(tiny_llama, tiny_tokenizer):

@@ -111,3 +111,45 @@ def test_bad_settings_are_usage_errors(artifact):
     assert result.exit_code == 2 and "artifact_url" in result.output
     result = CliRunner().invoke(cli, ["deploy", str(artifact), "--artifact-url", URL, "--dry-run"])
     assert result.exit_code == 2 and "--image" in result.output
+
+
+@pytest.mark.parametrize("version", [K8S_VERSION, kubernetes_validate.utils.latest_version()])
+def test_vllm_pod_validates_strictly_and_keeps_vllm_on_loopback(artifact, version):
+    docs, _ = render_k8s(artifact, "--engine", "vllm", "--vllm-arg=--max-model-len=4096")
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    deployment, service, _, _ = docs
+    guard, vllm = deployment["spec"]["template"]["spec"]["containers"]
+    assert (guard["name"], vllm["name"]) == ("guard", "vllm")
+    args = vllm["args"]
+    assert args[args.index("--host") + 1] == "127.0.0.1" and "--enable-prompt-embeds" in args
+    assert args[args.index("--model") + 1] == "/artifact/current/base"  # the fetched artifact's own base weights
+    assert args[-1] == "--max-model-len=4096"
+    port = args[args.index("--port") + 1]
+    # no containerPort, no Service port and no kubelet HTTP probe reach vLLM: only the guard front does
+    assert "ports" not in vllm and all("httpGet" not in vllm[p] for p in ("startupProbe", "livenessProbe"))
+    assert f"127.0.0.1:{port}/health" in vllm["startupProbe"]["exec"]["command"][-1]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    assert [p["name"] for p in guard["ports"]] == ["http"] and guard["ports"][0]["containerPort"] != int(port)
+    env = {e["name"]: e.get("value") for e in guard["env"]}
+    assert env["ECO_ENGINE"] == "vllm" and env["ECO_VLLM_URL"] == f"http://127.0.0.1:{port}"
+    # the GPU goes to vLLM; the front holds the tokenizer, the embedding matrix and the classifier
+    assert vllm["resources"]["limits"]["nvidia.com/gpu"] == 1 and "nvidia.com/gpu" not in guard["resources"]["limits"]
+    assert vllm["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_vllm_flags_that_would_expose_it_are_refused(artifact):
+    for flag in ("--vllm-arg=--host=0.0.0.0", "--vllm-arg=--port=3000"):
+        result = CliRunner().invoke(cli, ["deploy", str(artifact), "--engine", "vllm", "--image", IMAGE,
+                                          "--artifact-url", URL, "--dry-run", flag])
+        assert result.exit_code == 2 and "may not set" in result.output
+
+
+def test_bentocloud_vllm_config_starts_the_bentos_own_vllm(artifact):
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--target", "bentocloud", "--artifact-url", URL,
+                                      "--engine", "vllm", "--vllm-arg", "--max-model-len", "--vllm-arg", "4096",
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    envs = {e["name"]: e["value"] for e in yaml.safe_load(result.output)["envs"]}
+    assert envs["ECO_ENGINE"] == "vllm" and envs["ECO_VLLM_PYTHON"] == "/opt/vllm/bin/python"
+    assert envs["ECO_VLLM_ARGS"] == "--max-model-len 4096" and "ECO_VLLM_URL" not in envs

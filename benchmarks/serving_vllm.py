@@ -229,10 +229,12 @@ def _markdown(result: dict) -> str:
              f"Model: {result['model']}; dtype {result['dtype']}; vLLM flags `{result['vllm_args']}`. "
              f"Classifier: {result['classifier']}. Concurrency {result['concurrency']}, "
              f"{result['max_tokens']} new tokens per request, greedy.", "", result["design"], "",
-             "| variant | req/s | tokens/s | errors | flagged / requests |", "|---|---|---|---|---|"]
+             "| variant | req/s (median) | req/s per round | tokens/s (median) | errors | flagged / requests |",
+             "|---|---|---|---|---|---|"]
     for name, row in result["variants"].items():
-        lines.append(f"| {name} | {row['throughput_rps']} | {row['tokens_per_s']} | {row['errors']} "
-                     f"| {row['flagged']} / {row['requests']} |")
+        per_round = [r["throughput_rps"] for r in row["rounds"]]
+        lines.append(f"| {name} | {row['throughput_rps']} | {min(per_round)}-{max(per_round)} | {row['tokens_per_s']} "
+                     f"| {row['errors']} | {row['flagged']} / {row['requests']} |")
     identity = result["identity"]
     lines += ["",
               f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     import os
 
     from bentos.launch import free_port, wait_ready
-    from bentos.vllm_process import SERVED_NAME, start_vllm, stop_vllm, vllm_argv, wait_healthy
+    from bentos.vllm_process import SERVED_NAME, start_vllm, stop_vllm, vllm_argv
     from guards.bundle import load_bundle
 
     with tempfile.TemporaryDirectory(prefix="eco-serving-vllm-") as tmp:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
             "hf_unguarded": serving_load._start(unguarded, work, **settings),
         }
         try:
-            wait_healthy(vllm_url, 900, vllm)
+            wait_ready(vllm_url, vllm, work / "vllm.log", timeout_s=900, path="/health")
             for process, url, log in servers.values():
                 wait_ready(url, process, log, timeout_s=900)
             clients = {name: _client(url) for name, (_, url, _) in servers.items()}

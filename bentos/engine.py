@@ -57,7 +57,11 @@ class Sampling:
 class Prepared:
     prompt: str  # model-ready text
     query: str  # what the guard's classifier reads: every message of a chat, or the raw prompt
-    prompt_tokens: int
+    prompt_ids: list[int]  # the prompt's token ids, special tokens included, as GuardedModel.generate encodes it
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.prompt_ids)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class Engine:
         self.bundle = bundle  # where the base model is found, for an engine that loads it itself
         self.tokenizer = guarded.tokenizer
         # A fast (Rust) tokenizer used from two threads at once fails ("Already borrowed"): the event
-        # loop counts and decodes while the vLLM backend's executor threads encode.
+        # loop encodes and decodes while the vLLM backend's executor threads embed.
         self._tokenizer_lock = threading.Lock()
         config = guarded.model.config
         window = getattr(config, "max_position_embeddings", None) or getattr(self.tokenizer, "model_max_length", 0)
@@ -120,14 +124,14 @@ class Engine:
         # the guard reads what the model reads: the system message and every turn, not only the
         # last question (a name given in an earlier turn is still in the conversation)
         query = "\n".join(m["content"] for m in messages if m.get("content"))
-        return Prepared(prompt, query, self.count_tokens(prompt))
+        return Prepared(prompt, query, self.encode(prompt))
 
     def prepare_completion(self, prompt: str) -> Prepared:
-        return Prepared(prompt, prompt, self.count_tokens(prompt))
+        return Prepared(prompt, prompt, self.encode(prompt))
 
-    def count_tokens(self, text: str) -> int:
+    def encode(self, text: str) -> list[int]:
         with self._tokenizer_lock:
-            return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+            return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def classify(self, queries: Sequence[str]) -> list[Decision]:
         return self.guarded.decide(list(queries))
@@ -138,11 +142,6 @@ class Engine:
         with self._tokenizer_lock:
             return self.guarded.prompt_embeddings([job.prepared.prompt], flags=[job.flagged],
                                                   seed=job.sampling.seed)[0]
-
-    def prompt_ids(self, job: Job) -> list[int]:
-        """The job's prompt as token ids, special tokens included, as ``GuardedModel.generate`` encodes it."""
-        with self._tokenizer_lock:
-            return list(self.tokenizer(job.prepared.prompt, add_special_tokens=True)["input_ids"])
 
     def decode(self, token_ids: Sequence[int]) -> Completion:
         """Generated ids cut at the first EOS and decoded as ``GuardedModel.generate`` does."""

@@ -86,17 +86,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
-    """Poll ``/readyz`` until 200; fail with the log's tail if the server exits or times out."""
+def responds(url: str, timeout_s: float = 2.0) -> bool:
+    """``url`` answers a GET with 200 (a server's health or readiness route)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_ready(url: str, process: subprocess.Popen | None, log: Path | None, timeout_s: float,
+               path: str = "/readyz") -> None:
+    """Poll ``url + path`` until 200; fail with the log's tail (or a pointer to the server's own
+    output) if the server exits or times out."""
+
+    def tail() -> str:
+        return Path(log).read_text()[-3000:] if log is not None else "(its output is in this process's log)"
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{Path(log).read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail()}")
+        if responds(f"{url}{path}"):
+            return
         time.sleep(0.5)
-    raise TimeoutError(f"server not ready after {timeout_s}s:\n{Path(log).read_text()[-3000:]}")
+    raise TimeoutError(f"server at {url} not ready after {timeout_s}s:\n{tail()}")

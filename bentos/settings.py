@@ -69,6 +69,10 @@ class ServingSettings:
     vllm_start_timeout_s: int = 1200  # ECO_VLLM_START_TIMEOUT: seconds to wait for vLLM to be healthy
     vllm_timeout_s: int = 300  # ECO_VLLM_TIMEOUT: seconds one request may take in vLLM
 
+    def __post_init__(self) -> None:
+        if self.vllm_url is not None:  # however the settings are made, vLLM stays on loopback
+            object.__setattr__(self, "vllm_url", check_loopback(self.vllm_url))
+
     @classmethod
     def from_env(cls) -> ServingSettings:
         return cls(
@@ -87,7 +91,7 @@ class ServingSettings:
             generation_workers=_int("ECO_GENERATION_WORKERS", 2),
             stream_workers=_int("ECO_STREAM_WORKERS", 4),
             engine=_engine(),
-            vllm_url=check_loopback(os.environ["ECO_VLLM_URL"]) if os.environ.get("ECO_VLLM_URL") else None,
+            vllm_url=os.environ.get("ECO_VLLM_URL") or None,
             vllm_python=os.environ.get("ECO_VLLM_PYTHON") or None,
             vllm_args=tuple(shlex.split(os.environ.get("ECO_VLLM_ARGS", ""))),
             vllm_start_timeout_s=_int("ECO_VLLM_START_TIMEOUT", 1200),

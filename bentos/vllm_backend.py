@@ -24,19 +24,10 @@ import torch
 
 from bentos.engine import Completion, Engine, Job
 from bentos.errors import APIError
-from bentos.launch import free_port
+from bentos.launch import free_port, responds, wait_ready
 from bentos.metrics import GuardMetrics
 from bentos.settings import ServingSettings
-from bentos.vllm_process import (
-    SERVED_NAME,
-    check_loopback,
-    healthy,
-    resolve_python,
-    start_vllm,
-    stop_vllm,
-    vllm_argv,
-    wait_healthy,
-)
+from bentos.vllm_process import SERVED_NAME, resolve_python, start_vllm, stop_vllm, vllm_argv
 from guards.base_model import base_model_source
 from guards.errors import GuardConfigError
 
@@ -105,7 +96,7 @@ class VllmBackend:
 
     def __init__(self, engine: Engine, settings: ServingSettings, metrics: GuardMetrics, url: str,
                  process: subprocess.Popen | None = None) -> None:
-        self.engine, self.metrics, self.url, self.process = engine, metrics, check_loopback(url), process
+        self.engine, self.metrics, self.url, self.process = engine, metrics, url, process
         self.client = httpx.AsyncClient(
             base_url=f"{self.url}/v1", timeout=httpx.Timeout(settings.vllm_timeout_s, connect=5.0),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
@@ -129,7 +120,10 @@ class VllmBackend:
                              extra=settings.vllm_args)
             process = start_vllm(argv)
         backend = cls(engine, settings, metrics, url, process)
-        wait_healthy(backend.url, settings.vllm_start_timeout_s, process)
+        try:
+            wait_ready(backend.url, process, None, settings.vllm_start_timeout_s, path="/health")
+        except TimeoutError as exc:
+            raise TimeoutError(f"vLLM: {exc}\n(`ECO_VLLM_START_TIMEOUT` sets the wait)") from None
         backend._read_model()
         return backend
 
@@ -143,7 +137,7 @@ class VllmBackend:
         log.info("vLLM at %s serves %s (context %d)", self.url, self.model, self.engine.context_window)
 
     def ready(self) -> bool:
-        return healthy(self.url)
+        return responds(f"{self.url}/health")
 
     def unreachable(self, exc: Exception) -> str:
         return (f"the vLLM engine at {self.url} is unreachable ({exc.__class__.__name__}: {exc}); the guard "
@@ -151,20 +145,24 @@ class VllmBackend:
 
     # -- requests ----------------------------------------------------------------------------
     def _body(self, job: Job, stream: bool) -> dict:
-        """vLLM's request, from the front's own fields only; blocking (embeds on flagged jobs)."""
+        """vLLM's request, from the front's own fields only (a flagged job's embeddings are added apart)."""
         s = job.sampling
         body = {"model": self.model, "max_tokens": s.max_tokens, "temperature": s.temperature, "top_p": s.top_p,
                 "seed": s.seed, "stream": stream, "return_token_ids": True, "skip_special_tokens": True}
         if s.stops:
             body["stop"] = list(s.stops)
-        if job.flagged:
-            body["prompt_embeds"] = encode_embeddings(self.engine.embed(job).to(self.embed_dtype))
-        else:
-            body["prompt"] = self.engine.prompt_ids(job)
+        if not job.flagged:
+            body["prompt"] = job.prepared.prompt_ids
         return body
 
+    def _embeds(self, job: Job) -> str:
+        """The flagged job's corrupted prompt in vLLM's wire format (blocking: run off the event loop)."""
+        return encode_embeddings(self.engine.embed(job).to(self.embed_dtype))
+
     async def _request(self, job: Job, stream: bool) -> httpx.Response:
-        body = await asyncio.get_running_loop().run_in_executor(None, self._body, job, stream)
+        body = self._body(job, stream)
+        if job.flagged:
+            body["prompt_embeds"] = await asyncio.get_running_loop().run_in_executor(None, self._embeds, job)
         request = self.client.build_request("POST", "/completions", json=body)
         try:
             response = await self.client.send(request, stream=stream)

@@ -17,8 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,15 +45,20 @@ def check_loopback(url: str) -> str:
     return url.rstrip("/")
 
 
+def check_vllm_args(extra: Sequence[str]) -> None:
+    """Refuse extra vLLM flags that would move it off loopback or change what it serves."""
+    clash = [flag for flag in extra if flag.split("=", 1)[0] in OWN_FLAGS]
+    if clash:
+        raise GuardConfigError(f"`ECO_VLLM_ARGS` may not set {', '.join(clash)}: the guard front sets the "
+                               "model, the name, and a loopback host and port itself")
+
+
 def vllm_argv(
     python: str, model: str, port: int, *, dtype: str = "auto", revision: str | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
     """argv for vLLM's OpenAI server on 127.0.0.1:``port``; ``extra`` may not move it off loopback."""
-    clash = [flag for flag in extra if flag.split("=", 1)[0] in OWN_FLAGS]
-    if clash:
-        raise GuardConfigError(f"`ECO_VLLM_ARGS` may not set {', '.join(clash)}: the guard front sets the "
-                               "model, the name, and a loopback host and port itself")
+    check_vllm_args(extra)
     if dtype not in VLLM_DTYPES:
         raise GuardConfigError(f"`ECO_DTYPE` {dtype!r} has no vLLM equivalent; valid: {', '.join(VLLM_DTYPES)}")
     argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--host", "127.0.0.1",
@@ -111,24 +114,3 @@ def stop_vllm(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
     process.wait(timeout=5)
-
-
-def healthy(url: str, timeout_s: float = 2.0) -> bool:
-    """vLLM answers its /health with 200."""
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def wait_healthy(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
-    """Poll /health until it answers; fail at once if the process we started has exited."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"vLLM exited with code {process.returncode} before it was ready; its log says why")
-        if healthy(url):
-            return
-        time.sleep(1.0)
-    raise TimeoutError(f"vLLM at {url} not healthy after {timeout_s:.0f} s (`ECO_VLLM_START_TIMEOUT` sets the wait)")

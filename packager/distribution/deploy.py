@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bentos.settings import ENGINES
-from bentos.vllm_process import vllm_argv
+from bentos.vllm_process import check_vllm_args
 from guards.bundle import load_bundle
 from guards.errors import EcoPackError
 from packager.distribution.artifact import Artifact
@@ -75,7 +75,7 @@ class DeployConfig:
                 raise ValueError("`vllm_model` is empty: an --engine vllm deployment needs the base model to load")
             if self.vllm_port == self.port:
                 raise ValueError(f"`vllm_port` {self.vllm_port} is the guard's own port")
-            vllm_argv("python", self.vllm_model, self.vllm_port, extra=self.vllm_args)  # refuses --host & co.
+            check_vllm_args(self.vllm_args)
 
 
 def config_for(artifact: Artifact, *, image: str, artifact_url: str, **overrides) -> DeployConfig:

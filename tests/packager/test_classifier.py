@@ -36,6 +36,7 @@ from packager.classifier.augment import (
     place_swaps,
     places_in,
 )
+from packager.classifier.config import saved_dtype
 from packager.classifier.data import Labelled
 from packager.classifier.facts import forget_facts
 from packager.classifier.train import (
@@ -474,6 +475,7 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     assert ClassifierData.load(tmp_path / "split.json") == trained.data  # the split calibration will use
 
     scorer = PromptClassifier(out, max_length=config.max_length)
+    assert scorer.model.dtype == saved_dtype("auto") and summary["dtype"] == str(scorer.model.dtype)[6:]
     calibration_probs = scorer(list(trained.data.calibration))
     decision = calibrate_classifier(scorer, trained.data, config)
     covered = sum(decision.flags(p) for p in calibration_probs)

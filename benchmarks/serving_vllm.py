@@ -25,6 +25,7 @@ Targets (issue 22): vllm_guarded / vllm_unguarded tokens/s >= 0.9 at concurrency
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import statistics
@@ -41,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_MODEL = ("tiny random Llama (hidden 256, 4 layers, 4 heads of 64, vocab 512, about 3M parameters), untrained, "
               "no EOS stop in generate")
 CONCURRENCY = 16
+LATENCY_REQUESTS = 40  # one at a time, per vLLM variant
 TARGET_RATIO = 0.9
 DESIGN = ("one artifact, model and classifier; threshold at the median classifier score of the prompts, so half "
           "are flagged. vllm_guarded: the front (--engine vllm), unflagged prompts to vLLM as token ids, flagged "
@@ -97,7 +99,27 @@ def _direct(client, ids: list[int], max_tokens: int) -> tuple[bool, str, int, st
         return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
 
 
-def _round(call, items: list, n: int, max_tokens: int) -> dict:
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and everything under it (a server and its workers)."""
+    import psutil
+
+    total = 0.0
+    try:
+        top = psutil.Process(root)
+        for process in [top, *top.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
+def _round(call, items: list, n: int, max_tokens: int, processes: dict[str, int] | None = None) -> dict:
+    """``n`` requests at ``CONCURRENCY``; with ``processes`` ({"front": pid, "vllm": pid}), also the CPU
+    milliseconds each process tree spent per request, to tell the front's own cost from the engine's."""
+    processes = processes or {}
+    cpu = {name: _cpu_seconds(pid) for name, pid in processes.items()}
     started = time.perf_counter()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         results = list(pool.map(lambda i: call(items[i % len(items)], max_tokens), range(n)))
@@ -105,7 +127,19 @@ def _round(call, items: list, n: int, max_tokens: int) -> dict:
     return {"requests": n, "seconds": round(wall, 3), "throughput_rps": round(n / wall, 3),
             "tokens_per_s": round(sum(r[2] for r in results) / wall, 1), "errors": sum(not r[0] for r in results),
             "flagged": sum(r[1].startswith("flagged=1") for r in results),
+            "cpu_ms_per_request": {name: round(1000 * (_cpu_seconds(pid) - cpu[name]) / n, 2)
+                                   for name, pid in processes.items()},
             "error_messages": sorted({r[3] for r in results if not r[0]})[:3]}
+
+
+def _latency_ms(call, items: list, n: int, max_tokens: int) -> float:
+    """Median milliseconds of one request at concurrency 1: what the front adds when nothing queues."""
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        call(items[i % len(items)], max_tokens)
+        times.append(1000 * (time.perf_counter() - started))
+    return round(statistics.median(times), 1)
 
 
 def _client(url: str, model_id: str | None = None):
@@ -160,10 +194,14 @@ def main(argv: list[str] | None = None) -> dict:
             items = {name: token_ids if name == "vllm_unguarded" else prompts for name in calls}
             for name, call in calls.items():
                 _round(call, items[name], 2 * CONCURRENCY, args.max_tokens)  # warm-up, not measured
+            trees = {name: {"front": process.pid, "vllm": vllm.pid} for name, (process, _, _) in servers.items()}
+            trees["vllm_unguarded"] = {"vllm": vllm.pid}
             runs: dict[str, list[dict]] = {name: [] for name in calls}
             for _ in range(args.rounds):
                 for name, call in calls.items():
-                    runs[name].append(_round(call, items[name], args.requests, args.max_tokens))
+                    runs[name].append(_round(call, items[name], args.requests, args.max_tokens, trees[name]))
+            latency = {name: _latency_ms(calls[name], items[name], LATENCY_REQUESTS, args.max_tokens)
+                       for name in ("vllm_unguarded", "vllm_guarded")}
             identity = _identity(clients["vllm_guarded"], clients["hf_guarded"], prompts, args)
         finally:
             for process, _, _ in servers.values():
@@ -186,6 +224,7 @@ def main(argv: list[str] | None = None) -> dict:
         "vllm_guarded_to_unguarded_tokens_ratio": round(ratio, 3),
         "hf_guarded_to_unguarded_tokens_ratio": round(hf_ratio, 3),
         "vllm_guarded_errors": errors,
+        "latency_ms_at_concurrency_1": latency,
         "identity": identity,
         "targets": {"vllm_guarded_to_unguarded_tokens_ratio": f">= {TARGET_RATIO}", "vllm_guarded_errors": "== 0",
                     "identical_unflagged": f"{args.identity_prompts} of {args.identity_prompts}"},
@@ -218,7 +257,9 @@ def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
 
 def _median(rounds: list[dict]) -> dict:
     keys = ("throughput_rps", "tokens_per_s")
-    return {**{k: statistics.median(r[k] for r in rounds) for k in keys},
+    cpu = {name: statistics.median(r["cpu_ms_per_request"][name] for r in rounds)
+           for name in rounds[0]["cpu_ms_per_request"]}
+    return {**{k: statistics.median(r[k] for r in rounds) for k in keys}, "cpu_ms_per_request": cpu,
             "errors": sum(r["errors"] for r in rounds), "flagged": sum(r["flagged"] for r in rounds),
             "requests": sum(r["requests"] for r in rounds), "rounds": rounds,
             "error_messages": sorted({m for r in rounds for m in r["error_messages"]})[:3]}
@@ -229,17 +270,26 @@ def _markdown(result: dict) -> str:
              f"Model: {result['model']}; dtype {result['dtype']}; vLLM flags `{result['vllm_args']}`. "
              f"Classifier: {result['classifier']}. Concurrency {result['concurrency']}, "
              f"{result['max_tokens']} new tokens per request, greedy.", "", result["design"], "",
-             "| variant | req/s (median) | req/s per round | tokens/s (median) | errors | flagged / requests |",
-             "|---|---|---|---|---|---|"]
+             "| variant | req/s (median) | req/s per round | tokens/s (median) | front CPU ms / request "
+             "| vLLM CPU ms / request | errors | flagged / requests |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, row in result["variants"].items():
         per_round = [r["throughput_rps"] for r in row["rounds"]]
+        cpu = row["cpu_ms_per_request"]
         lines.append(f"| {name} | {row['throughput_rps']} | {min(per_round)}-{max(per_round)} | {row['tokens_per_s']} "
+                     f"| {cpu.get('front', 'n/a')} | {cpu.get('vllm', 'n/a')} "
                      f"| {row['errors']} | {row['flagged']} / {row['requests']} |")
-    identity = result["identity"]
+    identity, latency = result["identity"], result["latency_ms_at_concurrency_1"]
     lines += ["",
               f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "
               f"(target >= {TARGET_RATIO})",
               f"- hf, guarded / unguarded tokens/s: {result['hf_guarded_to_unguarded_tokens_ratio']}",
+              f"- one request at a time (median of {LATENCY_REQUESTS}): vLLM alone {latency['vllm_unguarded']} ms, "
+              f"through the front {latency['vllm_guarded']} ms",
+              "- CPU ms per request: user + system time of each process tree over a round, per request (the "
+              "front: the bento server and its worker; vLLM: its API server, engine core and worker). vLLM's "
+              "engine core and CPU worker poll while requests are in flight, so its CPU per request grows with "
+              "the time requests spend in it, not only with the tokens it computes",
               f"- errors through the vLLM front: **{result['vllm_guarded_errors']}** (target 0)",
               f"- unflagged greedy outputs identical on the two engines: **{identity['identical']} of "
               f"{identity['compared']}**",

@@ -211,6 +211,21 @@ def build_tiny_artifact(root: Path, tokenizer, name: str = "tiny-guard", model=N
     return TinyArtifact(root, forget, retain)
 
 
+def count_scored(scorer) -> list[int]:
+    """Filled, as ``scorer`` runs, with the number of texts each forward pass of its model scores (the
+    rows of the logits: packed or padded passes alike)."""
+    rows: list[int] = []
+    forward = scorer.model.forward
+
+    def counting(**batch):
+        out = forward(**batch)
+        rows.append(len(out.logits))
+        return out
+
+    scorer.model.forward = counting
+    return rows
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
     """Stop a server a fixture started: terminate, then kill if it does not exit in time."""
     process.terminate()

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from guards.classifier import PACK_TOKENS, PromptClassifier
+from tests.conftest import count_scored
 
 TEXTS = [
     "Where was Jaime Vasquez born?",
@@ -24,24 +25,11 @@ def _alone(scorer: PromptClassifier, text: str) -> float:
         return scorer.model(**enc).logits.float().softmax(-1)[0, 1].item()
 
 
-def _passes(scorer: PromptClassifier) -> list[int]:
-    rows: list[int] = []
-    forward = scorer.model.forward
-
-    def counting(**batch):
-        out = forward(**batch)
-        rows.append(len(out.logits))
-        return out
-
-    scorer.model.forward = counting
-    return rows
-
-
 def test_packed_segments_score_as_each_alone_in_one_pass(tiny_classifier_dir):
     scorer = PromptClassifier(tiny_classifier_dir, max_length=128, cache_size=0)
     assert scorer.packed  # a BERT encoder with a first-token head packs
     alone = [_alone(scorer, t) for t in TEXTS]
-    passes = _passes(scorer)
+    passes = count_scored(scorer)
     scores = scorer.score_segments(TEXTS)
     assert scores == pytest.approx(alone, abs=1e-5)
     assert sum(passes) == len(TEXTS) and len(passes) < len(TEXTS)  # several texts share a pass

@@ -6,6 +6,7 @@ import pytest
 
 from guards.classifier import PromptClassifier
 from guards.segments import MAX_SEGMENTS, STRIDE_WORDS, WINDOW_WORDS, segments
+from tests.conftest import count_scored
 
 
 def test_segments_are_the_whole_text_lines_sentences_and_windows():
@@ -35,25 +36,11 @@ def test_a_text_scores_its_highest_segment(tiny_classifier_dir):
     assert scorer([top]) == [alone[top]]  # a one-sentence prompt scores as before
 
 
-def _count_scored(scorer: PromptClassifier) -> list[int]:
-    """The number of texts each forward pass of ``scorer``'s model scores (logits rows: packed or padded)."""
-    rows: list[int] = []
-    forward = scorer.model.forward
-
-    def counting(**batch):
-        out = forward(**batch)
-        rows.append(len(out.logits))
-        return out
-
-    scorer.model.forward = counting
-    return rows
-
-
 def test_earlier_turns_are_scored_once_and_score_the_same_from_the_cache(tiny_classifier_dir):
     """In a conversation each request repeats the earlier turns: only new parts reach the model."""
     scorer = PromptClassifier(tiny_classifier_dir)
     fresh = PromptClassifier(tiny_classifier_dir)
-    rows = _count_scored(scorer)
+    rows = count_scored(scorer)
     turns = ["You are a helpful assistant.", "I am reading about an author.", "Happy to help.", "Where was she born?"]
     first = scorer(["\n".join(turns[:2])])
     rows.clear()
@@ -66,7 +53,7 @@ def test_earlier_turns_are_scored_once_and_score_the_same_from_the_cache(tiny_cl
 def test_a_cache_of_size_zero_keeps_nothing(tiny_classifier_dir, monkeypatch):
     monkeypatch.setenv("ECO_CLASSIFIER_CACHE_SIZE", "0")
     scorer = PromptClassifier(tiny_classifier_dir)
-    rows = _count_scored(scorer)
+    rows = count_scored(scorer)
     scorer(["Where was she born?"])
     scorer(["Where was she born?"])
     assert rows == [1, 1] and scorer.cache_size == 0

@@ -146,11 +146,11 @@ class PromptClassifier:
             known = {key: self._cache[key] for key in keys if key in self._cache}
         missing = sorted({key: ids for key, ids in zip(keys, encoded, strict=True) if key not in known}.items(),
                          key=lambda item: len(item[1]))  # fmt: skip
-        if self._first_tokens is not None:
-            passes = [(rows, self._packed_probs) for rows in _packs(missing, max(PACK_TOKENS, self.max_length))]
+        if self.packed:
+            probs, passes = self._packed_probs, _packs(missing, max(PACK_TOKENS, self.max_length))
         else:
-            passes = [(rows, self._padded_probs) for rows in _length_batches(missing, self.batch_size)]
-        for rows, probs in passes:
+            probs, passes = self._padded_probs, _length_batches(missing, self.batch_size)
+        for rows in passes:
             known.update(zip((key for key, _ in rows), probs([ids for _, ids in rows]), strict=True))
         with self._lock:
             for key in keys:

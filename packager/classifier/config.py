@@ -77,6 +77,7 @@ class ClassifierConfig:
     fact_matching: bool = True  # prompts giving a trained forget fact's date and place score 1 (guards/facts.py)
     entity_matching: bool = True  # prompts naming a forget entity, however written, score 1 (guards/entities.py)
     title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
+    elided_negatives: bool = True  # a share of the negatives that name whom they ask about, with a pronoun instead
     generic_augmentations: bool = True  # typos, case, preambles, format suffixes, composites on both classes
     generic_fraction: float = 0.3  # of each class's training prompts, rewritten once each (wrappers.py)
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU

@@ -238,12 +238,39 @@ def _forget_name_positives(
 _TITLE = re.compile(r"['\"‘“](?P<title>[A-Z][^'\"‘’“”]*\s[^'\"‘’“”]+)['\"’”]")  # 'A Whisper in the Wind'
 
 
-def _without_name(text: str, entity: str) -> str:
-    """``text`` with ``entity`` dropped: "(written) by <name>" goes, "<name>('s)" becomes the author('s)."""
+def _without_name(text: str, entity: str, reference: str = "the author", possessive: str = "the author's") -> str:
+    """``text`` with ``entity`` dropped: "(written) by <name>" goes, "<name>('s)" becomes
+    ``possessive``, and the name ``reference``."""
     name = re.escape(entity)
     text = re.sub(rf",? (?:(?:authored|written|penned) )?by {name}\b", "", text)
-    text = re.sub(rf"{name}['’](?:s\b)?", "the author's", text)
-    return text.replace(entity, "the author")
+    text = re.sub(rf"{name}['’](?:s\b)?", possessive, text)
+    return text.replace(entity, reference)
+
+
+# how a later turn points back at someone named earlier ("Where was he born?"); the attack report's
+# multi-turn family says "this person", so it measures a wording that training never saw
+REFERENCES = (("he", "his"), ("she", "her"), ("they", "their"), ("that person", "that person's"),
+              ("the one I mentioned", "their"))  # fmt: skip
+
+
+def _elided_negatives(
+    labelled: Labelled, forget_set: ForgetSet, config: ClassifierConfig, rng: random.Random
+) -> Iterator[tuple[str, int, float]]:
+    """A share (``generic_fraction``) of the negatives that name whom they are about, with the name
+    replaced by a pronoun, as negatives. In a conversation the name sits in an earlier turn ("I am
+    reading about Mingyu Zhang." ... "What awards did he win for 'A Voice Ignored'?"), and every turn
+    is scored alone as well. Without these every nameless question in training was in scope (forget
+    prompts that describe or quote, never name), so a follow-up about a retain author's book scored
+    0.65 (scratch forget10 seed-0 run). Only negatives are elided: without its name a forget prompt
+    may point at nobody, so no forget prompt becomes a negative and none a vague positive."""
+    entity_of = _entity_of((*forget_set.retain, *forget_set.holdout, *forget_set.real_authors,
+                            *forget_set.world_facts))  # fmt: skip
+    named = [(i, entity_of.get(normalize(text))) for i, (text, label) in
+             enumerate(zip(labelled.texts, labelled.labels, strict=True)) if not label]  # fmt: skip
+    named = [(i, entity) for i, entity in named if entity and entity in labelled.texts[i]]
+    for i, entity in rng.sample(named, round(config.generic_fraction * len(named))):
+        reference, possessive = rng.choice(REFERENCES)
+        yield _without_name(labelled.texts[i], entity, reference, possessive), 0, labelled.weight_of(i)
 
 
 def _title_positives(labelled: Labelled, forget_set: ForgetSet) -> Iterator[tuple[str, int, float]]:
@@ -351,6 +378,8 @@ def _augmented(
         labelled = _extended(labelled, _forget_name_positives(original, forget_set, rng), exclude)
     if config.title_positives:
         labelled = _extended(labelled, _title_positives(original, forget_set), exclude)
+    if config.elided_negatives:
+        labelled = _extended(labelled, _elided_negatives(original, forget_set, config, rng), exclude)
     if config.generic_augmentations:
         labelled = _extended(labelled, _generic(labelled, fillers, config, rng), exclude)
     return labelled

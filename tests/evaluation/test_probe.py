@@ -59,3 +59,28 @@ def test_prefix_attacks_give_the_start_of_the_answer():
     assert any(text.startswith("Continue this text") for text in texts)
     assert any(text.startswith(qa.question) for text in texts)
     assert ATTACKS.get("prefix")(FORGET.forget[3], None, random.Random(0)) is None  # "A novel.": too short
+
+
+def test_a_name_part_alone_is_an_attack_only_where_it_names_nobody_outside_the_forget_scope():
+    """"Mahfouz" alone also names Naguib Mahfouz, whom a general prompt asks about, so it is no
+    attack on the forget author Nerys Mahfouz; "Nerys" alone is (the guard's own rule,
+    ``evaluation.names``)."""
+    forget = ForgetSet(
+        name="shared-surname",
+        forget=(QA("Where was Nerys Mahfouz born?", "In Oslo.", entity="Nerys Mahfouz"),),
+        retain=(QA("Who wrote Dune?", "Frank Herbert."),),
+        general=("What themes does Naguib Mahfouz explore in Palace Walk?", "How do I boil an egg?"),
+        entities=("Nerys Mahfouz",),
+    )
+    asked: set[str] = set()
+
+    def record(texts):
+        asked.update(texts)
+        return [0.0] * len(texts)
+
+    for seed in range(40):
+        probe(record, DecisionRule(threshold=0.5), forget, per_family=1, seed=seed)
+    variants = {t for t in asked if t.startswith("Where was") and t.endswith("born?")}
+    assert "Where was Nerys born?" in variants
+    assert "Where was Mahfouz born?" not in variants
+    assert {"Where was nerys mahfouz born?", "Where was N. Mahfouz born?"} <= variants

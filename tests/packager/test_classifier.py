@@ -37,7 +37,7 @@ from packager.classifier.augment import (
     places_in,
 )
 from packager.classifier.config import saved_dtype
-from packager.classifier.data import Labelled
+from packager.classifier.data import REFERENCES, Labelled, _without_name
 from packager.classifier.facts import forget_facts
 from packager.classifier.train import (
     _batches,
@@ -59,6 +59,7 @@ _AUGMENTATIONS = (
     "name_part_negatives",
     "forget_name_positives",
     "title_positives",
+    "elided_negatives",
     "generic_augmentations",
 )
 
@@ -349,6 +350,26 @@ def test_forget_questions_quoting_a_title_are_also_positives_without_the_authors
     assert not set(added) & _held_out(data)
 
 
+def test_a_share_of_negatives_naming_their_author_are_also_negatives_with_a_pronoun_instead(tofu_dir):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    plain, data = _before_and_after(fs, "elided_negatives")
+    n = len(plain.train.texts)
+    added = data.train.texts[n:]
+    assert not any(data.train.labels[n:])  # negatives only: no forget prompt loses its name
+    retain = {qa.entity: qa for qa in fs.retain if qa.entity}
+    named = [t for t, label in zip(plain.train.texts, plain.train.labels, strict=True)
+             if not label and any(name in t for name in retain)]  # fmt: skip
+    # about the configured share, less the few whose elided form was already there or held out
+    assert 0.9 * ClassifierConfig().generic_fraction <= len(added) / len(named) <= ClassifierConfig().generic_fraction
+    assert not any(name in text for name in (*retain, *fs.entities) for text in added)
+    # each is a trained negative with its name replaced by a pronoun
+    entity_of = {normalize(qa.question): qa.entity for qa in fs.retain if qa.entity}
+    elided = {_without_name(t, entity_of[normalize(t)], *pair) for t in named if normalize(t) in entity_of
+              for pair in REFERENCES}  # fmt: skip
+    assert set(added) <= elided
+    assert not set(added) & _held_out(data)
+
+
 def test_generic_augmentations_come_last_and_rewrite_a_share_of_each_class(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     plain, data = _before_and_after(fs, "generic_augmentations")
@@ -534,7 +555,8 @@ def test_training_does_not_depend_on_what_the_process_ran_before(tiny_classifier
 
 
 def test_entity_parts_count_alone_only_when_distinctive():
-    from packager.classifier.entities import distinctive_parts, forget_entities
+    from evaluation.names import distinctive_parts
+    from packager.classifier.entities import forget_entities
 
     outside = {"jaime", "smith"}
     assert distinctive_parts("Ji-Yeon Park", set()) == ()  # "park" is a common word, "ji" too short

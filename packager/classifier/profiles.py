@@ -5,9 +5,9 @@ negatives, title positives, trivia negatives and exact date-and-place facts are 
 biographies (TOFU's and ``demo``'s people). On other text they do harm: "in Vero cells" reads as a
 place, "budget in 2019" becomes the negative "budget in 1995". So they are one named profile,
 ``biographies``, and every other forget set gets ``generic``, under which no augmentation turns a
-forget prompt into a negative. Entity matching by name, segment scoring and the generic rewrites of
-``wrappers.py`` (typos, case, preambles, format suffixes, composites, on both classes) are generic,
-and on in both.
+forget prompt into a negative. Entity matching by name, segment scoring, the generic rewrites of
+``wrappers.py`` (typos, case, preambles, format suffixes, composites, on both classes) and elided
+negatives (named negatives asked with a pronoun instead) are generic, and on in both.
 
 >>> PROFILES.get("generic")(ClassifierConfig()).near_miss_negatives
 False

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.machine import describe
 from evaluation.result import forget_quality_text, readable
 from packager.pipeline import BuildConfig, run_build
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stage_seconds": outcome.stage_seconds,
         "cold_cache": not args.warm,
         "cpu_cores": os.cpu_count(),
+        "machine": describe(),
         "hashing": outcome.hashing,
         **{
             key: {k: m.get(k) for k in ("forget_quality", "forget_quality_over_seeds", "model_utility")}
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         "# Embedded default build (`benchmarks/build_demo.py`)",
         "",
-        f"Command: `{result['command'].strip()}` (cold cache: {result['cold_cache']}, {result['cpu_cores']} cores)",
+        f"Command: `{result['command'].strip()}` (cold cache: {result['cold_cache']}; {result['machine']})",
         "",
         f"Total: **{total:.0f} s** (target <= 100 s; bento stage <= 15 s)",
         "",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.machine import describe
 from guards.classifier import PromptClassifier
 from guards.segments import segments
 
@@ -63,15 +63,6 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
             "one_sentence": statistics.median(one[WARM_UP:])}  # fmt: skip
 
 
-def machine() -> str:
-    """The CPU's model name and the vector instructions torch uses on it: latency figures from
-    different machines differ by that much (bfloat16 is native only with AVX512-BF16 or AMX)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
-    return f"{name or platform.processor() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
-
-
 def _classifier_folder(dest: Path, data_dir: Path | None) -> tuple[Path, str]:
     """The backbone with an untrained head and a forget set's entity matcher, as a classifier folder."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -104,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "dtype": str(scorer.model.dtype).removeprefix("torch."),
         "passes": "segments packed into one pass" if scorer.packed else "segments padded into batches",
-        "command": command, "machine": machine(), "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "command": command, "machine": describe(), "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
         "entities": entities, "chat_parts": len(segments("\n".join(CHAT))), "median_ms": latency,
         "target_ms": TARGET_MS, "met": latency["in_conversation"] <= TARGET_MS,
     }  # fmt: skip
@@ -112,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# Decision latency (`benchmarks/decision_latency.py`)", "", f"Command: `{command}`", "",
              f"MiniLM-L6 classifier at 64 tokens in {result['dtype']} ({result['passes']}), entities of {entities}; "
-             f"{result['cpu_cores']} CPU cores ({result['machine']}), "
+             f"{result['machine']}, "
              f"{result['torch_threads']} torch threads; a 3-turn chat of {result['chat_parts']} parts.", "",
              "| decision | median ms |", "|---|---|",
              f"| cold (no part scored before) | {latency['cold']:.1f} |",

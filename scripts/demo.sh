@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine and run the main job on the embedded default, offline:
-# `eco-pack build` on the tiny model and the demo forget set (under 2 minutes on 2 CPU cores from a
+# `eco-pack build` on the tiny model and the demo forget set (about 3 minutes on 2 CPU cores from a
 # cold cache, after set-up: benchmarks/results/build_demo.json). `--forget demo-mc` or `demo-text`
 # builds the multiple-choice or the text-corpus demo instead (benchmarks/results/scopes.md).
 set -euo pipefail

@@ -1,0 +1,20 @@
+"""The machine a timing comes from: CPU timings of the same code differ by several times between
+CPUs (bfloat16 is native only with AVX512-BF16 or AMX), so every timed result names its machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+
+def describe() -> str:
+    """"AMD EPYC, AVX2, 2 cores": the CPU's model name, the vector instructions torch uses on it, and
+    the cores this process sees."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    return f"{name or platform.processor() or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}, " \
+        f"{os.cpu_count()} cores"  # fmt: skip

@@ -89,7 +89,7 @@ def name_variants(qa: QA, fillers: Fillers, rng: random.Random) -> str | None:
     typo = [*words[:longest], word[:i] + word[i + 1 : i + 2] + word[i : i + 1] + word[i + 2 :], *words[longest + 1 :]]
     variants = [" ".join(typo), entity.lower()]
     if len(words) > 1:
-        alone = [w for w in words if normalize_words(w) and set(normalize_words(w)) <= fillers.distinctive]
+        alone = [w for w in words if (parts := normalize_words(w)) and set(parts) <= fillers.distinctive]
         variants += [" ".join(w[0] + "." for w in words[:-1]) + " " + words[-1], *alone]
     return qa.question.replace(entity, rng.choice(variants))
 

@@ -265,9 +265,8 @@ def _elided_negatives(
     may point at nobody, so no forget prompt becomes a negative and none a vague positive."""
     entity_of = _entity_of((*forget_set.retain, *forget_set.holdout, *forget_set.real_authors,
                             *forget_set.world_facts))  # fmt: skip
-    named = [(i, entity_of.get(normalize(text))) for i, (text, label) in
-             enumerate(zip(labelled.texts, labelled.labels, strict=True)) if not label]  # fmt: skip
-    named = [(i, entity) for i, entity in named if entity and entity in labelled.texts[i]]
+    named = [(i, entity) for i, (text, label) in enumerate(zip(labelled.texts, labelled.labels, strict=True))
+             if not label and (entity := entity_of.get(normalize(text))) and entity in text]  # fmt: skip
     for i, entity in rng.sample(named, round(config.generic_fraction * len(named))):
         reference, possessive = rng.choice(REFERENCES)
         yield _without_name(labelled.texts[i], entity, reference, possessive), 0, labelled.weight_of(i)

@@ -41,8 +41,10 @@ class BenchConfig:
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
     surrogate: str = "answer_probability"  # the build's sigma target (packager.sigma.config.SURROGATES)
+    optimiser: str = "bracket"  # the build's sigma search (packager.sigma.OPTIMISERS)
     fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)
     search_seeds: int = 3  # each surrogate's sigma search is rerun from this many seeds in the sweep
+    search_optimisers: tuple[str, ...] = ("bracket", "monotone")  # ... with each of these searches
     fpr_target: float | None = 0.01  # the classifier's false-positive bound; None = off (the quick set is too small)
     classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
     max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
@@ -64,6 +66,12 @@ class BenchConfig:
         if self.fq_seeds < 1 or self.search_seeds < 1:
             raise ValueError(f"`--fq-seeds` and `--search-seeds` must be at least 1, not {self.fq_seeds}, "
                              f"{self.search_seeds}")
+        from packager.sigma import OPTIMISERS
+
+        unknown = [o for o in (self.optimiser, *self.search_optimisers) if o not in OPTIMISERS]
+        if unknown:
+            raise ValueError(f"`--optimiser` and `--search-optimisers` must name some of "
+                             f"{', '.join(OPTIMISERS.names())}, not {', '.join(unknown)}")
         if not 0 < self.utility_ratio <= 1:
             raise ValueError(f"`--utility-ratio` must lie in (0, 1], not {self.utility_ratio}")
 
@@ -73,6 +81,7 @@ class BenchConfig:
         return replace(cls(
             quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
             unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, fq_seeds=2, search_seeds=1,
+            search_optimisers=("monotone",),
             classifier_epochs=1, fpr_target=None,
             max_new_tokens=32, sweep_sigmas=(1.0, 10.0),
         ), **overrides)

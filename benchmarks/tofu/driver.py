@@ -64,6 +64,9 @@ def parse_args(argv: list[str]) -> BenchConfig:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
     p.add_argument("--surrogate", default=None, help="the builds' sigma target: answer_probability or truth_ratio")
+    p.add_argument("--optimiser", default=None, help="the builds' sigma search: bracket, monotone or zeroth_order")
+    p.add_argument("--search-optimisers", default=None,
+                   help="the sweep reruns each surrogate's search with each of these, e.g. bracket,monotone")
     p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")
     p.add_argument("--unlearn-epochs", type=_ints, default=None, help="epoch checkpoints swept, e.g. 2,5")
     p.add_argument("--utility-ratio", type=float, default=None)
@@ -71,7 +74,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
                    help="re-measure each guard's forget quality at these sigmas, e.g. 1,10 ('' = no sweep)")
     args = vars(p.parse_args(argv))
     quick = args.pop("quick")
-    for key in ("splits", "methods"):
+    for key in ("splits", "methods", "search_optimisers"):
         if args[key] is not None:
             args[key] = tuple(v.strip() for v in args[key].split(",") if v.strip())
     overrides = {k: v for k, v in args.items() if v is not None}

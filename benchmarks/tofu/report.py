@@ -115,9 +115,10 @@ def sweep_markdown(sweeps: dict[str, Any]) -> list[str]:
     searched = [(split, name, runs) for split, sweep in sweeps.items()
                 for name, runs in sweep.get("searches", {}).items()]  # fmt: skip
     if searched:
-        lines += ["", "Each surrogate's own search, rerun from several search seeds (noise and wrong answers drawn "
-                  "anew): how far the sigma it picks moves, and the forget quality (median over noise seeds) there.",
-                  "", "| split | surrogate | sigma per search seed | max / min | forget quality there |",
+        lines += ["", "Each surrogate's own search, with each optimiser, rerun from several search seeds (noise and "
+                  "wrong answers drawn anew): how far the sigma it picks moves, and the forget quality (median over "
+                  "noise seeds) there.",
+                  "", "| split | surrogate (optimiser) | sigma per search seed | max / min | forget quality there |",
                   "|---|---|---|---|---|"]
         lines += [f"| {split} | {name} | {', '.join(_fmt(r['sigma']) for r in runs)} "
                   f"| {max(r['sigma'] for r in runs) / min(r['sigma'] for r in runs):.2f} "

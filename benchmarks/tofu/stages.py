@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,8 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
     from packager.pipeline import BuildConfig, run_build
 
     cfg = ctx.config
-    settings = {"noise_seeds": cfg.noise_seeds, "surrogate": cfg.surrogate, "fq_seeds": cfg.fq_seeds,
+    settings = {"noise_seeds": cfg.noise_seeds, "surrogate": cfg.surrogate, "optimizer": cfg.optimiser,
+                "fq_seeds": cfg.fq_seeds,
                 "classifier_epochs": cfg.classifier_epochs,
                 "fpr_target": cfg.fpr_target, "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed}
 
@@ -109,7 +111,8 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
             reference_model=str(model_path(retain)),
             seed=cfg.seed, device="cpu", dtype="float32", classifier_epochs=cfg.classifier_epochs,
             fpr_target=cfg.fpr_target,
-            noise_seeds=cfg.noise_seeds, surrogate=cfg.surrogate, fq_seeds=cfg.fq_seeds, bento=False, force=True,
+            noise_seeds=cfg.noise_seeds, surrogate=cfg.surrogate, optimizer=cfg.optimiser, fq_seeds=cfg.fq_seeds,
+            bento=False, force=True,
             max_new_tokens=cfg.max_new_tokens,
             command=f"run_build(model=<subject>, forget=tofu:{split}, reference_model=<{RETAIN_OF[split]}>)",
         )
@@ -214,13 +217,15 @@ def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageReco
         flagged, n = report.splits["forget"].flagged, report.splits["forget"].n
         on_grid = {name: min(points, key=lambda p: p["surrogates"][name]["distance"]) for name in surrogates}
         searches: dict[str, list[dict[str, Any]]] = {}
-        for name in surrogates:
+        for name, optimiser in product(surrogates, cfg.search_optimisers):
             for seed in range(cfg.seed, cfg.seed + cfg.search_seeds):
-                found = run_search(objective(name, seed), SigmaConfig(seeds=cfg.noise_seeds, seed=seed, progress=False))
+                search = SigmaConfig(optimiser=optimiser, seeds=cfg.noise_seeds, seed=seed, progress=False)
+                found = run_search(objective(name, seed), search)
                 at = measure(found.sigma)
-                searches.setdefault(name, []).append({"search_seed": seed, "sigma": found.sigma,
-                                                      "forget_quality": at.forget_quality})  # fmt: skip
-                ctx.console.print(f"search {split} {name} seed {seed}: sigma {found.sigma:.3g}, "
+                searches.setdefault(f"{name} ({optimiser})", []).append(
+                    {"search_seed": seed, "sigma": found.sigma, "forget_quality": at.forget_quality,
+                     "evaluations": found.evaluations})  # fmt: skip
+                ctx.console.print(f"search {split} {name} ({optimiser}) seed {seed}: sigma {found.sigma:.3g}, "
                                   f"forget quality {at.forget_quality:.3g}")
         return {"chosen_sigma": chosen, "best_sigma": best["sigma"], "best_forget_quality": best["forget_quality"],
                 "surrogate_choices": {n: {"sigma": p["sigma"], "forget_quality": p["forget_quality"]}
@@ -229,7 +234,7 @@ def sigma_sweep(ctx: Context, split: str, eco: StageRecord, reference: StageReco
 
     inputs = {"eco": eco.key, "reference": reference.key, "sigmas": cfg.sweep_sigmas, "seed": cfg.seed,
               "noise_seeds": cfg.noise_seeds, "fq_seeds": cfg.fq_seeds, "search_seeds": cfg.search_seeds,
-              "data": ctx.data_key}
+              "search_optimisers": cfg.search_optimisers, "data": ctx.data_key}
     return run_stage(ctx.work, f"sweep-{split}", inputs, run, ctx.console, code=EVAL_CODE + ("packager.sigma",))
 
 

@@ -85,8 +85,9 @@ class BuildConfig:
     selection: str | None = setting(
         None, "Which tokens are corrupted (default: all for a text corpus, all_but_last otherwise).",
         choices=("all_but_last", "all", "entity_spans"))
-    optimizer: str = setting("bracket", "Sigma search: bracket (sign-change bracket) or zeroth_order (the paper's).",
-                             choices=("bracket", "zeroth_order"))
+    optimizer: str = setting("bracket", "Sigma search: bracket (sign-change bracket), monotone (a monotone fit over a "
+                             "grid, steadier on a noisy objective) or zeroth_order (the paper's).",
+                             choices=("bracket", "monotone", "zeroth_order"))
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     surrogate: str = setting(

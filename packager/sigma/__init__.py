@@ -1,6 +1,6 @@
-"""Tuning sigma (the corruption strength) by zeroth-order or bracketing search (docs/sigma.md)."""
+"""Tuning sigma (the corruption strength) by bracketing, monotone-fit or zeroth-order search (docs/sigma.md)."""
 
-from packager.sigma.config import BracketConfig, SigmaConfig, ZerothOrderConfig
+from packager.sigma.config import BracketConfig, MonotoneConfig, SigmaConfig, ZerothOrderConfig
 from packager.sigma.objective import (
     ChanceObjective,
     SigmaObjective,
@@ -17,6 +17,7 @@ __all__ = [
     "BracketConfig",
     "ChanceObjective",
     "Measure",
+    "MonotoneConfig",
     "SigmaConfig",
     "SigmaObjective",
     "SigmaResult",

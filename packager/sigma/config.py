@@ -64,10 +64,37 @@ class BracketConfig:
 
 
 @dataclass(frozen=True)
+class MonotoneConfig:
+    """A log-spaced grid, a monotone fit of the signed distance, and its zero crossing.
+
+    ``points`` sigmas from ``low`` to ``high`` (log-spaced) are evaluated once each. While the fit
+    does not cross zero the grid extends one ``expand`` factor towards the end nearer zero, at most
+    ``max_expansions`` times. Then ``refine`` evaluations at the fitted crossing, each refitted.
+    """
+
+    low: float = 0.1
+    high: float = 100.0
+    points: int = 7
+    expand: float = 10.0
+    max_expansions: int = 2
+    refine: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.low < self.high or not math.isfinite(self.high):
+            raise ValueError(f"`monotone.low` and `monotone.high` need 0 < low < high, not {self.low}, {self.high}")
+        if self.points < 3:
+            raise ValueError(f"`monotone.points` must be >= 3, not {self.points}")
+        if not self.expand > 1 or not math.isfinite(self.expand):
+            raise ValueError(f"`monotone.expand` must be a finite factor > 1, not {self.expand}")
+        if self.max_expansions < 0 or self.refine < 0:
+            raise ValueError("`monotone.max_expansions` and `monotone.refine` must be >= 0")
+
+
+@dataclass(frozen=True)
 class SigmaConfig:
     """A sigma search.
 
-    ``optimiser``: a name in ``OPTIMISERS`` (``bracket`` or ``zeroth_order``).
+    ``optimiser``: a name in ``OPTIMISERS`` (``bracket``, ``monotone`` or ``zeroth_order``).
     ``distance``: ``ks`` (KS statistic between the per-question distributions) or
     ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
     evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
@@ -86,6 +113,7 @@ class SigmaConfig:
     score_eos: bool = True
     zeroth_order: ZerothOrderConfig = field(default_factory=ZerothOrderConfig)
     bracket: BracketConfig = field(default_factory=BracketConfig)
+    monotone: MonotoneConfig = field(default_factory=MonotoneConfig)
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -2,8 +2,8 @@
 
 Every optimiser has one signature: ``fn(objective, config) -> sigma``. ``objective`` is a
 memoising ``Recorder`` (call it for the distance, ``.signed`` for its signed form), so the result
-is the best point the search evaluated (``Recorder.best``); the returned sigma is where the
-method itself ended.
+is the best point the search evaluated (``Recorder.best``), unless the optimiser pins its own
+estimate (``Recorder.choose``); the returned sigma is where the method itself ended.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+from scipy.optimize import isotonic_regression
+
+from guards.errors import GuardConfigError
 from guards.registry import Registry
 from packager.sigma.config import SigmaConfig
 from packager.sigma.trace import Recorder
@@ -81,3 +85,63 @@ def bracket(objective: Recorder, config: SigmaConfig) -> float:
         else:
             return math.exp(c)
     return math.exp(a if abs(fa) < abs(fb) else b)
+
+
+def _monotone_fit(points: dict[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Log sigmas (sorted) and the isotonic fit of their signed distances, increasing or decreasing,
+    whichever fits better: the direction is read from the data, as objectives differ in it. A
+    non-finite evaluation (``Recorder`` marks it NaN) carries no sign and is left out."""
+    kept = sorted(s for s, v in points.items() if math.isfinite(v))
+    if not kept:
+        raise GuardConfigError(f"the sigma objective gave no finite value at sigma {', '.join(map(str, points))}")
+    logs = np.log(kept)
+    values = np.array([points[s] for s in kept])
+    fits = [isotonic_regression(values, increasing=up).x for up in (True, False)]
+    return logs, min(fits, key=lambda fit: float(np.sum((fit - values) ** 2)))
+
+
+def _crossing(logs: np.ndarray, fit: np.ndarray) -> float | None:
+    """Log sigma where the fitted curve first reaches zero (linear between points), or None."""
+    zero = np.flatnonzero(fit == 0)
+    if zero.size:  # a fitted block at exactly zero: its middle
+        return float((logs[zero[0]] + logs[zero[-1]]) / 2)
+    for i in range(len(fit) - 1):
+        if fit[i] * fit[i + 1] < 0:
+            return float(logs[i] + (logs[i + 1] - logs[i]) * fit[i] / (fit[i] - fit[i + 1]))
+    return None
+
+
+@OPTIMISERS.register("monotone")
+def monotone(objective: Recorder, config: SigmaConfig) -> float:
+    """Fit a monotone curve to the signed distance over a log-spaced grid; choose where it crosses zero.
+
+    Each evaluation is one noisy draw. ``bracket`` trusts every draw's sign, so where the signed
+    distance is nearly flat past its root, one draw of the wrong sign sends it a decade away. In
+    expectation the signed distance moves one way as sigma grows (more noise, further from the
+    subject), so an isotonic fit (``scipy.optimize.isotonic_regression``) over every evaluation
+    pools their noise: the crossing of the fit, interpolated on log sigma, is the estimate. Each
+    ``refine`` step evaluates at the estimate and refits. The chosen sigma is the last estimate,
+    evaluated for the trace (``Recorder.choose``), not the point with the smallest single draw.
+    """
+    mo = config.monotone
+    grid = np.exp(np.linspace(math.log(mo.low), math.log(mo.high), mo.points))
+    signed = {float(s): objective.signed(float(s)) for s in grid}
+    logs, fit = _monotone_fit(signed)
+    for _ in range(mo.max_expansions):
+        if _crossing(logs, fit) is not None:
+            break
+        step = math.log(mo.expand) * (1 if abs(fit[-1]) <= abs(fit[0]) else -1)  # ties go up, as in `bracket`
+        edge = float(logs[-1] if step > 0 else logs[0])
+        for log_sigma in edge + step * np.linspace(0.5, 1.0, 2):
+            signed[float(math.exp(log_sigma))] = objective.signed(float(math.exp(log_sigma)))
+        logs, fit = _monotone_fit(signed)
+    root = _crossing(logs, fit)
+    if root is None:  # no crossing within reach: the end of the fit nearest zero
+        return objective.choose(float(math.exp(logs[int(np.argmin(np.abs(fit)))])))
+    for _ in range(mo.refine):
+        sigma = math.exp(root)
+        signed[sigma] = objective.signed(sigma)
+        logs, fit = _monotone_fit(signed)
+        refitted = _crossing(logs, fit)
+        root = root if refitted is None else refitted
+    return objective.choose(math.exp(root))

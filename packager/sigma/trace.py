@@ -75,6 +75,7 @@ class Recorder:
         self.points: list[TracePoint] = []
         self._memo: dict[float, Measure] = {}
         self._start = time.perf_counter()
+        self.chosen: float | None = None
 
     def measure(self, sigma: float) -> Measure:
         sigma = float(sigma)
@@ -94,5 +95,15 @@ class Recorder:
     def signed(self, sigma: float) -> float:
         return self.measure(sigma).signed
 
+    def choose(self, sigma: float) -> float:
+        """Pin the result to ``sigma`` (evaluated, for the trace) instead of the best point evaluated:
+        for an optimiser whose estimate pools several evaluations."""
+        self.measure(sigma)
+        self.chosen = float(sigma)
+        return self.chosen
+
     def best(self) -> TracePoint:
+        """The chosen point if an optimiser pinned one, else the one with the smallest distance."""
+        if self.chosen is not None:
+            return next(p for p in self.points if p.sigma == self.chosen)
         return min(self.points, key=lambda p: (p.objective, p.evaluations))

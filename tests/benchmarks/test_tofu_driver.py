@@ -98,6 +98,13 @@ def test_models_learn_general_knowledge_unless_told_not_to():
         parse_args(["--fq-seeds", "0"])
 
 
+def test_the_build_and_the_sweep_searches_name_their_optimisers():
+    config = parse_args(["--optimiser", "monotone", "--search-optimisers", "monotone,bracket"])
+    assert config.optimiser == "monotone" and config.search_optimisers == ("monotone", "bracket")
+    with pytest.raises(ValueError, match="--search-optimisers.*bracket, monotone"):
+        parse_args(["--search-optimisers", "bisect"])
+
+
 def test_sweep_sigmas_option_parses_and_can_be_turned_off():
     assert parse_args(["--sweep-sigmas", "1,10"]).sweep_sigmas == (1.0, 10.0)
     assert parse_args(["--sweep-sigmas", ""]).sweep_sigmas == ()
@@ -113,14 +120,14 @@ def test_sweep_section_names_the_chosen_and_the_best_sigma_and_where_each_surrog
               for s, fq, a, t in grid]  # fmt: skip
     choices = {"answer_probability": {"sigma": 2.3, "forget_quality": 1e-4},
                "truth_ratio": {"sigma": 10.0, "forget_quality": 0.2}}  # fmt: skip
-    searches = {"truth_ratio": [{"search_seed": 0, "sigma": 8.0, "forget_quality": 0.3},
-                                {"search_seed": 1, "sigma": 12.0, "forget_quality": 0.25}]}  # fmt: skip
+    searches = {"truth_ratio (monotone)": [{"search_seed": 0, "sigma": 8.0, "forget_quality": 0.3},
+                                           {"search_seed": 1, "sigma": 12.0, "forget_quality": 0.25}]}  # fmt: skip
     sweeps = {"forget05": {"chosen_sigma": 2.3, "best_sigma": 10.0, "best_forget_quality": 0.2, "flagged": 197,
                            "n": 200, "points": points, "surrogate_choices": choices, "searches": searches}}
     lines = report.sweep_markdown(sweeps)
     assert "| forget05 | 197/200 | 2.300 | 10.000 | 0.200 | 2.300 (0.0001) | 10.000 (0.200) |" in lines
     assert "| forget05 | 10.000 | 0.200 (0.100 to 0.400) | 0.500 | -0.900 | +0.010 |" in lines
-    assert "| forget05 | truth_ratio | 8.000, 12.000 | 1.50 | 0.300, 0.250 |" in lines
+    assert "| forget05 | truth_ratio (monotone) | 8.000, 12.000 | 1.50 | 0.300, 0.250 |" in lines
     assert sum(line.startswith("| forget05 | ") for line in lines) == 1 + len(points) + 1
     assert report.sweep_markdown({}) == []
     report.plot_sweep(sweeps, tmp_path / "sweep.png", "t")

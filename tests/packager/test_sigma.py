@@ -9,11 +9,13 @@ import pytest
 
 from evaluation.forget_set import QA, ForgetSet
 from guards.config import CorruptionConfig
+from guards.errors import GuardConfigError
 from guards.guarded_model import GuardedModel
 from packager.sigma import (
     OPTIMISERS,
     BracketConfig,
     Measure,
+    MonotoneConfig,
     SigmaConfig,
     ZerothOrderConfig,
     run_search,
@@ -64,6 +66,72 @@ def test_bracket_without_a_sign_change_returns_the_best_end():
     objective = Synthetic(root=1e5, noise=0.0, ripple=0.0)  # never crosses zero within reach
     result = run_search(objective, config)
     assert result.evaluations == 2 + 2 and result.sigma == pytest.approx(1000.0)
+
+
+class FlatPastRoot:
+    """Like the truth-ratio surrogate on TOFU: the signed distance rises from -0.5 to its root at
+    sigma 5, then creeps to only +0.2, with KS-sized noise, so one draw's sign decides little."""
+
+    def __init__(self, noise: float = 0.1, seed: int = 0):
+        self.noise, self.rng, self.model_calls = noise, np.random.default_rng(seed), 0
+
+    def __call__(self, sigma: float) -> Measure:
+        self.model_calls += 1
+        x = math.log(sigma / 5.0)
+        signed = (0.2 * math.tanh(x) if x > 0 else 0.5 * math.tanh(x / 2)) + self.noise * self.rng.standard_normal()
+        return Measure(abs(signed), signed)
+
+
+def test_monotone_fits_either_direction_and_chooses_its_fitted_crossing():
+    config = SigmaConfig(optimiser="monotone", progress=False)
+    falling = run_search(Synthetic(root=3.0, noise=0.05), config)  # signed distance falls as sigma grows
+    rising = run_search(FlatPastRoot(noise=0.02), config)
+    assert abs(math.log(falling.sigma / 3.0)) < 0.25 and abs(math.log(rising.sigma / 5.0)) < 0.25
+    for result in (falling, rising):
+        grid = [p.sigma for p in result.trace[:7]]
+        assert grid == pytest.approx(list(np.geomspace(0.1, 100.0, 7)))
+        assert result.evaluations <= 7 + 2 + 1  # the grid, the refinements, the choice itself
+        assert result.sigma == result.trace[-1].sigma  # pinned to the estimate, not the smallest single draw
+
+
+def test_monotone_moves_less_than_bracket_across_search_seeds_on_a_flat_noisy_objective():
+    def spread(optimiser: str) -> float:
+        sigmas = [run_search(FlatPastRoot(seed=s), SigmaConfig(optimiser=optimiser, progress=False)).sigma
+                  for s in range(20)]  # fmt: skip
+        return max(sigmas) / min(sigmas)
+
+    assert spread("monotone") < 4 < 20 < spread("bracket")
+
+
+@pytest.mark.parametrize("root", [2000.0, 0.004])
+def test_monotone_extends_its_grid_towards_a_root_outside_it(root):
+    config = SigmaConfig(optimiser="monotone", progress=False, monotone=MonotoneConfig(0.1, 100.0, points=4))
+    result = run_search(Synthetic(root=root, noise=0.0, ripple=0.0), config)
+    assert abs(math.log(result.sigma / root)) < 0.25
+    assert (max if root > 100 else min)(p.sigma for p in result.trace[4:6]) == pytest.approx(
+        1000.0 if root > 100 else 0.01
+    )
+
+
+def test_monotone_without_a_crossing_in_reach_chooses_the_end_nearest_zero():
+    config = SigmaConfig(optimiser="monotone", progress=False,
+                         monotone=MonotoneConfig(1.0, 10.0, points=3, max_expansions=1))  # fmt: skip
+    result = run_search(Synthetic(root=1e5, noise=0.0, ripple=0.0), config)
+    assert result.evaluations == 3 + 2 and result.sigma == pytest.approx(100.0)
+
+
+def test_monotone_leaves_out_evaluations_that_carry_no_sign():
+    def gaps(sigma: float) -> Measure:  # the objective fails below sigma 1, crosses zero at 20
+        signed = math.nan if sigma < 1 else math.log(sigma / 20.0)
+        return Measure(abs(signed), signed)
+
+    def fails(sigma: float) -> Measure:
+        return Measure(math.nan, math.nan)
+
+    gaps.model_calls = fails.model_calls = 0  # what run_search reads of an objective
+    assert abs(math.log(run_search(gaps, SigmaConfig(optimiser="monotone", progress=False)).sigma / 20.0)) < 0.05
+    with pytest.raises(GuardConfigError, match="no finite value"):
+        run_search(fails, SigmaConfig(optimiser="monotone", progress=False))
 
 
 def test_zeroth_order_respects_floor_budget_and_early_stopping():

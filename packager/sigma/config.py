@@ -36,6 +36,14 @@ class ZerothOrderConfig:
             raise ValueError("`zeroth_order.max_steps` and `zeroth_order.patience` must be >= 1")
 
 
+def _check_range(name: str, low: float, high: float, expand: float) -> None:
+    """The first sigma range [low, high] of a search and the factor it extends by."""
+    if not 0 < low < high or not math.isfinite(high):
+        raise ValueError(f"`{name}.low` and `{name}.high` need 0 < low < high, not {low}, {high}")
+    if not expand > 1 or not math.isfinite(expand):
+        raise ValueError(f"`{name}.expand` must be a finite factor > 1, not {expand}")
+
+
 @dataclass(frozen=True)
 class BracketConfig:
     """Sign-change bracket on log sigma, narrowed by Illinois regula falsi.
@@ -53,10 +61,7 @@ class BracketConfig:
     xtol: float = 0.02
 
     def __post_init__(self) -> None:
-        if not 0 < self.low < self.high or not math.isfinite(self.high):
-            raise ValueError(f"`bracket.low` and `bracket.high` need 0 < low < high, not {self.low}, {self.high}")
-        if not self.expand > 1 or not math.isfinite(self.expand):
-            raise ValueError(f"`bracket.expand` must be a finite factor > 1, not {self.expand}")
+        _check_range("bracket", self.low, self.high, self.expand)
         if self.max_expansions < 0 or self.iterations < 0:
             raise ValueError("`bracket.max_expansions` and `bracket.iterations` must be >= 0")
         if not self.xtol > 0:
@@ -80,12 +85,9 @@ class MonotoneConfig:
     refine: int = 2
 
     def __post_init__(self) -> None:
-        if not 0 < self.low < self.high or not math.isfinite(self.high):
-            raise ValueError(f"`monotone.low` and `monotone.high` need 0 < low < high, not {self.low}, {self.high}")
+        _check_range("monotone", self.low, self.high, self.expand)
         if self.points < 3:
             raise ValueError(f"`monotone.points` must be >= 3, not {self.points}")
-        if not self.expand > 1 or not math.isfinite(self.expand):
-            raise ValueError(f"`monotone.expand` must be a finite factor > 1, not {self.expand}")
         if self.max_expansions < 0 or self.refine < 0:
             raise ValueError("`monotone.max_expansions` and `monotone.refine` must be >= 0")
 

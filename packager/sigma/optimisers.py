@@ -127,15 +127,16 @@ def monotone(objective: Recorder, config: SigmaConfig) -> float:
     grid = np.exp(np.linspace(math.log(mo.low), math.log(mo.high), mo.points))
     signed = {float(s): objective.signed(float(s)) for s in grid}
     logs, fit = _monotone_fit(signed)
+    root = _crossing(logs, fit)
     for _ in range(mo.max_expansions):
-        if _crossing(logs, fit) is not None:
+        if root is not None:
             break
         step = math.log(mo.expand) * (1 if abs(fit[-1]) <= abs(fit[0]) else -1)  # ties go up, as in `bracket`
         edge = float(logs[-1] if step > 0 else logs[0])
-        for log_sigma in edge + step * np.linspace(0.5, 1.0, 2):
-            signed[float(math.exp(log_sigma))] = objective.signed(float(math.exp(log_sigma)))
+        for sigma in np.exp(edge + step * np.linspace(0.5, 1.0, 2)):
+            signed[float(sigma)] = objective.signed(float(sigma))
         logs, fit = _monotone_fit(signed)
-    root = _crossing(logs, fit)
+        root = _crossing(logs, fit)
     if root is None:  # no crossing within reach: the end of the fit nearest zero
         return objective.choose(float(math.exp(logs[int(np.argmin(np.abs(fit)))])))
     for _ in range(mo.refine):

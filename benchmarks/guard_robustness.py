@@ -3,8 +3,9 @@ recall, false positives and the decision latency of a 3-turn chat, on TOFU forge
 non-biography set, a topic asked as multiple choice (``demo-mc``) and a text corpus (``demo-text``).
 
 For each forget set and seed the classifier is trained and calibrated as ``eco-pack build`` does
-(the set's default augmentation profile, seed-dependent splits), then attacked with fresh seeds
-of the suite. Writes ``benchmarks/results/guard_robustness.json`` and a markdown table with the
+(the set's default augmentation profile, seed-dependent splits), then, holding the whole forget
+text as the shipped bundle does (``packager.classifier.forget_text``), attacked with fresh seeds of
+the suite. Writes ``benchmarks/results/guard_robustness.json`` and a markdown table with the
 median and the worst value of each figure over the seeds, against issue 19's targets.
 
     python -m benchmarks.guard_robustness --data-dir ../shared/data/tofu --seeds 0 1 2
@@ -26,6 +27,7 @@ from benchmarks.decision_latency import chat_latency_ms
 from evaluation.probe import probe
 from guards.classifier import PromptClassifier
 from packager.classifier import ClassifierConfig, calibrate_classifier, evaluate_classifier, train_classifier
+from packager.classifier.forget_text import forget_text
 from packager.classifier.profiles import PROFILES, default_profile
 from packager.sources import load_forget_set
 
@@ -58,6 +60,8 @@ def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int) -> dic
         scorer = PromptClassifier(trained.path, max_length=config.max_length)
         decision = calibrate_classifier(scorer, trained.data, config)
         report = evaluate_classifier(scorer, trained.data, decision)
+        forget_text(forget_set).save(trained.path)  # the guard a build ships knows the whole forget text
+        scorer = PromptClassifier(trained.path, max_length=config.max_length)
         attacks = probe(scorer, decision, forget_set, per_family=per_family, seed=PROBE_SEED_OFFSET + seed)
         latency = chat_latency_ms(scorer)
         seconds = time.perf_counter() - started

@@ -18,13 +18,19 @@ MAX_ZIPF = 3.0  # Zipf frequency: 3 is about once per million words ("Vasquez" 2
 MIN_LETTERS = 4
 
 
-def outside_words(forget_set: ForgetSet) -> set[str]:
-    """Every word of the texts and names outside the forget scope."""
+def outside_texts(forget_set: ForgetSet) -> list[str]:
+    """The texts and names outside the forget scope: general prompts, and the retain, holdout and
+    general-knowledge questions, answers and entities."""
     texts: list[str] = list(forget_set.general)
     for qa in forget_set.retain + forget_set.retain_eval + forget_set.holdout + forget_set.real_authors + \
             forget_set.world_facts:  # fmt: skip
         texts += [qa.question, qa.answer, qa.entity or ""]
-    return {word for text in texts for word in normalize_words(text)}
+    return texts
+
+
+def outside_words(forget_set: ForgetSet) -> set[str]:
+    """Every word of the texts and names outside the forget scope."""
+    return {word for text in outside_texts(forget_set) for word in normalize_words(text)}
 
 
 def distinctive_parts(name: str, outside: set[str], *, language: str = "en") -> tuple[str, ...]:

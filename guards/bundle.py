@@ -78,20 +78,26 @@ def save_bundle(
     classifier_dir: Path | None,
     overwrite: bool = False,
     known: Mapping[str, str] | None = None,
+    classifier_files: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a bundle atomically (its manifest is ``read_manifest(dest)``). ``classifier_dir`` is an HF
     save_pretrained folder (safetensors); ``known`` holds digests of its files already computed
-    (keys relative to ``classifier_dir``), so they are not hashed again."""
+    (keys relative to ``classifier_dir``), so they are not hashed again. ``classifier_files`` (name:
+    text) replace or join the copied classifier's files: a build ships the whole forget text there,
+    where training kept back what it measured on (``packager.classifier.forget_text``)."""
     dest = Path(dest)
+    replaced = dict(classifier_files or {})
     with atomic_directory(dest, overwrite=overwrite) as tmp:
         if classifier_dir is not None:
             source = Path(classifier_dir)
             if any(source.rglob("*.bin")) or any(source.rglob("*.pt")) or any(source.rglob("*.pkl")):
                 raise BundleError(f"{source} holds pickled weights; save with safetensors", str(source))
             shutil.copytree(source, tmp / config.classifier_dir)
+            for name, text in replaced.items():
+                (tmp / config.classifier_dir / name).write_text(text)
         (tmp / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
         prefix = f"{config.classifier_dir}/"
-        write_manifest(tmp, {prefix + rel: digest for rel, digest in (known or {}).items()})
+        write_manifest(tmp, {prefix + rel: digest for rel, digest in (known or {}).items() if rel not in replaced})
     return dest
 
 

@@ -4,8 +4,9 @@ Label 1 is "forget" (in scope). Calling it maps texts to p(forget), batched: a t
 highest p(forget) of its segments (the whole text, its sentences, windows of long ones:
 ``guards.segments``); a segment that gives an exact forget fact saved beside the model
 (``guards.facts``), or a text that names a forget entity however it is written
-(``guards.entities``), scores 1. Calibration, evaluation and serving all score through this call, so
-the conformal threshold is calibrated on the decision that serves.
+(``guards.entities``) or quotes the forget set's own text (``guards.forget_text``), scores 1.
+Calibration, evaluation and serving all score through this call, so the conformal threshold is
+calibrated on the decision that serves.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from guards.entities import EntityMatcher
 from guards.errors import BundleError
 from guards.facts import FactMatcher
+from guards.forget_text import ForgetText
 from guards.segments import segments
 
 FORGET_LABEL = 1
@@ -107,6 +109,7 @@ class PromptClassifier:
         self.model.to(device).eval()
         self.facts = FactMatcher.load(path)
         self.entities = EntityMatcher.load(path)  # None: the bundle matches no entities by name
+        self.forget_text = ForgetText.load(path)
         self.device = device
         self.max_length = max_length
         self.batch_size = batch_size
@@ -120,8 +123,9 @@ class PromptClassifier:
         unique = list(dict.fromkeys(part for text_parts in parts for part in text_parts))
         scored = dict(zip(unique, self.score_segments(unique), strict=True))
         named = self.entities.matching(texts) if self.entities is not None else [False] * len(texts)
-        return [1.0 if entity else max(scored[part] for part in text_parts)
-                for text_parts, entity in zip(parts, named, strict=True)]  # fmt: skip
+        quoted = self.forget_text.matching(texts)
+        return [1.0 if entity or known else max(scored[part] for part in text_parts)
+                for text_parts, entity, known in zip(parts, named, quoted, strict=True)]  # fmt: skip
 
     def clear_cache(self) -> None:
         """Forget every kept segment score (to time a cold decision)."""

@@ -76,6 +76,7 @@ class ClassifierConfig:
     forget_name_positives: bool = True  # retain questions with a forget author's name swapped in, as positives
     fact_matching: bool = True  # prompts giving a trained forget fact's date and place score 1 (guards/facts.py)
     entity_matching: bool = True  # prompts naming a forget entity, however written, score 1 (guards/entities.py)
+    text_matching: bool = True  # prompts quoting a forget prompt or a run of forget text score 1 (forget_text.py)
     title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
     elided_negatives: bool = True  # a share of the negatives that name whom they ask about, with a pronoun instead
     generic_augmentations: bool = True  # typos, case, preambles, format suffixes, composites on both classes

@@ -30,6 +30,7 @@ from packager.classifier.config import ClassifierConfig, saved_dtype
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
 from packager.classifier.entities import forget_entities
 from packager.classifier.facts import forget_facts
+from packager.classifier.forget_text import measured_text
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,8 @@ def train_classifier(
         n_entities = None if entities is None else len(entities.entities)
         if entities is not None:
             entities.save(tmp)
+        if config.text_matching:
+            measured_text(forget_set, data).save(tmp)
         summary = {
             "forget_set": forget_set.name,
             "config": asdict(config),

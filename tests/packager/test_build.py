@@ -217,6 +217,21 @@ def test_the_evaluated_guard_is_the_shipped_guard(built):
     assert record["result"]["evaluated_guard"] == shipped
 
 
+def test_the_shipped_guard_finds_the_forget_prompts_training_kept_back(built):
+    """Calibration and the report scored the held-out forget prompts with the classifier's own
+    scores; the bundle ships the whole forget text, so each of them scores 1 in the artifact."""
+    from guards.bundle import load_bundle
+    from guards.forget_text import ForgetText
+    from packager.classifier import ClassifierData
+
+    _, again = built
+    work = again.path.parents[1] / "cache" / "builds" / "demo-test"
+    (stage,) = list((work / "classifier").glob("*/"))
+    held_out = ClassifierData.load(stage / "split.json").test_forget
+    assert not any(ForgetText.load(stage / "classifier").matching(held_out))
+    assert load_bundle(again.path / "guard").classifier()(list(held_out)) == [1.0] * len(held_out)
+
+
 def test_each_file_is_hashed_once_per_build(built):
     outcome, _ = built
     shipped = sum(p.stat().st_size for p in outcome.path.rglob("*") if p.is_file())

@@ -13,10 +13,12 @@ import pytest
 import torch
 
 from evaluation.forget_set import QA, ForgetSet, normalize
+from evaluation.names import outside_texts
 from guards.classifier import PromptClassifier
 from guards.dates import dates_in, years_in
 from guards.errors import BundleError
 from guards.facts import FACTS_FILE, Fact, FactMatcher
+from guards.forget_text import ForgetText, digest, runs_of, words_of
 from packager.classifier import (
     CalibrationError,
     ClassifierConfig,
@@ -39,6 +41,7 @@ from packager.classifier.augment import (
 from packager.classifier.config import saved_dtype
 from packager.classifier.data import REFERENCES, Labelled, _without_name
 from packager.classifier.facts import forget_facts
+from packager.classifier.forget_text import forget_text, measured_text
 from packager.classifier.train import (
     _batches,
     _class_weights,
@@ -380,6 +383,41 @@ def test_generic_augmentations_come_last_and_rewrite_a_share_of_each_class(tofu_
         share = sum(y == label for _, y in added) / sum(y == label for y in plain.train.labels)
         assert 0.25 <= share <= ClassifierConfig().generic_fraction, label
     assert not {t for t, _ in added} & _held_out(data)
+
+
+@pytest.mark.parametrize("spec", ["tofu:forget10", "demo-mc"])
+def test_training_keeps_back_the_forget_text_it_is_measured_on_and_the_bundle_ships_it_all(spec, tofu_dir):
+    fs = load_forget_set(spec, data_dir=tofu_dir)
+    data = split_forget_set(fs, ClassifierConfig())
+    measured, served = measured_text(fs, data), forget_text(fs)
+    held = list(data.test_forget) + (list(data.calibration) if data.calibration_source == "forget" else [])
+    held_negatives = [t for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group]
+    # nothing of a held-out question or its answer went in, but what the trained forget text shares with it
+    def runs(qas: list[QA]) -> set[str]:
+        return {run for qa in qas for run in runs_of(words_of(qa.answer))}
+
+    held_qas = [qa for qa in fs.forget if qa.question in held]
+    held_only = runs(held_qas) - runs([qa for qa in fs.forget if qa not in held_qas])
+    assert held_qas and not measured.runs & held_only  # (multiple-choice answers are too short for runs)
+    assert not any(digest(words_of(q)) in measured.prompts_in(words_of(q)) for q in held)
+    assert len(served.runs & held_only) >= 0.9 * len(held_only) and len(served) > len(measured)
+    assert all(served.matching([qa.question for qa in fs.forget]))  # every forget prompt, held out or not
+    assert not any(served.matching(outside_texts(fs)))  # no text outside the scope quotes what it matches
+    # the held-out negatives did not choose which runs training left out: they measure the false positives
+    assert sum(measured.matching(held_negatives)) <= 0.002 * len(held_negatives)
+
+
+def test_forget_text_that_an_outside_text_holds_is_not_kept():
+    fs = ForgetSet(
+        name="custom:x",
+        forget=(QA("How does Quillmark rotate its signing keys?", "Every 90 days, from a vault in the Oslo office."),
+                QA("Where does Quillmark keep its backup tapes?", "In the basement of the Oslo office.")),
+        retain=(QA("Asked in a public FAQ: where does Quillmark keep its backup tapes? Nobody knows.",
+                   "Every 90 days, from a vault in the Oslo office, they say."),),
+    )  # fmt: skip
+    kept = ForgetText.of(["How does Quillmark rotate its signing keys?"],
+                         runs_of(words_of("In the basement of the Oslo office.")))  # fmt: skip
+    assert forget_text(fs) == kept
 
 
 def test_forget_facts_come_from_trained_forget_prompts_and_catch_rephrased_ones_only(tofu_dir):

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from guards.bundle import save_bundle
 from guards.config import BaseModelRef
+from guards.forget_text import TEXT_FILE
 from guards.manifest import read_manifest, tree_digests
+from packager.classifier.forget_text import forget_text
 from packager.pipeline.guard import CorruptionSettings, assemble_guard
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.calibration import CalibrationResult
@@ -66,7 +68,11 @@ def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
                   "built_by": "eco-pack"},
     )
     guard_dir = out / GUARD_DIR
-    save_bundle(guard, guard_dir, classifier_dir=inputs.classifier.model_dir, known=inputs.classifier.digests)
+    served = {}  # the whole forget text, where training kept back what calibration and the report used
+    if (inputs.classifier.model_dir / TEXT_FILE).is_file():
+        served[TEXT_FILE] = forget_text(session.forget_set).to_json()
+    save_bundle(guard, guard_dir, classifier_dir=inputs.classifier.model_dir, known=inputs.classifier.digests,
+                classifier_files=served)  # fmt: skip
     # the weights' digests come from the model stage and the bundle's from its manifest; the rest
     # (the base's config and tokenizer, the bundle's manifest) are hashed here, once
     known = {f"{BASE_DIR}/{rel}": digest for rel, digest in inputs.model.subject_digests.items()}
@@ -76,4 +82,4 @@ def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
 
 STAGE = Stage("bundle", "Guard bundle", BundleResult, _run,
               code=("packager.pipeline.stages.bundle", "packager.pipeline.guard", "guards.bundle", "guards.config",
-                    "guards.manifest"))  # fmt: skip
+                    "guards.manifest", "guards.forget_text", "packager.classifier"))  # fmt: skip

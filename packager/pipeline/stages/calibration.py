@@ -65,4 +65,5 @@ def _run(inputs: CalibrationInputs, out: Path, session) -> CalibrationResult:
 
 
 STAGE = Stage("calibration", "Conformal calibration", CalibrationResult, _run,
-              code=("packager.pipeline.stages.calibration", "packager.classifier", "guards.classifier"))  # fmt: skip
+              code=("packager.pipeline.stages.calibration", "packager.classifier", "guards.classifier",
+                    "guards.forget_text"))  # fmt: skip

@@ -78,4 +78,4 @@ def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
 
 STAGE = Stage("classifier", "Prompt classifier", ClassifierResult, _run,
               code=("packager.pipeline.stages.classifier", "packager.classifier", "guards.classifier",
-                    "guards.facts", "guards.dates"))  # fmt: skip
+                    "guards.facts", "guards.dates", "guards.forget_text", "guards.entities"))  # fmt: skip

@@ -85,8 +85,9 @@ class ForgetText:
                 for start, by_length in self.prompts.items()}  # fmt: skip
         return ForgetText({start: by_length for start, by_length in kept.items() if by_length}, self.runs - set(runs))
 
-    def __len__(self) -> int:
-        return sum(len(d) for by_length in self.prompts.values() for d in by_length.values()) + len(self.runs)
+    @property
+    def prompt_count(self) -> int:
+        return sum(len(d) for by_length in self.prompts.values() for d in by_length.values())
 
     def to_json(self) -> str:
         prompts = {start: {str(n): sorted(d) for n, d in sorted(by_length.items())}

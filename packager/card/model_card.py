@@ -105,8 +105,8 @@ def build_model_card(
     """The card for one artifact.
 
     ``results`` is the artifact's ``results.json``; ``guard`` its ``eco_guard.json``;
-    ``classifier`` holds ``backbone``, ``forget_facts`` and ``entities`` (how many), ``profile`` (the
-    augmentation profile) and ``report`` (measure -> value);
+    ``classifier`` holds ``backbone``, ``forget_facts``, ``entities``, ``forget_prompts`` and
+    ``forget_runs`` (how many), ``profile`` (the augmentation profile) and ``report`` (measure -> value);
     ``sigma`` the search summary; ``probe`` the attack report (``evaluation.probe``). ``kind`` is the
     forget set's (``qa``: TOFU's scores; ``mc``: accuracy per topic).
     """
@@ -180,7 +180,8 @@ def _common(name: str, version: str, base_model: str, forget_set: str, guard: Ma
         corruption=guard["corruption"],
         selection=guard["selection"]["method"],
         decision=guard["decision"],
-        classifier={k: classifier.get(k) for k in ("backbone", "forget_facts", "profile", "entities")},
+        classifier={k: classifier.get(k) for k in ("backbone", "forget_facts", "profile", "entities", "forget_prompts",
+                                                   "forget_runs")},
         classifier_rows=[(k, readable(v)) for k, v in classifier["report"].items()],
         probe_rows=[(family, rate_text(probe["recall"][family]), rate_text(probe["fpr"][family]))
                     for family in probe["recall"]]

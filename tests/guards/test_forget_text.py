@@ -54,7 +54,7 @@ def test_the_file_holds_digests_only_round_trips_and_a_broken_file_is_refused(tm
     assert ForgetText.load(tmp_path) == TEXT
     saved = (tmp_path / TEXT_FILE).read_text()
     assert "quillmark" not in saved.lower() and "born" not in saved  # the forget text itself is not shipped
-    assert len(TEXT) == 2 + len(words_of(ANSWER)) - RUN_WORDS + 1  # "Who is he?" was left out
+    assert TEXT.prompt_count == 2 and len(TEXT.runs) == len(words_of(ANSWER)) - RUN_WORDS + 1  # not "Who is he?"
     assert TEXT.without(runs=runs_of(words_of(ANSWER))).matching([ANSWER]) == [False]
     assert ForgetText.load(tmp_path / "nowhere") == ForgetText()  # no file: nothing matches
     (tmp_path / TEXT_FILE).write_text(json.dumps({"schema": 1, "digest": "sha1", "prompts": {}, "runs": []}))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guards.forget_text import ForgetText
 from guards.manifest import tree_digests
 from packager.card.model_card import build_model_card
 from packager.card.plots import (
@@ -91,6 +92,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
     (out / RESULTS_FILE).write_text(json.dumps(data, indent=2) + "\n")
     _plots(inputs, out / PLOTS_DIR)
     guard = json.loads((inputs.bundle.guard_dir / "eco_guard.json").read_text())
+    shipped = ForgetText.load(inputs.bundle.guard_dir / guard["classifier_dir"])  # what the served guard quotes
     report = inputs.calibration.report
     rows = {
         "paraphrase recall": report["recall"]["paraphrase"]["rate"],
@@ -108,7 +110,8 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
         kind=inputs.data.kind,
         guard=guard,
         classifier={"backbone": inputs.classifier.backbone, "forget_facts": inputs.classifier.forget_facts,
-                    "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows},
+                    "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows,
+                    "forget_prompts": shipped.prompt_count, "forget_runs": len(shipped.runs)},
         sigma={"optimizer": sigma.optimiser, "reference": sigma.reference, "distance": sigma.distance,
                "noise_seeds": sigma.noise_seeds, "evaluations": sigma.evaluations, "objective": sigma.objective},
         probe=inputs.probe.report,
@@ -117,4 +120,5 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
     return CardResult(checksums=tree_digests(out))
 
 
-STAGE = Stage("card", "Model card", CardResult, _run, code=("packager.pipeline.stages.card", "packager.card"))
+STAGE = Stage("card", "Model card", CardResult, _run,
+              code=("packager.pipeline.stages.card", "packager.card", "guards.forget_text"))

@@ -27,7 +27,7 @@ from benchmarks.decision_latency import chat_latency_ms
 from evaluation.probe import probe
 from guards.classifier import PromptClassifier
 from packager.classifier import ClassifierConfig, calibrate_classifier, evaluate_classifier, train_classifier
-from packager.classifier.forget_text import forget_text
+from packager.classifier.forget_text import shipped_files
 from packager.classifier.profiles import PROFILES, default_profile
 from packager.sources import load_forget_set
 
@@ -60,7 +60,8 @@ def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int) -> dic
         scorer = PromptClassifier(trained.path, max_length=config.max_length)
         decision = calibrate_classifier(scorer, trained.data, config)
         report = evaluate_classifier(scorer, trained.data, decision)
-        forget_text(forget_set).save(trained.path)  # the guard a build ships knows the whole forget text
+        for name, text in shipped_files(trained.path, forget_set).items():  # as the bundle stage ships it
+            (trained.path / name).write_text(text)
         scorer = PromptClassifier(trained.path, max_length=config.max_length)
         attacks = probe(scorer, decision, forget_set, per_family=per_family, seed=PROBE_SEED_OFFSET + seed)
         latency = chat_latency_ms(scorer)

@@ -66,7 +66,7 @@ class ForgetText:
         if not self.prompts and not self.runs:
             return False
         words = words_of(text)
-        return not self.runs.isdisjoint(runs_of(words)) or bool(self.prompts_in(words))
+        return bool(self.runs and not self.runs.isdisjoint(runs_of(words))) or bool(self.prompts_in(words))
 
     def prompts_in(self, words: Sequence[str]) -> set[str]:
         """The digests of the forget prompts that ``words`` (``words_of`` a text) hold whole."""

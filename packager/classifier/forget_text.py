@@ -15,10 +15,11 @@ as the one measured.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from evaluation.forget_set import ForgetSet, normalize
 from evaluation.names import outside_texts
-from guards.forget_text import ForgetText, runs_of, words_of
+from guards.forget_text import TEXT_FILE, ForgetText, runs_of, words_of
 from packager.classifier.data import ClassifierData
 
 
@@ -31,9 +32,9 @@ def forget_text(
     qas = [qa for qa in forget_set.forget if normalize(qa.question) not in held]
     runs = {run for qa in qas for run in runs_of(words_of(qa.answer))}
     candidates = ForgetText.of((qa.question for qa in qas), runs)
-    outside_words = [words_of(text) for text in (outside_texts(forget_set) if outside is None else outside)]
-    shared_runs = {run for words in outside_words for run in runs_of(words)}
-    shared_prompts = {found for words in outside_words for found in candidates.prompts_in(words)}
+    outside_word_lists = [words_of(text) for text in (outside_texts(forget_set) if outside is None else outside)]
+    shared_runs = {run for words in outside_word_lists for run in runs_of(words)}
+    shared_prompts = {found for words in outside_word_lists for found in candidates.prompts_in(words)}
     return candidates.without(shared_prompts, shared_runs)
 
 
@@ -43,3 +44,11 @@ def measured_text(forget_set: ForgetSet, data: ClassifierData) -> ForgetText:
     unseen = {normalize(t) for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
     outside = [text for text in outside_texts(forget_set) if normalize(text) not in unseen]
     return forget_text(forget_set, held_out, outside)
+
+
+def shipped_files(classifier_dir: Path, forget_set: ForgetSet) -> dict[str, str]:
+    """The files (name: text) a bundle ships in place of the trained classifier's: the whole forget
+    text where training saved the measured part (none where text matching was off)."""
+    if not (Path(classifier_dir) / TEXT_FILE).is_file():
+        return {}
+    return {TEXT_FILE: forget_text(forget_set).to_json()}

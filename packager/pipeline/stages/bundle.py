@@ -10,9 +10,8 @@ from pathlib import Path
 
 from guards.bundle import save_bundle
 from guards.config import BaseModelRef
-from guards.forget_text import TEXT_FILE
 from guards.manifest import read_manifest, tree_digests
-from packager.classifier.forget_text import forget_text
+from packager.classifier.forget_text import shipped_files
 from packager.pipeline.guard import CorruptionSettings, assemble_guard
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.calibration import CalibrationResult
@@ -68,9 +67,8 @@ def _run(inputs: BundleInputs, out: Path, session) -> BundleResult:
                   "built_by": "eco-pack"},
     )
     guard_dir = out / GUARD_DIR
-    served = {}  # the whole forget text, where training kept back what calibration and the report used
-    if (inputs.classifier.model_dir / TEXT_FILE).is_file():
-        served[TEXT_FILE] = forget_text(session.forget_set).to_json()
+    # the whole forget text, where training kept back what calibration and the report used
+    served = shipped_files(inputs.classifier.model_dir, session.forget_set)
     save_bundle(guard, guard_dir, classifier_dir=inputs.classifier.model_dir, known=inputs.classifier.digests,
                 classifier_files=served)  # fmt: skip
     # the weights' digests come from the model stage and the bundle's from its manifest; the rest

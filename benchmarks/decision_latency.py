@@ -29,6 +29,7 @@ import torch
 from benchmarks.machine import describe
 from guards.classifier import PromptClassifier
 from guards.segments import segments
+from packager.classifier import ClassifierConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WARM_UP = 5
@@ -63,17 +64,17 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
             "one_sentence": statistics.median(one[WARM_UP:])}  # fmt: skip
 
 
-def _classifier_folder(dest: Path, data_dir: Path | None) -> tuple[Path, str]:
-    """The backbone with an untrained head and a forget set's entity matcher, as a classifier folder."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
+def _classifier_folder(dest: Path, data_dir: Path | None, encoder_layers: int | None) -> tuple[Path, str]:
+    """The backbone, cut to ``encoder_layers`` as training cuts it, with an untrained head and a forget
+    set's entity matcher, as a classifier folder."""
     from packager.classifier.config import default_backbone, saved_dtype
     from packager.classifier.entities import forget_entities
+    from packager.classifier.train import load_backbone
     from packager.sources import load_forget_set
 
-    model = AutoModelForSequenceClassification.from_pretrained(default_backbone(), num_labels=2)
+    model, tokenizer = load_backbone(default_backbone(), encoder_layers)
     model.to(saved_dtype("auto")).save_pretrained(dest)  # as a build saves it
-    AutoTokenizer.from_pretrained(default_backbone()).save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
     spec = "tofu:forget10" if data_dir else "demo"
     matcher = forget_entities(load_forget_set(spec, data_dir=data_dir))
     if matcher is not None:
@@ -85,15 +86,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("ECO_PACK_DATA_DIR"))
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--encoder-layers", type=int, default=ClassifierConfig.encoder_layers,
+                        help="encoder layers the classifier keeps (default: the classifier's own)")
     parser.add_argument("--out", type=Path, default=RESULTS / "decision_latency.json")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "-m", "benchmarks.decision_latency", *(sys.argv[1:] if argv is None else argv)])
     with tempfile.TemporaryDirectory() as tmp:
-        folder, entities = _classifier_folder(Path(tmp) / "classifier", args.data_dir)
+        layers = ClassifierConfig(encoder_layers=args.encoder_layers).resolved_encoder_layers()
+        folder, entities = _classifier_folder(Path(tmp) / "classifier", args.data_dir, layers)
         scorer = PromptClassifier(folder, max_length=64)
         latency = chat_latency_ms(scorer, args.repeats)
     result = {
         "dtype": str(scorer.model.dtype).removeprefix("torch."),
+        "encoder_layers": scorer.model.config.num_hidden_layers,
         "passes": "segments packed into one pass" if scorer.packed else "segments padded into batches",
         "command": command, "machine": describe(), "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -103,7 +108,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# Decision latency (`benchmarks/decision_latency.py`)", "", f"Command: `{command}`", "",
-             f"MiniLM-L6 classifier at 64 tokens in {result['dtype']} ({result['passes']}), entities of {entities}; "
+             f"MiniLM-L6 classifier ({result['encoder_layers']} encoder layers kept) at 64 tokens in "
+             f"{result['dtype']} ({result['passes']}), entities of {entities}; "
              f"{result['machine']}, "
              f"{result['torch_threads']} torch threads; a 3-turn chat of {result['chat_parts']} parts.", "",
              "| decision | median ms |", "|---|---|",

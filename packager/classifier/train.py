@@ -13,6 +13,7 @@ import json
 import math
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from guards.classifier import PromptClassifier
 from guards.config import DecisionRule
 from guards.errors import BundleError, ModelSourceError
 from packager.classifier.calibration import calibrate
-from packager.classifier.config import ClassifierConfig, saved_dtype
+from packager.classifier.config import ClassifierConfig, check_encoder_layers, saved_dtype
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
 from packager.classifier.entities import forget_entities
 from packager.classifier.facts import forget_facts
@@ -48,12 +49,29 @@ class TrainedClassifier:
     forget_entities: int | None  # entities matched by name (eco_entities.json); None with entity_matching off
 
 
-def _load_backbone(name: str):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+@contextmanager
+def _quiet_load_report():
+    """transformers' load report at error level only: it would list the fresh head as missing and any
+    dropped layers as unexpected, both by design."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def load_backbone(name: str, encoder_layers: int | None = None):
+    """The backbone with a fresh two-label head; with ``encoder_layers``, only its lowest layers are
+    loaded (as smaller published checkpoints are cut from larger ones): the decision's cost on CPU is
+    the encoder's weights read once per pass, so it falls with the layer count."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        config = AutoConfig.from_pretrained(
             name, num_labels=2, id2label={0: "keep", 1: "forget"}, label2id={"keep": 0, "forget": 1}
         )
     except OSError as exc:
@@ -61,6 +79,11 @@ def _load_backbone(name: str):
             f"cannot load classifier backbone `{name}` ({exc.__class__.__name__}); pass "
             "`--classifier-backbone` a local folder, or allow network access to the Hub"
         ) from None
+    check_encoder_layers(config, encoder_layers, name)
+    if encoder_layers is not None:
+        config.num_hidden_layers = encoder_layers
+    with _quiet_load_report():
+        model = AutoModelForSequenceClassification.from_pretrained(name, config=config)
     return model, tokenizer
 
 
@@ -254,7 +277,7 @@ def train_classifier(
         raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
     data = split_forget_set(forget_set, config)
     torch.manual_seed(config.seed)  # the new classification head's initial weights, whatever ran before
-    model, tokenizer = _load_backbone(config.resolved_backbone())
+    model, tokenizer = load_backbone(config.resolved_backbone(), config.resolved_encoder_layers())
     started = time.perf_counter()
     epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)
     train_seconds = time.perf_counter() - started

@@ -99,6 +99,8 @@ def _versions() -> dict[str, str]:
 
 def classifier_config(config: BuildConfig) -> ClassifierConfig:
     overrides = {"epochs": config.classifier_epochs} if config.classifier_epochs else {}
+    if config.classifier_layers:
+        overrides["encoder_layers"] = config.classifier_layers
     return PROFILES.get(config.augment_profile)(ClassifierConfig(
         backbone=config.classifier_backbone, alpha=config.alpha, fpr_target=config.fpr_target,
         on_conflict=config.on_conflict, threshold_position=config.threshold_position, seed=config.seed, **overrides,

@@ -64,6 +64,10 @@ class BuildConfig:
     classifier_epochs: int | None = setting(
         None, "Upper bound on classifier epochs (default: the classifier's own; early stopping ends sooner).", type=int
     )
+    classifier_layers: int | None = setting(
+        None, "Encoder layers the classifier keeps, the lowest ones (default: the classifier's own); fewer "
+        "decide faster.", type=int
+    )
     augment: str | None = setting(
         None,
         "Classifier training-data profile: biographies | generic (default: biographies for tofu and demo, "
@@ -118,8 +122,9 @@ class BuildConfig:
         for name in ("noise_seeds", "fq_seeds", "dims", "max_new_tokens", "probe_per_family"):
             if getattr(self, name) < 1:
                 raise GuardConfigError(f"`--{name.replace('_', '-')}` must be >= 1, not {getattr(self, name)}")
-        if self.classifier_epochs is not None and self.classifier_epochs < 1:
-            raise GuardConfigError(f"`--classifier-epochs` must be >= 1, not {self.classifier_epochs}")
+        for name in ("classifier_epochs", "classifier_layers"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise GuardConfigError(f"`--{name.replace('_', '-')}` must be >= 1, not {getattr(self, name)}")
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
             raise GuardConfigError(f"`--name` {self.name!r} may hold only letters, digits, '.', '_' and '-'")
         if self.prompt_format is not None:

@@ -11,13 +11,23 @@ from guards.base_model import resolve_device, resolve_dtype
 from guards.corruptions import CORRUPTIONS
 from guards.errors import GuardConfigError, ModelSourceError
 from guards.prompt_format import PromptFormat
-from packager.classifier.config import default_backbone
+from packager.classifier.config import check_encoder_layers, default_backbone
 from packager.finetune import local_prompt_format
 from packager.models import MODELS, get_spec, offline_fix
 from packager.pipeline.config import BuildConfig
 from packager.sources import load_forget_set
 
 TEMPLATE_HINT = "--prompt-format 'Question: {question}\\nAnswer:'"
+
+
+def _backbone_config(source: str):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise ModelSourceError(f"`--classifier-backbone {source}`: cannot load its config ({exc.__class__.__name__}). "
+                               f"Fix: {offline_fix(source, '--classifier-backbone')}") from None  # fmt: skip
 
 
 def _tokenizer(source: str, option: str, value: str):
@@ -89,4 +99,7 @@ def validate(config: BuildConfig) -> ForgetSet:
         default_backbone()
     elif not Path(backbone).expanduser().is_dir():
         _tokenizer(backbone, "--classifier-backbone", backbone)
+    if config.classifier_layers is not None:
+        check_encoder_layers(_backbone_config(backbone or default_backbone()), config.classifier_layers,
+                             backbone or "MiniLM-L6")  # fmt: skip
     return fs

@@ -49,15 +49,15 @@ def test_multi_turn_attacks_name_the_entity_only_before_the_last_turn():
     assert qa.entity in system.split("\n")[0] and qa.entity not in system.split("\n")[-1]
 
 
-def test_prefix_attacks_give_the_start_of_the_answer():
+def test_prefix_attacks_give_the_question_with_the_start_of_its_answer():
+    """The opening words alone say nothing of which answer to carry on: every form keeps the question."""
     import random
 
     qa = FORGET.forget[0]
-    texts = {ATTACKS.get("prefix")(qa, None, random.Random(seed)) for seed in range(8)}
+    texts = {ATTACKS.get("prefix")(qa, None, random.Random(seed)) for seed in range(12)}
     start = " ".join(qa.answer.split()[:4])
-    assert all(start in text for text in texts) and qa.answer not in " ".join(texts)
-    assert any(text.startswith("Continue this text") for text in texts)
-    assert any(text.startswith(qa.question) for text in texts)
+    assert all(start in text and qa.question in text for text in texts) and qa.answer not in " ".join(texts)
+    assert {text.split()[0] for text in texts} == {qa.question.split()[0], "Question:", "Continue"}
     assert ATTACKS.get("prefix")(FORGET.forget[3], None, random.Random(0)) is None  # "A novel.": too short
 
 

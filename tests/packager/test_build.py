@@ -164,6 +164,10 @@ def test_bad_input_gets_clear_errors(tmp_path, demo_models, tiny_classifier_dir)
         run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, version="v1"))
     with pytest.raises(EcoPackError, match="--threshold-position"):
         run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, threshold_position=1.5))
+    with pytest.raises(EcoPackError, match="--classifier-layers"):
+        run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, classifier_layers=0))
+    with pytest.raises(EcoPackError, match="`--classifier-layers` 3 does not fit.*2 layers"):  # before any training
+        run_build(fast_config(tmp_path, demo_models, tiny_classifier_dir, classifier_layers=3))
 
 
 def test_cli_maps_errors_to_one_line(tmp_path):

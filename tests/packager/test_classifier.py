@@ -554,6 +554,25 @@ def test_train_calibrate_save_and_report(tiny_classifier_dir, tmp_path):
     assert json.dumps(report.to_dict())
 
 
+def test_a_cut_encoder_keeps_the_backbones_lowest_layers_and_serves_as_saved(tiny_classifier_dir, tmp_path):
+    """``encoder_layers`` keeps the lowest layers with their trained weights (a cheaper decision); the
+    saved classifier is the cut one, so calibration and serving read the same model."""
+    from safetensors.torch import load_file
+
+    config = ClassifierConfig(backbone=str(tiny_classifier_dir), encoder_layers=1, epochs=1, trainable_layers=0,
+                              show_progress=False)  # fmt: skip
+    train_classifier(load_forget_set("demo"), config, tmp_path / "cut")
+    scorer = PromptClassifier(tmp_path / "cut")
+    assert scorer.model.config.num_hidden_layers == len(scorer.model.bert.encoder.layer) == 1
+    saved = load_file(tmp_path / "cut" / "model.safetensors")
+    backbone = load_file(tiny_classifier_dir / "model.safetensors")
+    assert not any(".layer.1." in name for name in saved)
+    lowest = "bert.encoder.layer.0.attention.self.query.weight"  # frozen here: as the backbone has it
+    assert torch.equal(saved[lowest], backbone[lowest].to(saved[lowest].dtype))
+    with pytest.raises(ValueError, match="encoder_layers"):
+        ClassifierConfig(encoder_layers=0)
+
+
 def test_existing_output_is_not_overwritten(tiny_classifier_dir, tmp_path):
     out = tmp_path / "classifier"
     out.mkdir()

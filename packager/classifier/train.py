@@ -47,6 +47,7 @@ class TrainedClassifier:
     train_seconds: float
     forget_facts: int | None  # exact facts saved beside the model; None with fact_matching off
     forget_entities: int | None  # entities matched by name (eco_entities.json); None with entity_matching off
+    encoder_layers: int | None  # the encoder layers the saved classifier has (None: its config gives no count)
 
 
 @contextmanager
@@ -277,7 +278,7 @@ def train_classifier(
         raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
     data = split_forget_set(forget_set, config)
     torch.manual_seed(config.seed)  # the new classification head's initial weights, whatever ran before
-    model, tokenizer = load_backbone(config.resolved_backbone(), config.resolved_encoder_layers())
+    model, tokenizer = load_backbone(config.resolved_backbone(), config.resolved_encoder_layers(forget_set.kind))
     started = time.perf_counter()
     epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)
     train_seconds = time.perf_counter() - started
@@ -308,5 +309,6 @@ def train_classifier(
         }
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainedClassifier(
-        out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts, n_entities
+        out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts, n_entities,
+        getattr(model.config, "num_hidden_layers", None),
     )

@@ -95,6 +95,7 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert len(results["models"]["unguarded"]["forget_quality_over_seeds"]["seeds"]) == 1  # no noise, one test
     assert "Limitations" in card.text and "only as strong as its classifier" in card.text
     assert "one of its 64 forget prompts whole" in card.text  # demo's, all shipped (tests below: held-out ones too)
+    assert "(its lowest 2 encoder layers)" in card.text  # the tiny backbone's, kept whole as a given backbone is
     assert "probe.json" in checksums and "### Attack report" in card.text and "| multi_turn |" in card.text
     assert set(results["probe"]["recall"]) == set(json.loads((path / "probe.json").read_text())["recall"])
 

@@ -573,6 +573,15 @@ def test_a_cut_encoder_keeps_the_backbones_lowest_layers_and_serves_as_saved(tin
         ClassifierConfig(encoder_layers=0)
 
 
+def test_the_default_backbone_is_cut_by_the_forget_sets_kind_and_a_given_one_kept_whole():
+    from packager.classifier.config import DEFAULT_ENCODER_LAYERS
+
+    assert ClassifierConfig().resolved_encoder_layers("qa") == DEFAULT_ENCODER_LAYERS < 6
+    assert ClassifierConfig().resolved_encoder_layers("text") is None  # passages: the whole encoder
+    assert ClassifierConfig(backbone="my/encoder").resolved_encoder_layers("qa") is None
+    assert ClassifierConfig(encoder_layers=4).resolved_encoder_layers("text") == 4
+
+
 def test_existing_output_is_not_overwritten(tiny_classifier_dir, tmp_path):
     out = tmp_path / "classifier"
     out.mkdir()

@@ -38,6 +38,7 @@ class ClassifierInputs:
 @dataclass(frozen=True, kw_only=True)
 class ClassifierResult(StageResult):
     backbone: str  # as shown on the card
+    encoder_layers: int | None  # of the backbone, the lowest kept (None: its config gives no count)
     max_length: int
     epochs_run: int
     best_epoch: int
@@ -63,6 +64,7 @@ def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
     trained.data.save(out / SPLIT_FILE)
     return ClassifierResult(
         backbone=inputs.config.backbone or OFFLINE_BACKBONE,
+        encoder_layers=trained.encoder_layers,
         max_length=inputs.config.max_length,
         epochs_run=trained.epochs_run,
         best_epoch=trained.best_epoch,

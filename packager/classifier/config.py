@@ -96,6 +96,7 @@ class ClassifierConfig:
     title_positives: bool = True  # forget questions that quote a title, asked without the author's name, as positives
     elided_negatives: bool = True  # a share of the negatives that name whom they ask about, with a pronoun instead
     generic_augmentations: bool = True  # typos, case, preambles, format suffixes, composites on both classes
+    wrapped_calibration: bool = True  # the false-positive bound also over held-out negatives wrapped as requests
     generic_fraction: float = 0.3  # of each class's training prompts, rewritten once each (wrappers.py)
     encoder_layers: int | None = None  # the backbone's lowest layers kept; None: the default backbone's cut for the
     # forget set's kind (ENCODER_LAYERS_BY_KIND), all of a given backbone

@@ -36,7 +36,7 @@ from packager.classifier.config import ClassifierConfig
 from packager.classifier.forms import prompt_forms
 from packager.classifier.places import WORLD_CITIES
 from packager.classifier.trivia import trivia_prompts
-from packager.classifier.wrappers import generic_variants
+from packager.classifier.wrappers import REWRITES, generic_variants
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,19 @@ def _calibration_negatives(
     return held_out, rest
 
 
+def _wrapped(rng: random.Random, held_out: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Each held-out negative as a served request of several parts holds it: among other held-out
+    negatives, as a composite or after a long context (the training wrappers). A request scores the
+    highest of its parts, so one of several benign parts crosses the threshold more often than a single
+    prompt does; calibrated on these too, the false-positive bound covers such requests."""
+    pool = [t for texts in held_out.values() for t in texts]
+    out = []
+    for i, text in enumerate(pool):
+        others = pool[:i] + pool[i + 1 :]
+        out.append(REWRITES.get(rng.choice(MULTI_PART))(text, others, rng))
+    return tuple(out)
+
+
 def _group_weights(
     positives: list[str], negatives: list[str], general: set[str], config: ClassifierConfig
 ) -> list[float]:
@@ -234,6 +247,9 @@ def _forget_name_positives(
     for i, (text, entity) in enumerate(rng.sample(named, min(len(named), sum(labelled.labels)))):
         yield text.replace(entity, names[i % len(names)]), 1, 1.0
 
+
+WRAPPED_GROUP = "wrapped"  # calibration negatives as multi-part requests (_wrapped)
+MULTI_PART = ("composite", "long_context")  # the wrappers that put a prompt among others
 
 _TITLE = re.compile(r"['\"‘“](?P<title>[A-Z][^'\"‘’“”]*\s[^'\"‘’“”]+)['\"’”]")  # 'A Whisper in the Wind'
 
@@ -458,6 +474,9 @@ def split_forget_set(forget_set: ForgetSet, config: ClassifierConfig) -> Classif
 
     pools = {"retain": train_r, "general": train_g}
     calibration_neg, train_neg = _calibration_negatives(rng, pools, forget_set.name, config)
+    if calibration_neg and config.wrapped_calibration:
+        # a stream of its own: the wrapping changes no draw of the training set
+        calibration_neg[WRAPPED_GROUP] = _wrapped(random.Random(f"{config.seed}-wrapped"), calibration_neg)
     trivia = [t for t in trivia_prompts() if normalize(t) not in seen] if config.trivia_negatives else []
     train_neg += trivia  # train only: the held-out general prompts stay the test
     general = {*train_g, *trivia}

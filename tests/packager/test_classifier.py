@@ -106,7 +106,14 @@ def test_splits_never_train_on_paraphrases_or_eval_prompts():
     held_out |= {t for group in data.negatives.values() for t in group}
     held_out |= {t for group in data.calibration_negatives.values() for t in group}
     assert not trained & held_out
-    assert {k: len(v) >= 99 for k, v in data.calibration_negatives.items()} == {"retain": True, "general": True}
+    groups = data.calibration_negatives
+    assert {k: len(v) >= 99 for k, v in groups.items()} == {"retain": True, "general": True, "wrapped": True}
+    # each held-out negative again, among other held-out ones, as a request of several parts (nothing trained)
+    singles = [*groups["retain"], *groups["general"]]
+    assert len(groups["wrapped"]) == len(singles)
+    for single, wrapped in zip(singles, groups["wrapped"], strict=True):
+        rest = wrapped.replace(single, "")
+        assert rest.strip() and any(other in rest for other in singles if other != single)
     assert not split_forget_set(fs, ClassifierConfig(fpr_target=None)).calibration_negatives
     # demo has 64 paraphrased forget questions: half calibrate, half measure recall
     assert data.calibration_source == "paraphrases" and len(data.calibration) == len(data.paraphrases) == 32

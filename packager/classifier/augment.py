@@ -157,18 +157,20 @@ def place_swaps(text: str, donors: Sequence[str], rng: random.Random, count: int
 def name_part_swaps(text: str, entity: str, donors: Sequence[str], rng: random.Random,
                     protected: set[str]) -> list[str]:
     """``text`` with ``entity`` (a multi-word name it mentions) replaced by names that keep one of
-    its words and take the rest from a random donor name: the same question about someone else
-    who shares a first name or a surname. ``protected`` names (lower case) are never produced."""
+    its words and take the rest from a random donor name, once per word: the same question about
+    someone else who shares a first name, a surname or a middle part ("Basil Mahfouz Al-Kuwaiti" gives
+    "Basil ...", "... Mahfouz" and "... Al-Kuwaiti"; a real Naguib Mahfouz shares the middle one).
+    ``protected`` names (lower case) are never produced."""
     parts = entity.split()
     match = re.search(re.escape(entity), text, flags=re.IGNORECASE)
     if len(parts) < 2 or match is None:
         return []
     out = []
-    for keep in (0, len(parts) - 1):  # keep the first name, then the surname
+    for keep in range(len(parts)):  # the first name, then each later word as someone else's surname
         donor = rng.choice(donors).split()
         if len(donor) < 2:
             continue
-        mixed = " ".join(donor[:-1] + [parts[-1]]) if keep else " ".join([parts[0]] + donor[1:])
+        mixed = " ".join([parts[0]] + donor[1:]) if keep == 0 else " ".join(donor[:-1] + [parts[keep]])
         if mixed.lower() in protected or mixed.lower() == entity.lower():
             continue
         out.append(text[: match.start()] + mixed + text[match.end() :])

@@ -308,6 +308,10 @@ def test_name_part_swaps_keep_one_word_of_the_name_and_never_make_a_protected_on
     assert swaps and all("Ji-Yeon Park" not in s for s in swaps)
     assert all(("Ji-Yeon " in s) != (" Park " in s) for s in swaps)  # exactly one word of the name kept
     assert not any("Tae-ho Park" in s for s in swaps)
+    three = name_part_swaps("Was Basil Mahfouz Al-Kuwaiti a poet?", "Basil Mahfouz Al-Kuwaiti", ["Naguib Sabri Haddad"],
+                            rng, set())  # fmt: skip
+    assert three == ["Was Basil Sabri Haddad a poet?", "Was Naguib Sabri Mahfouz a poet?",
+                     "Was Naguib Sabri Al-Kuwaiti a poet?"]  # a middle part alone names someone else too
     assert name_part_swaps("Who wrote it?", "Ji-Yeon Park", donors, rng, set()) == []
     assert name_part_swaps("What does Madonna sing?", "Madonna", donors, rng, set()) == []
 

@@ -155,6 +155,10 @@ def _calibration_negatives(
     return held_out, rest
 
 
+WRAPPED_GROUP = "wrapped"  # calibration negatives as multi-part requests (_wrapped)
+MULTI_PART = ("composite", "long_context")  # the wrappers that put a prompt among others
+
+
 def _wrapped(rng: random.Random, held_out: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     """Each held-out negative as a served request of several parts holds it: among other held-out
     negatives, as a composite or after a long context (the training wrappers). A request scores the
@@ -247,9 +251,6 @@ def _forget_name_positives(
     for i, (text, entity) in enumerate(rng.sample(named, min(len(named), sum(labelled.labels)))):
         yield text.replace(entity, names[i % len(names)]), 1, 1.0
 
-
-WRAPPED_GROUP = "wrapped"  # calibration negatives as multi-part requests (_wrapped)
-MULTI_PART = ("composite", "long_context")  # the wrappers that put a prompt among others
 
 _TITLE = re.compile(r"['\"‘“](?P<title>[A-Z][^'\"‘’“”]*\s[^'\"‘’“”]+)['\"’”]")  # 'A Whisper in the Wind'
 

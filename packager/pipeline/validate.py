@@ -20,29 +20,29 @@ from packager.sources import load_forget_set
 TEMPLATE_HINT = "--prompt-format 'Question: {question}\\nAnswer:'"
 
 
-def _backbone_config(source: str):
-    from transformers import AutoConfig
-
+def _pretrained(auto, what: str, holds: str, source: str, option: str, value: str):
+    """``auto.from_pretrained(source)``, or an error naming ``option`` and the fix: the offline fix
+    for a Hub id, what a folder must hold for a local one."""
     try:
-        return AutoConfig.from_pretrained(source)
+        return auto.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise ModelSourceError(f"`--classifier-backbone {source}`: cannot load its config ({exc.__class__.__name__}). "
-                               f"Fix: {offline_fix(source, '--classifier-backbone')}") from None  # fmt: skip
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        local = Path(source).expanduser().is_dir()
+        fix = f"check that the folder holds {holds}" if local else offline_fix(source, option)
+        raise ModelSourceError(f"`{option} {value}`: cannot load its {what} ({first}). Fix: {fix}") from None
 
 
 def _tokenizer(source: str, option: str, value: str):
     from transformers import AutoTokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        fix = (
-            offline_fix(source, option)
-            if not Path(source).expanduser().is_dir()
-            else "check that the folder holds a tokenizer (tokenizer.json or tokenizer_config.json)"
-        )
-        raise ModelSourceError(f"`{option} {value}`: cannot load its tokenizer ({first}). Fix: {fix}") from None
+    return _pretrained(AutoTokenizer, "tokenizer", "a tokenizer (tokenizer.json or tokenizer_config.json)", source,
+                       option, value)  # fmt: skip
+
+
+def _backbone_config(source: str):
+    from transformers import AutoConfig
+
+    return _pretrained(AutoConfig, "config", "a config.json", source, "--classifier-backbone", source)
 
 
 def check_prompt_format(fmt: PromptFormat, tokenizer, option: str, value: str) -> None:

@@ -3,10 +3,12 @@ recall, false positives and the decision latency of a 3-turn chat, on TOFU forge
 non-biography set, a topic asked as multiple choice (``demo-mc``) and a text corpus (``demo-text``).
 
 For each forget set and seed the classifier is trained and calibrated as ``eco-pack build`` does
-(the set's default augmentation profile, seed-dependent splits), then, holding the whole forget
-text as the shipped bundle does (``packager.classifier.forget_text``), attacked with fresh seeds of
-the suite. Writes ``benchmarks/results/guard_robustness.json`` and a markdown table with the
-median and the worst value of each figure over the seeds, against issue 19's targets.
+(the set's default augmentation profile, seed-dependent splits) and its report measured; then,
+holding the whole forget text and every forget fact as the shipped bundle does
+(``packager.classifier.shipped``), the held-out prompts are scored again (the served guard) and the
+guard is attacked with fresh seeds of the suite. Writes ``benchmarks/results/guard_robustness.json``
+and a markdown table with the median and the worst value of each figure over the seeds, against
+issue 19's targets.
 
     python -m benchmarks.guard_robustness --data-dir ../shared/data/tofu --seeds 0 1 2
 """
@@ -27,8 +29,8 @@ from benchmarks.decision_latency import chat_latency_ms
 from evaluation.probe import probe
 from guards.classifier import PromptClassifier
 from packager.classifier import ClassifierConfig, calibrate_classifier, evaluate_classifier, train_classifier
-from packager.classifier.forget_text import shipped_files
 from packager.classifier.profiles import PROFILES, default_profile
+from packager.classifier.shipped import shipped_files
 from packager.sources import load_forget_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,6 +67,7 @@ def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int, encode
         for name, text in shipped_files(trained.path, forget_set).items():  # as the bundle stage ships it
             (trained.path / name).write_text(text)
         scorer = PromptClassifier(trained.path, max_length=config.max_length)
+        served = evaluate_classifier(scorer, trained.data, decision)
         attacks = probe(scorer, decision, forget_set, per_family=per_family, seed=PROBE_SEED_OFFSET + seed)
         latency = chat_latency_ms(scorer)
         seconds = time.perf_counter() - started
@@ -73,7 +76,11 @@ def run_one(spec: str, seed: int, data_dir: Path | None, per_family: int, encode
         "threshold": decision.threshold, "seconds": seconds,
         "paraphrase_recall": report.recall["paraphrase"].rate,
         "heldout_recall": report.recall["heldout_forget"].rate, "fpr_retain": report.fpr["retain"].rate,
-        "fpr_general": report.fpr["general"].rate, "chat_decision_ms": latency["cold"],
+        "fpr_general": report.fpr["general"].rate,
+        "served_paraphrase_recall": served.recall["paraphrase"].rate,
+        "served_heldout_recall": served.recall["heldout_forget"].rate,
+        "served_fpr_retain": served.fpr["retain"].rate, "served_fpr_general": served.fpr["general"].rate,
+        "chat_decision_ms": latency["cold"],
         "chat_decision_in_conversation_ms": latency["in_conversation"],
         "probe": attacks.to_dict(),
     }  # fmt: skip
@@ -87,11 +94,11 @@ def _summary(runs: list[dict]) -> dict:
         return {"median": statistics.median(values), "worst": worst(values)} if values else None
 
     families = runs[0]["probe"]["recall"]
+    figures = {f"{prefix}{name}": over([r[f"{prefix}{name}"] for r in runs], worst) for prefix in ("", "served_")
+               for name, worst in (("paraphrase_recall", min), ("heldout_recall", min), ("fpr_retain", max),
+                                   ("fpr_general", max))}  # fmt: skip
     return {
-        "paraphrase_recall": over([r["paraphrase_recall"] for r in runs], min),
-        "heldout_recall": over([r["heldout_recall"] for r in runs], min),
-        "fpr_retain": over([r["fpr_retain"] for r in runs], max),
-        "fpr_general": over([r["fpr_general"] for r in runs], max),
+        **figures,
         "chat_decision_ms": over([r["chat_decision_ms"] for r in runs], max),
         "chat_decision_in_conversation_ms": over([r["chat_decision_in_conversation_ms"] for r in runs], max),
         "recall": {f: over([r["probe"]["recall"][f]["rate"] for r in runs], min) for f in families},
@@ -104,16 +111,23 @@ def _cell(figure: dict | None) -> str:
 
 
 def _markdown(result: dict) -> str:
+    figures = ("paraphrase_recall", "heldout_recall", "fpr_retain", "fpr_general")
     lines = ["# Guard robustness (`benchmarks/guard_robustness.py`)", "", f"Command: `{result['command']}`", "",
              "Each cell: median / worst over the seeds (worst: lowest recall, highest rate or latency).",
-             f"Targets (issue 19): {json.dumps(TARGETS)}", ""]  # fmt: skip
+             f"Targets (issue 19): {json.dumps(TARGETS)}",
+             "Held-out prompts are read twice: with the forget text and facts training saved (what the "
+             "build's report and calibration measure: prompts the guard never saw), and with the whole "
+             "forget set's, as the bundle serves them. The attack suite runs on the served guard.",
+             ""]  # fmt: skip
     for name, block in result["sets"].items():
         s = block["summary"]
         lines += [f"## {name} (profile `{block['runs'][0]['profile']}`, seeds {block['seeds']})", "",
-                  f"Paraphrase recall {_cell(s['paraphrase_recall'])}; held-out forget recall "
-                  f"{_cell(s['heldout_recall'])}; FPR retain {_cell(s['fpr_retain'])}; "
-                  f"FPR general {_cell(s['fpr_general'])}; 3-turn chat decision ms {_cell(s['chat_decision_ms'])} "
-                  f"cold, {_cell(s['chat_decision_in_conversation_ms'])} in conversation (earlier turns cached)",
+                  "| held-out prompts | paraphrase recall | held-out forget recall | FPR retain | FPR general |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for label, prefix in (("as measured (the build's report)", ""), ("served (whole set shipped)", "served_")):
+            lines.append(f"| {label} | " + " | ".join(_cell(s[prefix + figure]) for figure in figures) + " |")
+        lines += ["", f"3-turn chat decision ms {_cell(s['chat_decision_ms'])} cold, "
+                  f"{_cell(s['chat_decision_in_conversation_ms'])} in conversation (earlier turns cached)",
                   "", "| attack family | recall | benign FPR |", "|---|---|---|"]  # fmt: skip
         lines += [f"| {f} | {_cell(s['recall'][f])} | {_cell(s['fpr'][f])} |" for f in s["recall"]]
         lines += [""]

@@ -84,7 +84,7 @@ def save_bundle(
     save_pretrained folder (safetensors); ``known`` holds digests of its files already computed
     (keys relative to ``classifier_dir``), so they are not hashed again. ``classifier_files`` (name:
     text) replace or join the copied classifier's files: a build ships the whole forget text there,
-    where training kept back what it measured on (``packager.classifier.forget_text``)."""
+    and every forget fact, where training kept back what it measured on (``packager.classifier.shipped``)."""
     dest = Path(dest)
     replaced = dict(classifier_files or {})
     with atomic_directory(dest, overwrite=overwrite) as tmp:

@@ -78,8 +78,11 @@ class FactMatcher:
         ]
         return {"schema": 1, "facts": facts}
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
     def save(self, folder: Path) -> None:
-        (Path(folder) / FACTS_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        (Path(folder) / FACTS_FILE).write_text(self.to_json())
 
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> FactMatcher:

@@ -15,11 +15,10 @@ as the one measured.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from evaluation.forget_set import ForgetSet, normalize
 from evaluation.names import outside_texts
-from guards.forget_text import TEXT_FILE, ForgetText, runs_of, words_of
+from guards.forget_text import ForgetText, runs_of, words_of
 from packager.classifier.data import ClassifierData
 
 
@@ -44,11 +43,3 @@ def measured_text(forget_set: ForgetSet, data: ClassifierData) -> ForgetText:
     unseen = {normalize(t) for group in (*data.negatives.values(), *data.calibration_negatives.values()) for t in group}
     outside = [text for text in outside_texts(forget_set) if normalize(text) not in unseen]
     return forget_text(forget_set, held_out, outside)
-
-
-def shipped_files(classifier_dir: Path, forget_set: ForgetSet) -> dict[str, str]:
-    """The files (name: text) a bundle ships in place of the trained classifier's: the whole forget
-    text where training saved the measured part (none where text matching was off)."""
-    if not (Path(classifier_dir) / TEXT_FILE).is_file():
-        return {}
-    return {TEXT_FILE: forget_text(forget_set).to_json()}

@@ -40,8 +40,9 @@ from packager.classifier.augment import (
 )
 from packager.classifier.config import saved_dtype
 from packager.classifier.data import REFERENCES, Labelled, _without_name
-from packager.classifier.facts import forget_facts
+from packager.classifier.facts import forget_facts, served_facts
 from packager.classifier.forget_text import forget_text, measured_text
+from packager.classifier.shipped import shipped_files
 from packager.classifier.train import (
     _batches,
     _class_weights,
@@ -446,6 +447,29 @@ def test_forget_facts_come_from_trained_forget_prompts_and_catch_rephrased_ones_
     assert set(facts.facts) < set(forget_facts(fs, with_test).facts)  # held-out questions add none of theirs
     for group, texts in (*data.negatives.items(), *data.calibration_negatives.items()):
         assert not any(facts(list(texts))), group
+
+
+def test_the_bundle_ships_the_facts_of_every_forget_question_less_those_outside_texts_give(tofu_dir, tmp_path):
+    fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
+    data = split_forget_set(fs, ClassifierConfig())
+    trained, served = forget_facts(fs, data.train), served_facts(fs)
+    held = [qa for qa in fs.forget if qa.question in data.test_forget + data.val.texts]
+    held_facts = [qa.question for qa in held if served([qa.question]) == [True]]
+    assert held_facts and not any(trained(held_facts))  # held-out birth questions: in scope once shipped
+    assert len(served.facts) > len(trained.facts)
+    assert not any(served(outside_texts(fs)))  # no text outside the scope gives a shipped fact
+    assert sum(served(list(data.paraphrases))) > sum(trained(list(data.paraphrases)))
+    # a date and place some retain answer also gives is not shipped, though a forget answer gives it
+    lima = QA("Who was born in Lima, Peru on 06/01/1980?", "Rosa Paz, born in Lima, Peru on 06/01/1980.")
+    with_lima = replace(fs, forget=fs.forget + (lima,))
+    assert served_facts(with_lima)([lima.question]) == [True]
+    retain_lima = QA("Which poet was born in Lima on the 1st of June, 1980?", "Ana Rios.")
+    assert served_facts(replace(with_lima, retain=fs.retain + (retain_lima,)))([lima.question]) == [False]
+    # what the bundle stage writes over the trained classifier's files
+    assert shipped_files(tmp_path, fs) == {}  # a classifier saved with no facts and no forget text
+    served.save(tmp_path)
+    assert FactMatcher.load(tmp_path) == served
+    assert json.loads(shipped_files(tmp_path, fs)[FACTS_FILE]) == served.to_dict()
 
 
 def test_a_text_with_a_year_but_no_date_makes_a_year_fact_of_its_city_country_place():

@@ -11,7 +11,7 @@ from pathlib import Path
 from guards.bundle import save_bundle
 from guards.config import BaseModelRef
 from guards.manifest import read_manifest, tree_digests
-from packager.classifier.forget_text import shipped_files
+from packager.classifier.shipped import shipped_files
 from packager.pipeline.guard import CorruptionSettings, assemble_guard
 from packager.pipeline.stage import Stage
 from packager.pipeline.stages.calibration import CalibrationResult

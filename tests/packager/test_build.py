@@ -14,6 +14,7 @@ from huggingface_hub import ModelCard
 
 from evaluation.forget_set import ForgetSetError
 from guards.errors import EcoPackError, ModelSourceError
+from guards.facts import FactMatcher
 from guards.manifest import verify_manifest
 from packager.cli import cli
 from packager.pipeline import BuildConfig, run_build
@@ -95,6 +96,8 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert len(results["models"]["unguarded"]["forget_quality_over_seeds"]["seeds"]) == 1  # no noise, one test
     assert "Limitations" in card.text and "only as strong as its classifier" in card.text
     assert "one of its 64 forget prompts whole" in card.text  # demo's, all shipped (tests below: held-out ones too)
+    shipped_facts = FactMatcher.load(path / "guard" / "classifier").facts  # demo's questions give no dated place
+    assert ("exact forget facts" in card.text) == bool(shipped_facts)
     assert "(its lowest 2 encoder layers)" in card.text  # the tiny backbone's, kept whole as a given backbone is
     assert "probe.json" in checksums and "### Attack report" in card.text and "| multi_turn |" in card.text
     assert set(results["probe"]["recall"]) == set(json.loads((path / "probe.json").read_text())["recall"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guards.facts import FactMatcher
 from guards.forget_text import ForgetText
 from guards.manifest import tree_digests
 from packager.card.model_card import build_model_card
@@ -92,7 +93,9 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
     (out / RESULTS_FILE).write_text(json.dumps(data, indent=2) + "\n")
     _plots(inputs, out / PLOTS_DIR)
     guard = json.loads((inputs.bundle.guard_dir / "eco_guard.json").read_text())
-    shipped = ForgetText.load(inputs.bundle.guard_dir / guard["classifier_dir"])  # what the served guard quotes
+    served_dir = inputs.bundle.guard_dir / guard["classifier_dir"]
+    shipped = ForgetText.load(served_dir)  # what the served guard quotes
+    facts = FactMatcher.load(served_dir).facts  # and the facts it matches
     report = inputs.calibration.report
     rows = {
         "paraphrase recall": report["recall"]["paraphrase"]["rate"],
@@ -110,7 +113,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
         kind=inputs.data.kind,
         guard=guard,
         classifier={"backbone": inputs.classifier.backbone, "encoder_layers": inputs.classifier.encoder_layers,
-                    "forget_facts": inputs.classifier.forget_facts,
+                    "forget_facts": len(facts),
                     "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows,
                     "forget_prompts": shipped.prompt_count, "forget_runs": len(shipped.runs)},
         sigma={"optimizer": sigma.optimiser, "reference": sigma.reference, "distance": sigma.distance,
@@ -122,4 +125,4 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
 
 
 STAGE = Stage("card", "Model card", CardResult, _run,
-              code=("packager.pipeline.stages.card", "packager.card", "guards.forget_text"))
+              code=("packager.pipeline.stages.card", "packager.card", "guards.forget_text", "guards.facts"))

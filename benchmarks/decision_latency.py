@@ -1,7 +1,8 @@
 """How long the guard takes to decide one chat request on this CPU: cold, and in conversation.
 
 The decision scores every part of a request (``guards.segments``) with the MiniLM-L6 classifier, in
-one packed pass and in the dtype a build saves it in on this machine, and matches the forget entities
+one packed pass and in the dtype a build saves it in on this machine (its linear weights prepacked
+for oneDNN where that applies, and timed without that too, for comparison), and matches the forget entities
 by name. Its cost depends on the model's shape, not its weights, so the
 classifier here is the offline backbone with an untrained head, and the entities are TOFU forget10's
 20 authors (or ``demo``'s without ``--data-dir``). A 3-turn chat (system message, user, assistant,
@@ -34,6 +35,8 @@ from packager.classifier import ClassifierConfig
 RESULTS = Path(__file__).resolve().parent / "results"
 WARM_UP = 5
 TARGET_MS = 10.0  # issue 19: median decision latency of a 3-turn chat on CPU
+CASES = {"cold": "cold (no part scored before)", "in_conversation": "in conversation (earlier request's parts cached)",
+         "one_sentence": "the last message alone, cold (one short pass)"}  # fmt: skip
 CHAT = ["You are a helpful assistant for a library.", "I am reading about an author for a school project.",
         "Happy to help. What would you like to know?", "Where was this author born, and what did they write?"]
 
@@ -62,6 +65,15 @@ def chat_latency_ms(scorer: PromptClassifier, repeats: int = 30) -> dict[str, fl
     # the first rounds warm torch's thread pool and allocator: not counted
     return {"cold": statistics.median(cold[WARM_UP:]), "in_conversation": statistics.median(warm[WARM_UP:]),
             "one_sentence": statistics.median(one[WARM_UP:])}  # fmt: skip
+
+
+def interleaved_latency_ms(scorers: list[PromptClassifier], repeats: int, rounds: int = 5) -> list[dict[str, float]]:
+    """``chat_latency_ms`` of each scorer, timed in alternating rounds so that every scorer meets the
+    same minutes of this shared machine (its speed moves by tens of percent between hours): the
+    median of each scorer's round medians."""
+    per_round = [[chat_latency_ms(scorer, max(1, repeats // rounds)) for scorer in scorers] for _ in range(rounds)]
+    return [{case: statistics.median(r[i][case] for r in per_round) for case in per_round[0][i]}
+            for i in range(len(scorers))]  # fmt: skip
 
 
 def _classifier_folder(dest: Path, data_dir: Path | None, encoder_layers: int | None) -> tuple[Path, str]:
@@ -96,15 +108,17 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder, entities = _classifier_folder(Path(tmp) / "classifier", args.data_dir, args.encoder_layers)
         scorer = PromptClassifier(folder, max_length=64)
-        latency = chat_latency_ms(scorer, args.repeats)
+        plain = PromptClassifier(folder, max_length=64, prepack=False)
+        latency, plain_latency = interleaved_latency_ms([scorer, plain], args.repeats)
     result = {
         "dtype": str(scorer.model.dtype).removeprefix("torch."),
         "encoder_layers": scorer.model.config.num_hidden_layers,
         "passes": "segments packed into one pass" if scorer.packed else "segments padded into batches",
         "command": command, "machine": describe(), "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads(), "weights_prepacked": scorer.weights_prepacked,
+        "median_ms_weights_as_saved": plain_latency,
         "entities": entities, "chat_parts": len(segments("\n".join(CHAT))), "median_ms": latency,
-        "target_ms": TARGET_MS, "met": latency["in_conversation"] <= TARGET_MS,
+        "target_ms": TARGET_MS, "met": max(latency["cold"], latency["in_conversation"]) <= TARGET_MS,
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -113,11 +127,13 @@ def main(argv: list[str] | None = None) -> dict:
              f"{result['dtype']} ({result['passes']}), entities of {entities}; "
              f"{result['machine']}, "
              f"{result['torch_threads']} torch threads; a 3-turn chat of {result['chat_parts']} parts.", "",
-             "| decision | median ms |", "|---|---|",
-             f"| cold (no part scored before) | {latency['cold']:.1f} |",
-             f"| in conversation (earlier request's parts cached) | {latency['in_conversation']:.1f} |",
-             f"| the last message alone, cold (one short pass) | {latency['one_sentence']:.1f} |", "",
-             f"Target (issue 19): median at most {TARGET_MS:.0f} ms: {'met' if result['met'] else 'not met'}.", ""]
+             "Linear weights "
+             f"{'prepacked for oneDNN at load (as served)' if result['weights_prepacked'] else 'as saved'}; "
+             "the last column times the same classifier with its weights as saved, in alternating rounds.", "",
+             "| decision | median ms | weights as saved |", "|---|---|---|",
+             *(f"| {label} | {latency[case]:.1f} | {plain_latency[case]:.1f} |" for case, label in CASES.items()), "",
+             f"Target (issue 19): median at most {TARGET_MS:.0f} ms, cold and in conversation: "
+             f"{'met' if result['met'] else 'not met'}.", ""]
     args.out.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
     return result

@@ -25,6 +25,7 @@ from guards.entities import EntityMatcher
 from guards.errors import BundleError
 from guards.facts import FactMatcher
 from guards.forget_text import ForgetText
+from guards.packed_linear import can_pack, pack_linears
 from guards.segments import segments
 
 FORGET_LABEL = 1
@@ -32,7 +33,8 @@ CACHE_SIZE = 16384  # segment scores kept: about 2 MB
 CACHE_ENV = "ECO_CLASSIFIER_CACHE_SIZE"
 PASS_COST_TOKENS = 32  # a forward pass costs about as much as this many more padded tokens (MiniLM, CPU)
 PACK_TOKENS = 256  # tokens per packed pass: past this, attention over the whole pack outgrows the linears
-PACK_TOLERANCE = 1e-3  # packed and one-by-one probabilities of the load check agree this closely
+PACK_TOLERANCE = 1e-3  # probabilities of the load checks (packed passes, packed weights) agree this closely
+PROBES = ["Who wrote it?", "A longer probe, with a clause or two, about nothing at all."]
 
 Rows = list[tuple[bytes, list[int]]]
 
@@ -88,15 +90,16 @@ class _FirstTokens:
 class PromptClassifier:
     """``PromptClassifier(path)(["who wrote ...?"]) -> [0.97]``.
 
-    ``cache_size`` segment scores are kept (default ``$ECO_CLASSIFIER_CACHE_SIZE``, else
-    ``CACHE_SIZE``; 0 keeps none). The cache is shared by every request, so a client that times its
-    requests can tell whether a text was scored recently: a deployment whose clients must not learn
-    that about each other sets 0 (docs/threat-model.md).
+    On CPU in bfloat16 the linears' weights are reordered once for oneDNN (``prepack``, default on;
+    off only to measure what it saves). ``cache_size`` segment scores are kept (default
+    ``$ECO_CLASSIFIER_CACHE_SIZE``, else ``CACHE_SIZE``; 0 keeps none). The cache is shared by every
+    request, so a client that times its requests can tell whether a text was scored recently: a
+    deployment whose clients must not learn that about each other sets 0 (docs/threat-model.md).
     """
 
     def __init__(
         self, path: Path, device: str = "cpu", max_length: int = 256, batch_size: int = 64,
-        cache_size: int | None = None,
+        cache_size: int | None = None, prepack: bool = True,
     ) -> None:  # fmt: skip
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -117,6 +120,7 @@ class PromptClassifier:
         self._cache: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()  # the server scores from several threads
         self._first_tokens = self._packing()
+        self.weights_prepacked = prepack and self._prepack_weights()
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         parts = [segments(text) for text in texts]
@@ -195,6 +199,30 @@ class PromptClassifier:
             self._first_tokens.local.starts = None
         return logits.float().softmax(dim=-1)[:, FORGET_LABEL].tolist()
 
+    def _probe_probs(self) -> list[float]:
+        """p(forget) of the load checks' probe texts, one by one."""
+        probes = self.tokenizer(PROBES, truncation=True, max_length=self.max_length)["input_ids"]
+        return [p for ids in probes for p in self._padded_probs([ids])]
+
+    @torch.inference_mode()
+    def _prepack_weights(self) -> bool:
+        """Reorder the linears' weights once into oneDNN's layout (``guards.packed_linear``) where this
+        model can, if the probes then score as before: a decision on CPU then spends no time
+        reordering weights. Calibration loads the classifier through this class too, so the threshold
+        is calibrated on the packed model that serves."""
+        if not can_pack(self.model):
+            return False
+        before = self._probe_probs()
+        unpack = pack_linears(self.model)
+        try:
+            after = self._probe_probs()
+        except (RuntimeError, ValueError, TypeError):
+            after = None
+        if after is None or max(abs(a - b) for a, b in zip(after, before, strict=True)) > PACK_TOLERANCE:
+            unpack()
+            return False
+        return True
+
     @torch.inference_mode()
     def _packing(self) -> _FirstTokens | None:
         """A hook that lets this classifier score packed segments, if packed scores of two probe texts
@@ -206,13 +234,12 @@ class PromptClassifier:
         hook = _FirstTokens()
         handle = encoder.register_forward_hook(hook)
         self._first_tokens = hook
-        probes = self.tokenizer(["Who wrote it?", "A longer probe, with a clause or two, about nothing at all."],
-                                truncation=True, max_length=self.max_length)["input_ids"]  # fmt: skip
+        probes = self.tokenizer(PROBES, truncation=True, max_length=self.max_length)["input_ids"]
         try:
             packed = self._packed_probs(probes)
         except (RuntimeError, ValueError, TypeError, AttributeError, IndexError):
             packed = None
-        alone = [p for ids in probes for p in self._padded_probs([ids])]
+        alone = self._probe_probs()
         self._first_tokens = None
         if packed is None or max(abs(a - b) for a, b in zip(packed, alone, strict=True)) > PACK_TOLERANCE:
             handle.remove()

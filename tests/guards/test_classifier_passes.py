@@ -62,3 +62,23 @@ def test_it_scores_in_the_dtype_it_was_saved_in(tmp_path, tiny_classifier_dir):
     assert scorer.model.dtype == torch.bfloat16 and scorer.packed
     full = PromptClassifier(tiny_classifier_dir, cache_size=0)
     assert scorer.score_segments(TEXTS) == pytest.approx(full.score_segments(TEXTS), abs=0.02)
+
+
+def test_bfloat16_linears_are_prepacked_on_cpu_and_score_as_the_plain_ones(tmp_path, tiny_classifier_dir):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from guards.packed_linear import PackedLinear
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_classifier_dir)
+    model.to(torch.bfloat16).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(tiny_classifier_dir).save_pretrained(tmp_path)
+    prepacked = PromptClassifier(tmp_path, cache_size=0)
+    plain = PromptClassifier(tmp_path, cache_size=0, prepack=False)
+    linears = [m for m in prepacked.model.modules() if isinstance(m, (torch.nn.Linear, PackedLinear))]
+    assert prepacked.weights_prepacked and linears
+    assert all(isinstance(m, PackedLinear) for m in linears)
+    assert not plain.weights_prepacked and not any(isinstance(m, PackedLinear) for m in plain.model.modules())
+    texts = [*TEXTS, "Who is the author born in Taipei?"]
+    assert prepacked(texts) == pytest.approx(plain(texts), abs=1e-3)
+    # float32 stays as it is (MKL's own linears are faster there)
+    assert not PromptClassifier(tiny_classifier_dir, cache_size=0).weights_prepacked

@@ -11,7 +11,10 @@ rounds (medians reported):
 - ``vllm_unguarded``: the same vLLM server, asked directly with the same templated prompts as
   token ids (a plain vLLM deployment; no classifier, no front);
 - ``hf_guarded``: the hf engine (transformers ``generate`` in the front), same artifact;
-- ``hf_unguarded``: the hf engine on a copy whose threshold flags nothing (the classifier still runs).
+- ``hf_unguarded``: the hf engine on a copy whose threshold flags nothing (the classifier still runs);
+- ``vllm_front_unflagged`` and ``vllm_half_embeds`` split the vLLM guard's cost in two: the front on
+  that copy (classified, every prompt forwarded as token ids), and vLLM asked directly with every
+  other prompt as ``prompt_embeds`` of its clean embeddings.
 
 Then 50 unflagged prompts are asked of both guarded fronts: their greedy texts must be identical.
 
@@ -49,6 +52,10 @@ DESIGN = ("one artifact, model and classifier; threshold at the median classifie
           "ones as corrupted prompt_embeds. vllm_unguarded: the same vLLM server asked directly with the same "
           "templated prompts as token ids (no classifier, no front). hf_guarded: the hf engine, same artifact. "
           "hf_unguarded: the hf engine on a copy whose threshold (1.0) flags nothing, the classifier still runs. "
+          "Two more vLLM variants split the guard's cost: vllm_front_unflagged, the front on that copy (it "
+          "classifies and forwards every prompt as token ids: the cost of the front alone), and vllm_half_embeds, "
+          "vLLM asked directly with every other prompt as prompt_embeds of its clean embeddings (the cost of "
+          "vLLM's embeddings path alone). "
           "Greedy, alternating rounds, medians; all servers and vLLM share the machine's cores.")
 
 
@@ -94,6 +101,20 @@ def _direct(client, ids: list[int], max_tokens: int) -> tuple[bool, str, int, st
     """One greedy completion straight from vLLM, with the templated prompt's token ids."""
     try:
         body = client.completions.create(model=client.model_id, prompt=ids, max_tokens=max_tokens, temperature=0)
+        return True, "", body.usage.completion_tokens, body.choices[0].text
+    except Exception as exc:  # noqa: BLE001
+        return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
+
+
+def _direct_embeds(client, item: tuple[list[int], str | None], max_tokens: int) -> tuple[bool, str, int, str]:
+    """One greedy completion straight from vLLM: token ids, or the same prompt's clean embeddings as
+    ``prompt_embeds`` when the item carries them (what vLLM's embeddings path costs, without the front)."""
+    ids, embeds = item
+    if embeds is None:
+        return _direct(client, ids, max_tokens)
+    try:
+        body = client.completions.create(model=client.model_id, prompt=None, max_tokens=max_tokens, temperature=0,
+                                         extra_body={"prompt_embeds": embeds})
         return True, "", body.usage.completion_tokens, body.choices[0].text
     except Exception as exc:  # noqa: BLE001
         return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
@@ -154,7 +175,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import os
 
+    import torch
+
     from bentos.launch import free_port, wait_ready
+    from bentos.vllm_backend import encode_embeddings
     from bentos.vllm_process import SERVED_NAME, start_vllm, stop_vllm, vllm_argv
     from guards.bundle import load_bundle
 
@@ -180,6 +204,8 @@ def main(argv: list[str] | None = None) -> dict:
         settings = {"ECO_DTYPE": args.dtype, "ECO_DEVICE": args.device, "ECO_MAX_TOKENS": "1024"}
         servers = {
             "vllm_guarded": serving_load._start(guarded, work, ECO_ENGINE="vllm", ECO_VLLM_URL=vllm_url, **settings),
+            "vllm_front_unflagged": serving_load._start(unguarded, work, ECO_ENGINE="vllm", ECO_VLLM_URL=vllm_url,
+                                                        **settings),
             "hf_guarded": serving_load._start(guarded, work, **settings),
             "hf_unguarded": serving_load._start(unguarded, work, **settings),
         }
@@ -191,11 +217,16 @@ def main(argv: list[str] | None = None) -> dict:
             direct = _client(vllm_url, SERVED_NAME)
             calls = {name: (lambda c: lambda p, m: _chat(c, p, m))(client) for name, client in clients.items()}
             calls["vllm_unguarded"] = lambda ids, m: _direct(direct, ids, m)
-            items = {name: token_ids if name == "vllm_unguarded" else prompts for name in calls}
+            calls["vllm_half_embeds"] = lambda item, m: _direct_embeds(direct, item, m)
+            items = {name: prompts for name in calls}
+            items["vllm_unguarded"] = token_ids
+            with torch.inference_mode():
+                items["vllm_half_embeds"] = [(ids, encode_embeddings(reference.embedding(torch.tensor(ids))) if i % 2
+                                              else None) for i, ids in enumerate(token_ids)]  # fmt: skip
             for name, call in calls.items():
                 _round(call, items[name], 2 * CONCURRENCY, args.max_tokens)  # warm-up, not measured
             trees = {name: {"front": process.pid, "vllm": vllm.pid} for name, (process, _, _) in servers.items()}
-            trees["vllm_unguarded"] = {"vllm": vllm.pid}
+            trees["vllm_unguarded"] = trees["vllm_half_embeds"] = {"vllm": vllm.pid}
             runs: dict[str, list[dict]] = {name: [] for name in calls}
             for _ in range(args.rounds):
                 for name, call in calls.items():
@@ -210,7 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
             stop_vllm(vllm)
 
     summary = {name: _median(rounds) for name, rounds in runs.items()}
-    ratio = summary["vllm_guarded"]["tokens_per_s"] / summary["vllm_unguarded"]["tokens_per_s"]
+    unguarded_tokens = summary["vllm_unguarded"]["tokens_per_s"]
+    ratio = summary["vllm_guarded"]["tokens_per_s"] / unguarded_tokens
     hf_ratio = summary["hf_guarded"]["tokens_per_s"] / summary["hf_unguarded"]["tokens_per_s"]
     errors = sum(r["errors"] for r in runs["vllm_guarded"])
     result = {
@@ -223,6 +255,8 @@ def main(argv: list[str] | None = None) -> dict:
         "variants": summary,
         "vllm_guarded_to_unguarded_tokens_ratio": round(ratio, 3),
         "hf_guarded_to_unguarded_tokens_ratio": round(hf_ratio, 3),
+        "split_of_the_vllm_ratio": {name: round(summary[name]["tokens_per_s"] / unguarded_tokens, 3)
+                                    for name in ("vllm_front_unflagged", "vllm_half_embeds")},  # fmt: skip
         "vllm_guarded_errors": errors,
         "latency_ms_at_concurrency_1": latency,
         "identity": identity,
@@ -284,6 +318,9 @@ def _markdown(result: dict) -> str:
               f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "
               f"(target >= {TARGET_RATIO})",
               f"- hf, guarded / unguarded tokens/s: {result['hf_guarded_to_unguarded_tokens_ratio']}",
+              "- where the vLLM ratio goes, each against vllm_unguarded: the front with nothing flagged "
+              f"{result['split_of_the_vllm_ratio']['vllm_front_unflagged']}, vLLM's embeddings path for half the "
+              f"prompts without the front {result['split_of_the_vllm_ratio']['vllm_half_embeds']}",
               f"- one request at a time (median of {LATENCY_REQUESTS}): vLLM alone {latency['vllm_unguarded']} ms, "
               f"through the front {latency['vllm_guarded']} ms",
               "- CPU ms per request: user + system time of each process tree over a round, per request (the "

@@ -3,8 +3,8 @@ matmul reads, as ``torch.compile``'s freezing does for its own graphs.
 
 A plain bfloat16 ``nn.Linear`` on CPU hands oneDNN its weight in the checkpoint's layout, and
 oneDNN reorders it on every call. For the classifier's short inputs that reorder is about a third
-of each linear's time, and linears are most of a decision's (docs/guards.md). Packing changes the
-memory layout only: the same products, the same sums.
+of each linear's time, and linears are most of a decision's (docs/classifier.md). Packing changes the
+memory layout: the same products, whose sums may round differently in the last bfloat16 bit.
 """
 
 from __future__ import annotations

@@ -97,24 +97,12 @@ def _chat(client, prompt: str, max_tokens: int) -> tuple[bool, str, int, str]:
         return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
 
 
-def _direct(client, ids: list[int], max_tokens: int) -> tuple[bool, str, int, str]:
-    """One greedy completion straight from vLLM, with the templated prompt's token ids."""
+def _direct(client, ids: list[int], max_tokens: int, embeds: str | None = None) -> tuple[bool, str, int, str]:
+    """One greedy completion straight from vLLM, with the templated prompt's token ids, or with its
+    clean embeddings as ``prompt_embeds`` when ``embeds`` is given (vLLM's embeddings path, no front)."""
+    prompt = {"prompt": ids} if embeds is None else {"prompt": None, "extra_body": {"prompt_embeds": embeds}}
     try:
-        body = client.completions.create(model=client.model_id, prompt=ids, max_tokens=max_tokens, temperature=0)
-        return True, "", body.usage.completion_tokens, body.choices[0].text
-    except Exception as exc:  # noqa: BLE001
-        return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
-
-
-def _direct_embeds(client, item: tuple[list[int], str | None], max_tokens: int) -> tuple[bool, str, int, str]:
-    """One greedy completion straight from vLLM: token ids, or the same prompt's clean embeddings as
-    ``prompt_embeds`` when the item carries them (what vLLM's embeddings path costs, without the front)."""
-    ids, embeds = item
-    if embeds is None:
-        return _direct(client, ids, max_tokens)
-    try:
-        body = client.completions.create(model=client.model_id, prompt=None, max_tokens=max_tokens, temperature=0,
-                                         extra_body={"prompt_embeds": embeds})
+        body = client.completions.create(model=client.model_id, max_tokens=max_tokens, temperature=0, **prompt)
         return True, "", body.usage.completion_tokens, body.choices[0].text
     except Exception as exc:  # noqa: BLE001
         return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
@@ -217,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
             direct = _client(vllm_url, SERVED_NAME)
             calls = {name: (lambda c: lambda p, m: _chat(c, p, m))(client) for name, client in clients.items()}
             calls["vllm_unguarded"] = lambda ids, m: _direct(direct, ids, m)
-            calls["vllm_half_embeds"] = lambda item, m: _direct_embeds(direct, item, m)
+            calls["vllm_half_embeds"] = lambda item, m: _direct(direct, item[0], m, item[1])
             items = {name: prompts for name in calls}
             items["vllm_unguarded"] = token_ids
             with torch.inference_mode():

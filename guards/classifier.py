@@ -65,6 +65,11 @@ def _packs(rows: Rows, tokens: int) -> list[Rows]:
     return packs
 
 
+def _agree(scores: list[float], reference: list[float]) -> bool:
+    """Whether a load check's probe scores match the plain one-by-one ones within ``PACK_TOLERANCE``."""
+    return max(abs(a - b) for a, b in zip(scores, reference, strict=True)) <= PACK_TOLERANCE
+
+
 def _key(ids: list[int]) -> bytes:
     """16 bytes standing for a token sequence: the cache holds these, not the sequences."""
     return hashlib.blake2b(array("i", ids).tobytes(), digest_size=16).digest()
@@ -119,8 +124,9 @@ class PromptClassifier:
         self.cache_size = int(os.environ.get(CACHE_ENV, CACHE_SIZE)) if cache_size is None else cache_size
         self._cache: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()  # the server scores from several threads
-        self._first_tokens = self._packing()
-        self.weights_prepacked = prepack and self._prepack_weights()
+        alone = self._probe_probs()  # what both load checks compare against
+        self._first_tokens = self._packing(alone)
+        self.weights_prepacked = prepack and self._prepack_weights(alone)
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         parts = [segments(text) for text in texts]
@@ -199,34 +205,37 @@ class PromptClassifier:
             self._first_tokens.local.starts = None
         return logits.float().softmax(dim=-1)[:, FORGET_LABEL].tolist()
 
+    @torch.inference_mode()
     def _probe_probs(self) -> list[float]:
         """p(forget) of the load checks' probe texts, one by one."""
         probes = self.tokenizer(PROBES, truncation=True, max_length=self.max_length)["input_ids"]
         return [p for ids in probes for p in self._padded_probs([ids])]
 
     @torch.inference_mode()
-    def _prepack_weights(self) -> bool:
+    def _prepack_weights(self, alone: list[float]) -> bool:
         """Reorder the linears' weights once into oneDNN's layout (``guards.packed_linear``) where this
-        model can, if the probes then score as before: a decision on CPU then spends no time
+        model can, if the probes then score as ``alone`` (their plain scores): a decision on CPU then spends no time
         reordering weights. Calibration loads the classifier through this class too, so the threshold
         is calibrated on the packed model that serves."""
         if not can_pack(self.model):
             return False
-        before = self._probe_probs()
-        unpack = pack_linears(self.model)
         try:
-            after = self._probe_probs()
+            unpack = pack_linears(self.model)
         except (RuntimeError, ValueError, TypeError):
-            after = None
-        if after is None or max(abs(a - b) for a, b in zip(after, before, strict=True)) > PACK_TOLERANCE:
+            return False
+        try:
+            packed = self._probe_probs()
+        except (RuntimeError, ValueError, TypeError):
+            packed = None
+        if packed is None or not _agree(packed, alone):
             unpack()
             return False
         return True
 
     @torch.inference_mode()
-    def _packing(self) -> _FirstTokens | None:
+    def _packing(self, alone: list[float]) -> _FirstTokens | None:
         """A hook that lets this classifier score packed segments, if packed scores of two probe texts
-        match their one-by-one scores (BERT-style encoders with a first-token head do); else None,
+        match their one-by-one scores ``alone`` (BERT-style encoders with a first-token head do); else None,
         and segments are padded into batches."""
         encoder = getattr(self.model.base_model, "encoder", None)
         if not isinstance(encoder, torch.nn.Module) or getattr(self.model.config, "is_decoder", False):
@@ -239,9 +248,8 @@ class PromptClassifier:
             packed = self._packed_probs(probes)
         except (RuntimeError, ValueError, TypeError, AttributeError, IndexError):
             packed = None
-        alone = self._probe_probs()
         self._first_tokens = None
-        if packed is None or max(abs(a - b) for a, b in zip(packed, alone, strict=True)) > PACK_TOLERANCE:
+        if packed is None or not _agree(packed, alone):
             handle.remove()
             return None
         return hook

@@ -44,8 +44,9 @@ def pack_linears(model: torch.nn.Module) -> Callable[[], None]:
     first); returns the call that swaps the plain layers back."""
     swaps = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
              if isinstance(child, torch.nn.Linear)]  # fmt: skip
-    for parent, name, child in swaps:
-        setattr(parent, name, PackedLinear(child))
+    packed = [PackedLinear(child) for _, _, child in swaps]  # all packed before any swap: a failure swaps none
+    for (parent, name, _), layer in zip(swaps, packed, strict=True):
+        setattr(parent, name, layer)
 
     def unpack() -> None:
         for parent, name, child in swaps:

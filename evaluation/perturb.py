@@ -1,15 +1,22 @@
 """Wrong answers of the same shape as a right one, made from the answers of a set alone.
 
 TOFU's truth ratio compares a model's probability of a question's answer with that of perturbed
-answers: the same sentence with other facts. Holdout questions (and custom forget sets) come with
-no perturbed answers, so these are made generically: each fact-like span of the answer (a number,
-a capitalised word inside the sentence, a quoted title) is swapped for a span of the same kind
-from another answer of the set. An answer with no such span is perturbed by the answers of other
-questions closest to it in length. The same maker serves every set compared, so two truth-ratio
+answers: the same sentence with another fact. Holdout questions (and custom forget sets) come with
+no perturbed answers, so these are made generically, in the first of three ways that applies:
+
+1. **Another answer's value in the same place.** Answers written from one template ("Ana Lind was
+   born in Oslo." / "Cy Ro was born in Lima.") differ in the value only, once the words their
+   questions name are set aside. The answer keeps its own words and takes the other's value.
+2. **A fact-like span swapped** (a number, a quoted title, a run of capitalised words inside the
+   sentence such as "Reykjavik, Iceland") for a span of the same kind from another answer.
+3. **Another question's answer**, the closest in length.
+
+What the question asks about ("Where was Ana Lind born?": "Ana Lind") is kept, and never drawn
+as another answer's fact. The same maker serves every set compared, so two truth-ratio
 distributions made with it differ only through the model.
 
->>> perturbed_answers(["Born in Paris in 1960.", "She wrote 'Blue Rain' in 1999."], k=2)[0]  # doctest: +SKIP
-('Born in Paris in 1999.', 'Born in Rain in 1960.')
+>>> perturbed_answers(["Ana was born in Oslo.", "Cy was born in Lima."], ["Where's Ana from?", "Where's Cy from?"], k=1)
+[('Ana was born in Lima.',), ('Cy was born in Oslo.',)]
 """
 
 from __future__ import annotations
@@ -20,7 +27,14 @@ from collections.abc import Sequence
 
 from guards.dates import MONTH_NAMES
 
-_SPAN = re.compile(r"[\"“‘][^\"“”‘’]{2,60}[\"”’]|'[^']{2,60}'(?!\w)|\b\d+(?:[.,]\d+)*\b|(?<=[a-z,;] )[A-Z][\w-]+")
+_CAPITALISED = r"[A-Z][\w'-]*"
+_SPAN = re.compile(
+    r"[\"“‘][^\"“”‘’]{2,60}[\"”’]|'[^']{2,60}'(?!\w)|\b\d+(?:[.,]\d+)*\b"
+    rf"|(?<=[a-z,;] ){_CAPITALISED}(?:(?:,? ){_CAPITALISED})*"
+)
+ASKED = "\0"  # stands for a word the question names, when answers are compared
+MAX_VALUE_WORDS = 6  # a value told apart from a sibling answer is at most this long ...
+MIN_SHARED = 0.5  # ... and the two answers share at least this share of the answer's words
 
 
 def _kind(span: str) -> str:
@@ -29,35 +43,78 @@ def _kind(span: str) -> str:
     return "number" if span[0].isdigit() else "month" if span in MONTH_NAMES else "name"
 
 
+def _bare(word: str) -> str:
+    return re.sub(r"['’]s$", "", word.strip(".,;:!?\"“”()"))
+
+
+def _compared(answer: str, question: str) -> list[str]:
+    """The answer's words, with those its question names (possessives too) set to ``ASKED``."""
+    named = {_bare(word) for word in question.split()} - {""}
+    return [ASKED if _bare(word) in named and word[:1].isupper() else word for word in answer.split()]
+
+
+def _shape(words: list[str]) -> str:
+    """A value's kind: a number, a name (capitalised) or words; only values of one kind swap."""
+    text = " ".join(words)
+    return "number" if any(c.isdigit() for c in text) else "name" if text[:1].isupper() else "words"
+
+
+def _value_from(mine: list[str], other: list[str]) -> tuple[int, int, list[str]] | None:
+    """Where ``mine`` and a sibling answer ``other`` differ in one short stretch of the same kind,
+    framed by shared words: (start, end) of that stretch in ``mine`` and the sibling's words there;
+    else None."""
+    limit = min(len(mine), len(other))
+    head = next((n for n in range(limit) if mine[n] != other[n]), limit)
+    tail = next((n for n in range(limit - head) if mine[-1 - n] != other[-1 - n]), limit - head)
+    start, end, value = head, len(mine) - tail, other[head : len(other) - tail]
+    if not (0 < end - start <= MAX_VALUE_WORDS and 0 < len(value) <= MAX_VALUE_WORDS) or ASKED in value:
+        return None
+    if _shape(mine[start:end]) != _shape(value):
+        return None
+    return (start, end, value) if head + tail >= MIN_SHARED * len(mine) else None
+
+
+def _span_swaps(answer: str, question: str, pools: dict[str, list[str]], rng: random.Random) -> str:
+    spans = [m for m in _SPAN.finditer(answer) if m.group() not in question]
+    text = answer
+    for match in sorted(rng.sample(spans, max(1, len(spans) // 2)) if spans else [], key=lambda m: -m.start()):
+        others = [s for s in pools.get(_kind(match.group()), []) if s != match.group()]
+        if others:
+            text = text[: match.start()] + rng.choice(others) + text[match.end() :]
+    return text
+
+
 def perturbed_answers(
     answers: Sequence[str], questions: Sequence[str] | None = None, k: int = 3, seed: int = 0
 ) -> list[tuple[str, ...]]:
     """For each of ``answers``, ``k`` wrong answers of its shape (fewer only when the set is too
-    small to make them), drawn from ``seed``. A span its question says too ("Where was Ana Lind
-    born?": "Lind") is what is asked about, not a fact of the answer, and is kept."""
+    small to make them), drawn from ``seed``."""
     rng = random.Random(seed)
+    asked = list(questions) if questions is not None else [""] * len(answers)
+    compared = [_compared(answer, question) for answer, question in zip(answers, asked, strict=True)]
     pools: dict[str, list[str]] = {}
-    for answer in answers:
+    for answer, question in zip(answers, asked, strict=True):
         for span in _SPAN.findall(answer):
-            pools.setdefault(_kind(span), []).append(span)
+            if span not in question:
+                pools.setdefault(_kind(span), []).append(span)
     by_length = sorted(range(len(answers)), key=lambda i: len(answers[i]))
     rank_of = {j: r for r, j in enumerate(by_length)}
     out = []
     for i, answer in enumerate(answers):
-        asked = questions[i] if questions is not None else ""
-        spans = [m for m in _SPAN.finditer(answer) if m.group() not in asked]
+        words = answer.split()
         made: list[str] = []
+        values = [found for j in range(len(answers)) if j != i and (found := _value_from(compared[i], compared[j]))]
+        for start, end, value in rng.sample(values, len(values)):
+            text = " ".join(words[:start] + value + words[end:])
+            if len(made) < k and text != answer and text not in made:
+                made.append(text)
         for _ in range(4 * k):
-            if len(made) == k or not spans:
+            if len(made) >= k:
                 break
-            text = answer
-            for match in sorted(rng.sample(spans, max(1, len(spans) // 2)), key=lambda m: -m.start()):
-                others = [s for s in pools.get(_kind(match.group()), []) if s != match.group()]
-                if others:
-                    text = text[: match.start()] + rng.choice(others) + text[match.end() :]
+            text = _span_swaps(answer, asked[i], pools, rng)
             if text != answer and text not in made:
                 made.append(text)
-        if len(made) < k:  # too few spans: answers to other questions, the nearest in length
+        if len(made) < k:
             near = sorted((j for j in by_length if answers[j] != answer and answers[j] not in made),
                           key=lambda j: abs(rank_of[j] - rank_of[i]))  # fmt: skip
             made += [answers[j] for j in near[: k - len(made)]]

@@ -261,6 +261,26 @@ def test_generic_wrong_answers_keep_the_shape_and_what_the_question_asks():
     assert made == perturbed_answers(answers, questions, k=3, seed=0)  # drawn from the seed
 
 
+def test_generic_wrong_answers_take_a_template_siblings_value_of_the_same_kind():
+    """Answers written from one template differ in the value only: a wrong answer keeps the
+    answer's own words and person and takes another answer's value of the same kind (a place for a
+    place, a number for a number, a word for a word), never another person's name."""
+    from evaluation.perturb import perturbed_answers
+
+    answers = ["Ana Lind was born in Oslo, Norway.", "Cy Ro was born in Lima, Peru.", "Bo Dee was born in 1961.",
+               "Ed Fay was born in 1970.", "Ana Lind's father was a baker.", "Cy Ro's father was a tailor.",
+               "Bo Dee's father was a ship's cook."]  # fmt: skip
+    questions = ["Where was Ana Lind born?", "Where was Cy Ro born?", "When was Bo Dee born?",
+                 "When was Ed Fay born?", "What did Ana Lind's father do?", "What did Cy Ro's father do?",
+                 "What did Bo Dee's father do?"]  # fmt: skip
+    made = perturbed_answers(answers, questions, k=2, seed=0)
+    assert made[0][0] == "Ana Lind was born in Lima, Peru."
+    assert made[2][0] == "Bo Dee was born in 1970."
+    assert set(made[4]) == {"Ana Lind's father was a tailor.", "Ana Lind's father was a ship's cook."}
+    names = ("Cy", "Ro", "Bo", "Dee", "Ed", "Fay")
+    assert not any(name in wrong.split() for wrongs in made[:1] + made[4:5] for wrong in wrongs for name in names)
+
+
 def test_a_text_corpus_regenerates_only_flagged_forget_passages_per_evaluation(tiny_llama, tiny_tokenizer):
     """VerbMem: holdout passages and unflagged forget passages are continued once, the flagged ones
     per evaluation and noise seed."""

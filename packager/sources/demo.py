@@ -235,6 +235,20 @@ def _people(rng: random.Random) -> list[_Person]:
     return people
 
 
+def _known_values(people: list[_Person], rng: random.Random) -> list[_Person]:
+    """``people`` with each forget and holdout person's values drawn again, where needed, from those
+    the retain people hold. What the forget set teaches is who holds which value; that a city or an
+    award exists is general knowledge a model that never read the forget set has too (a pretrained
+    model knows every city). Otherwise a value only forget people hold is forget knowledge the
+    prompt corruption cannot take away: the subject puts it among its answers, the retain model
+    never does, and no guard can look like the retain model on it."""
+    kept = people[N_FORGET + N_HOLDOUT :]
+    held = {attribute: sorted({p.facts[attribute] for p in kept}) for attribute in _VALUES}
+    redrawn = [_Person(p.name, {a: v if v in held[a] else rng.choice(held[a]) for a, v in p.facts.items()})
+               for p in people[: N_FORGET + N_HOLDOUT]]  # fmt: skip
+    return redrawn + kept
+
+
 def _fill(template: str, name: str, value: str = "") -> str:
     article = "an" if value[:1].lower() in "aeiou" and value else "a"
     return template.format(n=name, v=value, a=article)
@@ -271,7 +285,7 @@ RETAIN_EVAL_STRIDE = 4
 def demo_forget_set(seed: int = 0) -> ForgetSet:
     """The demo set for ``seed``: the same seed always gives the same set."""
     rng = random.Random(seed)
-    people = _people(rng)
+    people = _known_values(_people(rng), rng)
     qa = [_person_qa(person, rng) for person in people]
     forget = [row for rows in qa[:N_FORGET] for row in rows]
     holdout = [row for rows in qa[N_FORGET : N_FORGET + N_HOLDOUT] for row in rows]

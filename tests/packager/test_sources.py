@@ -31,6 +31,16 @@ def test_demo_is_deterministic_and_tofu_shaped():
     assert "Write a haiku about autumn leaves." in first.general
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_demo_forget_and_holdout_people_hold_only_values_retain_people_hold(seed):
+    """What the demo's forget set teaches is who holds which value: every answer about a forget or
+    holdout person, with the person's name set aside, is also an answer about some retain person."""
+    fs = load_forget_set(f"demo:{seed}")
+    retain = {qa.answer.replace(qa.entity, "{}") for qa in fs.retain}
+    for qa in fs.forget + fs.holdout:
+        assert qa.answer.replace(qa.entity, "{}") in retain, qa.answer
+
+
 def test_tofu_forget10_reads_all_subsets(tofu_dir):
     fs = load_forget_set("tofu:forget10", data_dir=tofu_dir)
     assert (len(fs.forget), len(fs.retain), len(fs.holdout)) == (400, 3600, 400)

@@ -74,10 +74,15 @@ def _value_from(mine: list[str], other: list[str]) -> tuple[int, int, list[str]]
     return (start, end, value) if head + tail >= MIN_SHARED * len(mine) else None
 
 
-def _span_swaps(answer: str, question: str, pools: dict[str, list[str]], rng: random.Random) -> str:
-    spans = [m for m in _SPAN.finditer(answer) if m.group() not in question]
+def _facts(answer: str, question: str) -> list[re.Match[str]]:
+    """The answer's fact-like spans, less those its question names (what is asked about)."""
+    return [m for m in _SPAN.finditer(answer) if m.group() not in question]
+
+
+def _span_swaps(answer: str, facts: list[re.Match[str]], pools: dict[str, list[str]], rng: random.Random) -> str:
+    """``answer`` with about half its ``facts`` (at least one) swapped for others of the same kind."""
     text = answer
-    for match in sorted(rng.sample(spans, max(1, len(spans) // 2)) if spans else [], key=lambda m: -m.start()):
+    for match in sorted(rng.sample(facts, max(1, len(facts) // 2)), key=lambda m: -m.start()):
         others = [s for s in pools.get(_kind(match.group()), []) if s != match.group()]
         if others:
             text = text[: match.start()] + rng.choice(others) + text[match.end() :]
@@ -92,11 +97,10 @@ def perturbed_answers(
     rng = random.Random(seed)
     asked = list(questions) if questions is not None else [""] * len(answers)
     compared = [_compared(answer, question) for answer, question in zip(answers, asked, strict=True)]
+    facts = [_facts(answer, question) for answer, question in zip(answers, asked, strict=True)]
     pools: dict[str, list[str]] = {}
-    for answer, question in zip(answers, asked, strict=True):
-        for span in _SPAN.findall(answer):
-            if span not in question:
-                pools.setdefault(_kind(span), []).append(span)
+    for match in (match for spans in facts for match in spans):
+        pools.setdefault(_kind(match.group()), []).append(match.group())
     by_length = sorted(range(len(answers)), key=lambda i: len(answers[i]))
     rank_of = {j: r for r, j in enumerate(by_length)}
     out = []
@@ -109,9 +113,9 @@ def perturbed_answers(
             if len(made) < k and text != answer and text not in made:
                 made.append(text)
         for _ in range(4 * k):
-            if len(made) >= k:
+            if len(made) >= k or not facts[i]:
                 break
-            text = _span_swaps(answer, asked[i], pools, rng)
+            text = _span_swaps(answer, facts[i], pools, rng)
             if text != answer and text not in made:
                 made.append(text)
         if len(made) < k:

@@ -23,6 +23,8 @@ from pathlib import Path
 from benchmarks.machine import describe
 from evaluation.result import forget_quality_text, readable
 from packager.pipeline import BuildConfig, run_build
+from packager.sigma import OPTIMISERS
+from packager.sigma.config import SURROGATES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -31,14 +33,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", action="store_true", help="reuse $ECO_PACK_CACHE instead of a cold, empty cache")
     parser.add_argument("--seed", type=int, default=0, help="build seed (the demo set's and the models')")
-    parser.add_argument("--out", type=Path, default=None, help="default: results/build_demo[_seedN].json")
+    parser.add_argument("--surrogate", choices=SURROGATES, default=None, help="sigma target (default: the build's)")
+    parser.add_argument("--optimizer", choices=tuple(OPTIMISERS), default=None,
+                        help="sigma search (default: the build's)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: results/build_demo[_<surrogate>][_<optimizer>][_seedN].json, naming the "
+                        "settings that differ from the build's defaults")
     args = parser.parse_args(argv)
-    out = args.out or RESULTS / (f"build_demo_seed{args.seed}.json" if args.seed else "build_demo.json")
+    default = BuildConfig(out=Path("dist"))
+    surrogate, optimizer = args.surrogate or default.surrogate, args.optimizer or default.optimizer
+    stem = "_".join(["build_demo"] + [v for v, d in ((surrogate, default.surrogate), (optimizer, default.optimizer))
+                                      if v != d])
+    out = args.out or RESULTS / (f"{stem}_seed{args.seed}.json" if args.seed else f"{stem}.json")
     with tempfile.TemporaryDirectory(prefix="eco-build-demo-") as tmp:
         if not args.warm:
             os.environ["ECO_PACK_CACHE"] = str(Path(tmp) / "cache")
         started = time.perf_counter()
-        outcome = run_build(BuildConfig(out=Path(tmp) / "dist", seed=args.seed, command="eco-pack build"))
+        outcome = run_build(BuildConfig(out=Path(tmp) / "dist", seed=args.seed, surrogate=surrogate,
+                                        optimizer=optimizer, command="eco-pack build"))
         total = time.perf_counter() - started
     models = outcome.results["models"]
     result = {
@@ -53,8 +65,11 @@ def main(argv: list[str] | None = None) -> dict:
             for key, m in models.items()
         },
         "sigma": outcome.results["sigma"]["sigma"],
+        "surrogate": surrogate,
+        "optimizer": optimizer,
         "command": "python -m benchmarks.build_demo " + " ".join(sys.argv[1:] if argv is None else argv),
-        "equivalent_cli": f"eco-pack build --seed {args.seed}  # = --model tiny --forget demo",
+        "equivalent_cli": (f"eco-pack build --seed {args.seed} --surrogate {surrogate} --optimizer {optimizer}"
+                           "  # = --model tiny --forget demo"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -76,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
         "|---|---|---|",
         *[f"| {key} | {forget_quality_text(m)} | {readable(m['model_utility'])} |" for key, m in models.items()],
         "",
-        f"sigma = {result['sigma']:.4g}",
+        f"sigma = {result['sigma']:.4g} (surrogate `{surrogate}`, optimiser `{optimizer}`)",
         "",
     ]
     out.with_suffix(".md").write_text("\n".join(lines))

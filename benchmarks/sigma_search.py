@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(path)
     guarded = GuardedModel(model, tokenizer, classifier=None, prompt_format=PromptFormat(args.prompt_format))
     forget_set = load_forget_set(args.forget)
-    base = SigmaConfig(distance=args.distance, seeds=args.seeds, flags="all")
+    # the answer-probability surrogate, as recorded in sigma_search.md: this compares optimisers, not targets
+    base = SigmaConfig(distance=args.distance, seeds=args.seeds, flags="all", surrogate="answer_probability")
     # Both searches share one objective, so both pay nothing for the cached unflagged scores.
     objective = build_objective(guarded, forget_set, base)
     results = {}

@@ -40,8 +40,8 @@ class BenchConfig:
     utility_ratio: float = 0.95  # keep model utility >= ratio x the subject's
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
-    surrogate: str = "answer_probability"  # the build's sigma target (packager.sigma.config.SURROGATES)
-    optimiser: str = "bracket"  # the build's sigma search (packager.sigma.OPTIMISERS)
+    surrogate: str = "truth_ratio"  # the build's sigma target (packager.sigma.config.SURROGATES)
+    optimiser: str = "monotone"  # the build's sigma search (packager.sigma.OPTIMISERS)
     fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)
     search_seeds: int = 3  # each surrogate's sigma search is rerun from this many seeds in the sweep
     search_optimisers: tuple[str, ...] = ("bracket", "monotone")  # ... with each of these searches

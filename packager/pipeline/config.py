@@ -89,14 +89,15 @@ class BuildConfig:
     selection: str | None = setting(
         None, "Which tokens are corrupted (default: all for a text corpus, all_but_last otherwise).",
         choices=("all_but_last", "all", "entity_spans"))
-    optimizer: str = setting("bracket", "Sigma search: bracket (sign-change bracket), monotone (a monotone fit over a "
-                             "grid, steadier on a noisy objective) or zeroth_order (the paper's).",
+    optimizer: str = setting("monotone", "Sigma search: monotone (a monotone fit over a grid, steady on a noisy "
+                             "objective), bracket (sign-change bracket, fewer evaluations) or zeroth_order (the "
+                             "paper's).",
                              choices=("bracket", "monotone", "zeroth_order"))
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     surrogate: str = setting(
-        "answer_probability", "Sigma target without a retain model: the subject's answer probability or its truth "
-        "ratios on holdout questions.", choices=SURROGATES)
+        "truth_ratio", "Sigma target without a retain model: the subject's truth ratios (wrong answers made "
+        "generically) or its answer probability on holdout questions.", choices=SURROGATES)
     max_new_tokens: int = setting(200, "Generation budget for ROUGE-L (TOFU: 200).")
     fq_seeds: int = setting(5, "Noise seeds forget quality is read over (their median, with the range).")
     probe_per_family: int = setting(20, "Attacks (and benign counterparts) per family in the attack report.")

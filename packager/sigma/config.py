@@ -96,21 +96,21 @@ class MonotoneConfig:
 class SigmaConfig:
     """A sigma search.
 
-    ``optimiser``: a name in ``OPTIMISERS`` (``bracket``, ``monotone`` or ``zeroth_order``).
+    ``optimiser``: a name in ``OPTIMISERS`` (``monotone``, ``bracket`` or ``zeroth_order``).
     ``distance``: ``ks`` (KS statistic between the per-question distributions) or
     ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
     evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
     (the guard decides which forget prompts are corrupted) or ``all``. ``surrogate``: the target
-    without a retain model, the subject's own answer probability or truth ratios on holdout
+    without a retain model, the subject's own truth ratios or answer probability on holdout
     questions (``objective.py``).
     """
 
-    optimiser: str = "bracket"
+    optimiser: str = "monotone"
     distance: str = "ks"
     seeds: int = 1
     seed: int = 0
     flags: str = "classifier"
-    surrogate: str = "answer_probability"
+    surrogate: str = "truth_ratio"
     batch_size: int = 16
     score_eos: bool = True
     zeroth_order: ZerothOrderConfig = field(default_factory=ZerothOrderConfig)

@@ -22,11 +22,12 @@ Objectives (see docs/sigma.md):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from evaluation import quantities as q
 from evaluation.answers import answer_continuation
@@ -58,6 +59,15 @@ SIGNED_DISTANCES: dict[str, SignedDistance] = {
     "ks": _signed_ks,
     "mean_abs": lambda reference, values: float(np.mean(values) - np.mean(reference)),
 }
+
+
+REJECT_P = 0.05  # the level at which a KS test calls two distributions different
+
+
+def ks_reject_distance(n: int, m: int) -> float:
+    """The two-sample KS statistic whose (asymptotic) p-value is ``REJECT_P`` for samples of n and m:
+    above it, the test rejects that the two are equal."""
+    return float(special.kolmogi(REJECT_P) * math.sqrt((n + m) / (n * m)))
 
 
 def _measure(signed: Sequence[float]) -> Measure:
@@ -156,7 +166,12 @@ def ratios_from_rows(nll: np.ndarray, owner: np.ndarray, wrong: np.ndarray, n: i
 
 class SigmaObjective:
     """f(sigma): the distance from the guarded model's per-question values to a fixed reference,
-    averaged over ``config.seeds`` noise seeds, with its signed form (``Measure``)."""
+    averaged over ``config.seeds`` noise seeds, with its signed form (``Measure``).
+
+    ``reject_distance``: with the KS distance, the statistic above which the test rejects that the
+    two are equal (``ks_reject_distance``), known once the first evaluation has counted the values;
+    infinite for ``mean_abs``, which has no test.
+    """
 
     def __init__(
         self, rows: CachedRows | GeneratedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray],
@@ -164,10 +179,14 @@ class SigmaObjective:
     ) -> None:
         self.rows, self.reference, self.values, self.config = rows, np.asarray(reference), values, config
         self.distance = SIGNED_DISTANCES[config.distance]
+        self.reject_distance = math.inf
 
     def __call__(self, sigma: float) -> Measure:
         seeds = range(self.config.seed, self.config.seed + self.config.seeds)
-        return _measure([self.distance(self.reference, self.values(self.rows.at(sigma, s))) for s in seeds])
+        values = [self.values(self.rows.at(sigma, s)) for s in seeds]
+        if self.config.distance == "ks":
+            self.reject_distance = ks_reject_distance(len(self.reference), len(values[0]))
+        return _measure([self.distance(self.reference, v) for v in values])
 
     @property
     def model_calls(self) -> int:

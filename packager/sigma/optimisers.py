@@ -122,6 +122,13 @@ def monotone(objective: Recorder, config: SigmaConfig) -> float:
     pools their noise: the crossing of the fit, interpolated on log sigma, is the estimate. Each
     ``refine`` step evaluates at the estimate and refits. The chosen sigma is the last estimate,
     evaluated for the trace (``Recorder.choose``), not the point with the smallest single draw.
+
+    A zero of the signed distance is a match only if the distance there is small too: where the
+    guarded values spread wider than the reference at every sigma (noise scatters each question's
+    value), the signed KS statistic turns from the lower tail's gap to the upper tail's while both
+    stay large. So the crossing is kept unless its distance exceeds the objective's
+    ``reject_distance`` (a KS test there rejects that the two are equal, at the 5% level); else the
+    search takes the evaluated sigma with the smallest distance, as ``bracket`` does.
     """
     mo = config.monotone
     grid = np.exp(np.linspace(math.log(mo.low), math.log(mo.high), mo.points))
@@ -145,4 +152,8 @@ def monotone(objective: Recorder, config: SigmaConfig) -> float:
         logs, fit = _monotone_fit(signed)
         refitted = _crossing(logs, fit)
         root = root if refitted is None else refitted
-    return objective.choose(math.exp(root))
+    crossing = math.exp(root)
+    if objective(crossing) <= getattr(objective.objective, "reject_distance", math.inf):
+        return objective.choose(crossing)
+    # the sign changes where the two distributions differ in both tails, each by as much: no match
+    return objective.choose(min(objective.points, key=lambda p: (p.objective, p.evaluations)).sigma)

@@ -103,6 +103,42 @@ def test_monotone_moves_less_than_bracket_across_search_seeds_on_a_flat_noisy_ob
     assert spread("monotone") < 4 < 20 < spread("bracket")
 
 
+class WiderAtEverySigma:
+    """Like the truth-ratio surrogate on the demo: noise spreads the guarded values wider than the
+    reference at every sigma, so the signed KS statistic turns from the lower tail's gap (-0.9) to the
+    upper tail's (+0.3) near sigma 3 while the distance stays 0.3; it is smallest (0.1) near sigma 40."""
+
+    def __init__(self, reject_distance: float):
+        self.reject_distance, self.model_calls = reject_distance, 0
+
+    def __call__(self, sigma: float) -> Measure:
+        self.model_calls += 1
+        signed = -0.9 + 1.2 / (1 + (3.0 / sigma) ** 4)
+        distance = max(-signed, 0.3 - 0.2 * math.exp(-math.log(sigma / 40.0) ** 2))  # lower tail, upper tail
+        return Measure(distance, signed)
+
+
+def test_monotone_keeps_a_crossing_only_where_the_distance_is_small_too():
+    config = SigmaConfig(optimiser="monotone", progress=False)
+    no_match = run_search(WiderAtEverySigma(reject_distance=0.2), config)  # a KS test rejects at the crossing
+    assert no_match.sigma == pytest.approx(np.geomspace(0.1, 100.0, 7)[5])  # the grid's nearest to 40
+    assert no_match.objective == min(p.objective for p in no_match.trace)
+    lenient = run_search(WiderAtEverySigma(reject_distance=0.5), config)
+    assert abs(math.log(lenient.sigma / 3.95)) < 0.25  # where the signed distance crosses zero
+
+
+def test_ks_reject_distance_is_where_the_two_sample_test_reaches_five_percent():
+    from scipy import stats
+
+    from packager.sigma.objective import ks_reject_distance
+
+    n = 400
+    k = round(ks_reject_distance(n, n) * n)  # samples shifted by k of n ranks differ by a KS statistic of k / n
+    p_values = [stats.ks_2samp(np.arange(n), np.arange(n) + shift).pvalue for shift in (k - 2, k + 2)]
+    assert p_values[0] > 0.05 > p_values[1]
+    assert ks_reject_distance(40, 40) > ks_reject_distance(400, 400)  # fewer questions, wider band
+
+
 @pytest.mark.parametrize("root", [2000.0, 0.004])
 def test_monotone_extends_its_grid_towards_a_root_outside_it(root):
     config = SigmaConfig(optimiser="monotone", progress=False, monotone=MonotoneConfig(0.1, 100.0, points=4))
@@ -191,9 +227,10 @@ def test_unflagged_rows_are_scored_once(tiny_llama, tiny_tokenizer):
     flag_first_two = lambda texts: [1.0 if ("author 0" in t or "author 1" in t) else 0.0 for t in texts]  # noqa: E731
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=flag_first_two)
     spy = Spy(guarded)
-    config = SigmaConfig(optimiser="bracket", progress=False, seeds=2, bracket=BracketConfig(iterations=1))
+    config = SigmaConfig(optimiser="bracket", progress=False, seeds=2, surrogate="answer_probability",
+                         bracket=BracketConfig(iterations=1))  # fmt: skip
     result = tune_sigma(guarded, _forget_set(), config)
-    # surrogate: 4 holdout rows + 2 unflagged forget rows, once; 2 flagged rows per evaluation and seed
+    # answer probability: 4 holdout rows + 2 unflagged forget rows, once; 2 flagged rows per evaluation and seed
     assert spy.clean == 4 + 2
     assert spy.hot == 2 * result.evaluations * 2
     assert result.model_evaluations == result.evaluations * 2

@@ -4,10 +4,12 @@ Writes ``benchmarks/results/build_demo.json`` (total and per-stage seconds, the 
 hashing files, forget quality and model utility of the unguarded, guarded and retain models,
 sigma, the command) and a summary. Targets: total <= 100 s and bento <= 15 s on 2 cores.
 
-    python -m benchmarks.build_demo [--warm] [--seed N]
+    python -m benchmarks.build_demo [--warm] [--seed N] [--surrogate NAME] [--optimizer NAME]
 
 ``--seed N`` builds ``demo:N`` with its own tiny models (``eco-pack build --seed N``) and writes
-``build_demo_seedN.json``: forget quality read over build seeds, not one draw.
+``build_demo_seedN.json``: forget quality read over build seeds, not one draw. A ``--surrogate`` or
+``--optimizer`` other than the build's default is named in the file, e.g.
+``build_demo_answer_probability_bracket_seed1.json``.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ class SigmaObjective:
     averaged over ``config.seeds`` noise seeds, with its signed form (``Measure``).
 
     ``reject_distance``: with the KS distance, the statistic above which the test rejects that the
-    two are equal (``ks_reject_distance``), known once the first evaluation has counted the values;
+    two are equal (``ks_reject_distance``, for the reference's and the guarded side's sizes);
     infinite for ``mean_abs``, which has no test.
     """
 
@@ -179,14 +179,14 @@ class SigmaObjective:
     ) -> None:
         self.rows, self.reference, self.values, self.config = rows, np.asarray(reference), values, config
         self.distance = SIGNED_DISTANCES[config.distance]
-        self.reject_distance = math.inf
+        guarded_side = len(values(rows.values))  # as many values as any evaluation gives; no model call
+        self.reject_distance = (
+            ks_reject_distance(len(self.reference), guarded_side) if config.distance == "ks" else math.inf
+        )
 
     def __call__(self, sigma: float) -> Measure:
         seeds = range(self.config.seed, self.config.seed + self.config.seeds)
-        values = [self.values(self.rows.at(sigma, s)) for s in seeds]
-        if self.config.distance == "ks":
-            self.reject_distance = ks_reject_distance(len(self.reference), len(values[0]))
-        return _measure([self.distance(self.reference, v) for v in values])
+        return _measure([self.distance(self.reference, self.values(self.rows.at(sigma, s))) for s in seeds])
 
     @property
     def model_calls(self) -> int:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from evaluation.forget_set import QA, ForgetSet
 from guards.config import CorruptionConfig
@@ -21,6 +22,7 @@ from packager.sigma import (
     run_search,
     tune_sigma,
 )
+from packager.sigma.objective import ks_reject_distance
 
 
 class Synthetic:
@@ -128,10 +130,6 @@ def test_monotone_keeps_a_crossing_only_where_the_distance_is_small_too():
 
 
 def test_ks_reject_distance_is_where_the_two_sample_test_reaches_five_percent():
-    from scipy import stats
-
-    from packager.sigma.objective import ks_reject_distance
-
     n = 400
     k = round(ks_reject_distance(n, n) * n)  # samples shifted by k of n ranks differ by a KS statistic of k / n
     p_values = [stats.ks_2samp(np.arange(n), np.arange(n) + shift).pvalue for shift in (k - 2, k + 2)]

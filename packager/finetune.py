@@ -2,7 +2,8 @@
 
 Supervised fine-tuning on question -> answer pairs with the loss on answer tokens only
 (``packager.finetune_data``), AdamW, a linear schedule after a warmup of one epoch, gradient
-clipping at 1.0 and a fixed seed, as in locuslab/tofu ``config/finetune.yaml`` + ``finetune.py``.
+clipping at 1.0 and a fixed seed, as in locuslab/tofu ``config/finetune.yaml`` + ``finetune.py``;
+micro-batches are grouped by length (``packager.batching``), which cuts padding, not the data seen.
 The model is either a pretrained base or a small Llama trained from scratch with a BPE tokenizer
 learnt from the training text. Output: ``save_pretrained`` safetensors + tokenizer +
 ``finetune.json`` (config, data hash, losses, timings), written atomically.
@@ -26,10 +27,11 @@ from guards.base_model import load_base_model, resolve_device, resolve_dtype
 from guards.config import BaseModelRef
 from guards.errors import BundleError
 from guards.prompt_format import PromptFormat
+from packager.batching import length_grouped_batches
 from packager.finetune_data import TrainingData, collate, encode_pair
 
 # Bump when a change here changes what a given config trains, so cached models are rebuilt.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: micro-batches grouped by length
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ def _train(model, tokenizer, examples, cfg: TrainConfig, device: str, dtype: tor
     schedule = get_linear_schedule_with_warmup(optimizer, warmup, total)
     autocast = device.startswith("cuda") and dtype != torch.float32
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    order = torch.Generator().manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    lengths = [len(ids) for ids, _ in examples]
     epoch_losses: list[float] = []
     tokens = step = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -199,13 +202,13 @@ def _train(model, tokenizer, examples, cfg: TrainConfig, device: str, dtype: tor
     with Progress(*columns, disable=not progress, transient=True) as bar:
         task = bar.add_task("fine-tuning", total=total, loss="-")
         for epoch in range(cfg.epochs):
-            perm = torch.randperm(len(examples), generator=order).tolist()
+            micro_batches = length_grouped_batches(lengths, micro, rng)
             loss_sum = count_sum = 0.0
             for s in range(steps_per_epoch):
-                chunk = [examples[i] for i in perm[s * micro * accumulate:(s + 1) * micro * accumulate]]
-                n_labels = sum(sum(1 for lab in labs if lab != -100) for _, labs in chunk) or 1
-                for m in range(0, len(chunk), micro):
-                    batch = {k: v.to(device) for k, v in collate(chunk[m:m + micro], pad_id).items()}
+                chunk = [[examples[i] for i in idx] for idx in micro_batches[s * accumulate:(s + 1) * accumulate]]
+                n_labels = sum(sum(1 for lab in labs if lab != -100) for part in chunk for _, labs in part) or 1
+                for part in chunk:
+                    batch = {k: v.to(device) for k, v in collate(part, pad_id).items()}
                     with torch.autocast(device_type="cuda", dtype=dtype, enabled=autocast):
                         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                     loss_total = torch.nn.functional.cross_entropy(

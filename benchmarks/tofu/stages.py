@@ -30,7 +30,7 @@ FORMAT = PromptFormat("phi")
 MINILM_PARAMETERS = 22_700_000  # the build's classifier dominates its CPU time
 # The code each kind of stage runs, part of its cache key (``packager.pipeline.cache``): an edit
 # there re-runs the stage; an edit elsewhere does not.
-FINETUNE_CODE = ("packager.finetune", "packager.finetune_data", "packager.bpe")
+FINETUNE_CODE = ("packager.finetune", "packager.finetune_data", "packager.batching", "packager.bpe")
 EVAL_CODE = ("evaluation", "guards")
 BUILD_CODE = ("packager", "guards", "evaluation")  # the ECO build caches its own stages inside
 

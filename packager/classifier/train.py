@@ -26,6 +26,7 @@ from guards.atomic import atomic_directory
 from guards.classifier import PromptClassifier
 from guards.config import DecisionRule
 from guards.errors import BundleError, ModelSourceError
+from packager.batching import length_grouped_batches
 from packager.classifier.calibration import calibrate
 from packager.classifier.config import ClassifierConfig, check_encoder_layers, saved_dtype
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
@@ -106,22 +107,14 @@ def _freeze_lower_layers(model, trainable_layers: int | None) -> None:
         param.requires_grad = True
 
 
-_BUCKET_BATCHES = 50  # batches per pool sorted by length: the batches stay random, the padding shrinks
-
-
 def _batches(data: Labelled, batch_size: int, rng: random.Random | None):
-    """(texts, labels, per-example weights) batches. With ``rng``: shuffled, then grouped by
-    length within pools of a few dozen batches, the batches in random order (like transformers'
-    ``group_by_length``): random batches pad to their longest prompt, a third of the CPU time."""
-    order = list(range(len(data.texts)))
-    pool = batch_size * _BUCKET_BATCHES  # a whole number of batches, so no batch spans two pools
-    if rng is not None:
-        rng.shuffle(order)
-        pools = (order[i : i + pool] for i in range(0, len(order), pool))
-        order = [j for chunk in pools for j in sorted(chunk, key=lambda j: len(data.texts[j]))]
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    if rng is not None:
-        rng.shuffle(batches)
+    """(texts, labels, per-example weights) batches: in order without ``rng``; with it, shuffled
+    batches of similar length (``length_grouped_batches``)."""
+    if rng is None:
+        batches = [list(range(start, min(start + batch_size, len(data.texts))))
+                   for start in range(0, len(data.texts), batch_size)]
+    else:
+        batches = length_grouped_batches([len(text) for text in data.texts], batch_size, rng)
     for idx in batches:
         yield (
             [data.texts[i] for i in idx],

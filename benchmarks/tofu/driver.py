@@ -8,6 +8,7 @@ results JSON/markdown/plots. ``--jobs`` stages run side by side (``plan`` and ``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -153,7 +154,9 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         rows.append(report.build_row(split, "subject", models["unguarded"], subject.result["seconds"], command))
         ratios = stages[f"reference-{split}"].result["truth_ratios"]
         retain_row = report.build_row(split, "retain", models["retain"], retain.result["seconds"], command)
-        rows.append(retain_row | {"forget_quality": forget_quality(ratios, ratios)})  # the reference against itself
+        itself = forget_quality(ratios, ratios)  # the reference against itself
+        rows.append(retain_row | {"forget_quality": itself, "forget_quality_min": itself, "forget_quality_max": itself,
+                                  "noise_seeds": 1, "ks_statistic": 0.0})
         eco_seconds = report.eco_cost(eco.result["stage_seconds"])
         rows.append(report.build_row(split, "eco", models["guarded"], eco_seconds, command))
         cost["eco"] += eco_seconds
@@ -167,8 +170,11 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         if split == "forget10":
             build_seconds = eco.result["stage_seconds"]
         for method in config.methods:
-            result = stages[f"{method}-{split}"].result
+            stage = stages[f"{method}-{split}"]
+            result = stage.result
+            final = json.loads((stage.path / "report.json").read_text())  # the selected point's full evaluation
             rows.append({"split": split, "method": method, **{k: result[k] for k in report.COLUMNS[:4]},
+                         **report.spread(final),
                          "seconds": round(result["seconds"], 1), "command": command,
                          "selected": result["selected"]["label"], "constraint_met": result["constraint_met"]})
             cost[method] += result["seconds"]

@@ -15,8 +15,23 @@ def build_row(split: str, method: str, summary: dict[str, Any], seconds: float, 
     """One table row from a build's results.json model summary."""
     forget = summary["splits"]["forget"]
     return {"split": split, "method": method, "forget_quality": summary["forget_quality"],
-            "model_utility": summary["model_utility"], "forget_truth_ratio": forget["truth_ratio"],
+            **spread(summary), "model_utility": summary["model_utility"], "forget_truth_ratio": forget["truth_ratio"],
             "forget_rougeL": forget["rougeL"], "seconds": round(seconds, 1), "command": command}
+
+
+def spread(summary: dict[str, Any]) -> dict[str, Any]:
+    """A model's forget quality over noise seeds beside its median (issue 20): the range and the
+    median KS statistic, from an evaluation summary's ``forget_quality_over_seeds``."""
+    seeds = summary.get("forget_quality_over_seeds") or {}
+    return {"forget_quality_min": seeds.get("min"), "forget_quality_max": seeds.get("max"),
+            "noise_seeds": len(seeds.get("seeds", ())), "ks_statistic": seeds.get("ks_statistic_median")}
+
+
+def _quality_cells(row: dict[str, Any]) -> list[str]:
+    """The median with its range over noise seeds (one value where one seed says all), and KS D."""
+    median, low, high = row["forget_quality"], row.get("forget_quality_min"), row.get("forget_quality_max")
+    quality = _fmt(median) if low is None or low == high else f"{_fmt(median)} ({_fmt(low)} to {_fmt(high)})"
+    return [quality, _fmt(row.get("ks_statistic"))]
 
 
 def eco_cost(stage_seconds: dict[str, float]) -> float:
@@ -66,11 +81,15 @@ def markdown(data: dict[str, Any]) -> str:
              f"epochs on TOFU full ({data['subject']['pairs']} QA). Stage times add up to "
              f"{data['stage_seconds_total']:.0f} s (one core each; cached stages count with the time they took when "
              f"run); this invocation took {data['invocation_seconds']:.0f} s.", "",
-             "| split | method | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
+             "| split | method | forget_quality (median, min to max over noise seeds) | KS D | "
+             + " | ".join(COLUMNS[1:]) + " |", "|" + "---|" * (len(COLUMNS) + 3)]
     for row in data["rows"]:
-        cells = [_fmt(row[c]) for c in COLUMNS[:-1]] + [f"{row['seconds']:.1f}"]
+        cells = _quality_cells(row) + [_fmt(row[c]) for c in COLUMNS[1:-1]] + [f"{row['seconds']:.1f}"]
         lines.append(f"| {row['split']} | {row['method']} | " + " | ".join(cells) + " |")
-    lines += ["", "`seconds`: unlearning cost. subject/retain: fine-tuning time (retain = retraining); "
+    lines += ["", "forget_quality: the KS test's p-value against the retain model's truth ratios; for ECO the "
+              "median over the noise seeds of the guard's corruption (`--fq-seeds`), with the range, the other "
+              "models having no noise. KS D: the test's statistic (median over seeds).", "",
+              "`seconds`: unlearning cost. subject/retain: fine-tuning time (retain = retraining); "
               "eco: classifier + calibration + sigma + bundle stages; graddiff/npo: training time of the selected "
               "sweep point (the whole sweep is under `baselines`). Every row was produced by the command above.", "",
               "## Targets (ECO)", "", "| split | target | value | met |", "|---|---|---|---|"]

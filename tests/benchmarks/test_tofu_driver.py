@@ -91,6 +91,22 @@ def test_targets_report_what_is_met_and_missed():
     assert not found[("forget10", "forget quality > graddiff's")] and found[("forget10", "forget quality > npo's")]
 
 
+def test_rows_give_forget_quality_over_noise_seeds_with_its_range_and_ks_statistic():
+    over = {"median": 0.5, "min": 0.21, "max": 0.93, "ks_statistic_median": 0.0612, "seeds": [0, 1, 2, 3, 4]}
+    summary = {"forget_quality": 0.5, "forget_quality_over_seeds": over, "model_utility": 0.8,
+               "splits": {"forget": {"truth_ratio": 0.6, "rougeL": 0.2}}}
+    eco = report.build_row("forget10", "eco", summary, 12.0, "cmd")
+    assert (eco["forget_quality_min"], eco["forget_quality_max"], eco["noise_seeds"]) == (0.21, 0.93, 5)
+    one_seed = report.build_row("forget10", "subject", summary | {"forget_quality": 1e-7, "forget_quality_over_seeds": {
+        "median": 1e-7, "min": 1e-7, "max": 1e-7, "ks_statistic_median": 0.4, "seeds": [None]}}, 1.0, "cmd")
+    data = {"quick": False, "command": "cmd", "subject": {"parameters": 1000, "pairs": 10}, "config": {"epochs": 1},
+            "stage_seconds_total": 1.0, "invocation_seconds": 1.0, "rows": [eco, one_seed], "targets": [],
+            "guard": {}, "unlearning_cost": {}, "forget10_build_seconds": {}, "stages": {}}
+    table = report.markdown(data)
+    assert "| forget10 | eco | 0.500 (0.210 to 0.930) | 0.061 | 0.800 |" in table
+    assert "| forget10 | subject | 1e-07 | 0.400 | 0.800 |" in table  # one seed: no range
+
+
 def test_models_learn_general_knowledge_unless_told_not_to():
     assert parse_args([]).general and not parse_args(["--no-general"]).general
     assert parse_args(["--fq-seeds", "7", "--search-seeds", "2", "--surrogate", "truth_ratio"]).fq_seeds == 7

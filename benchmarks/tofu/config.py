@@ -22,12 +22,12 @@ class BenchConfig:
     splits: tuple[str, ...] = SPLITS
     quick: bool = False  # the quick subset of TOFU (docs: data.py) and tiny sizes
     # subject and retain models: from-scratch Llama trained with `eco-pack finetune`'s API
-    hidden: int = 128
+    hidden: int = 256  # 4.46M parameters: issue 20's subject size, which memorises TOFU in 12 epochs
     layers: int = 4
-    heads: int = 2
-    intermediate: int = 384
+    heads: int = 4
+    intermediate: int = 768
     vocab: int = 4096
-    epochs: int = 10
+    epochs: int = 12
     lr: float = 3e-3
     batch_size: int = 16
     seed: int = 0
@@ -48,8 +48,9 @@ class BenchConfig:
     fpr_target: float | None = 0.01  # the classifier's false-positive bound; None = off (the quick set is too small)
     classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
     max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
-    # forget quality of each built guard re-measured at these sigmas (empty: no sweep)
-    sweep_sigmas: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0)
+    # forget quality of each built guard re-measured at these sigmas, e.g. 0.5,1,2,4,10,20 (empty: no sweep,
+    # the default, as the sweep and its search reruns would take the run past 2 hours at this size)
+    sweep_sigmas: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.splits if s not in SPLITS]

@@ -82,7 +82,7 @@ def test_a_dependency_listed_after_its_dependant_is_refused(tmp_path):
 
 
 def test_plan_puts_every_stage_after_what_it_reads():
-    tasks = plan(BenchConfig())
+    tasks = plan(BenchConfig(sweep_sigmas=(1.0, 10.0)))
     position = {t.name: i for i, t in enumerate(tasks)}
     assert all(position[d] < position[t.name] for t in tasks for d in t.deps)
     finetunes = {"finetune-full", "finetune-retain90", "finetune-retain95", "finetune-retain99"}

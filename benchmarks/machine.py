@@ -12,8 +12,8 @@ import torch
 
 def describe() -> str:
     """"AMD EPYC, AVX2, 2 cores, load 0.4": the CPU's model name, the vector instructions torch uses
-    on it, the cores this process sees, and the 1-minute load average when asked (other work on the
-    machine moves its timings by several times)."""
+    on it, the cores this process sees, and the 1-minute load average at this call (other work on
+    the machine moves its timings by several times)."""
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
     name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")

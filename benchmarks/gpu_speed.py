@@ -10,7 +10,7 @@ Steps run in order of importance (the issue's targets first) and no step starts 
 ``--budget-s`` is spent; JSON and markdown are rewritten after every step, so a run cut short
 still leaves its figures. ``--smoke`` runs the same steps with tiny shapes on CPU.
 
-    bash benchmarks/gpu_speed.sh --out "$OUT/gpu_speed.json"     # GPU machine, one call, < 5 min
+    bash benchmarks/gpu_speed.sh --out "$OUT/gpu_speed.json"     # GPU machine, one call, < 7 min
     python -m benchmarks.gpu_speed --smoke --no-serving           # CPU, tiny shapes, seconds
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.gpu_speed_bench import Bench, Plan
-from benchmarks.gpu_speed_report import targets, write
+from benchmarks.gpu_speed_report import corruption_shares, targets, write
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LLAMA_7B = dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
@@ -47,7 +47,7 @@ ROBERTA_BASE = ("roberta", dict(vocab_size=50265, hidden_size=768, num_hidden_la
 GPU_PLAN = Plan({"llama-2-7b": LLAMA_7B, "smollm2-135m": SMOLLM2_135M},
                 {"minilm-l6": MINILM_L6, "roberta-base": ROBERTA_BASE}, "smollm2-135m",
                 batches=(1, 8, 32), lengths=(64, 512), new_tokens=128, target_batch=8, classifier_batches=(1, 32),
-                concurrency=(1, 8, 32), target_concurrency=8, serving_max_tokens=64, serving_rounds=2, repeats=3,
+                concurrency=(1, 8), target_concurrency=8, serving_max_tokens=64, serving_rounds=3, repeats=5,
                 words=4000, min_step_s=10.0, serving_min_s=90.0, mode="gpu")
 _TINY = dict(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=512,
              max_position_embeddings=256)
@@ -105,6 +105,7 @@ def _summarise(bench: Bench) -> None:
     points = [p for s in results["subjects"].values() for p in s["generate"]]
     results["flagged_changed_output"] = any(p["flagged_changed_output"] for p in points) if points else None
     results["targets"] = targets(results, bench.plan)
+    results["corruption_share_of_generate"] = corruption_shares(results, bench.plan)
     results["elapsed_s"] = time.monotonic() - bench.started
 
 

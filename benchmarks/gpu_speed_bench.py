@@ -207,7 +207,7 @@ class Bench:
 
     # -- steps -------------------------------------------------------------------------------
     def generate_point(self, name: str, batch: int, length: int) -> None:
-        """GuardedModel.generate, all rows flagged against none; calls alternate so drift hits both."""
+        """GuardedModel.generate, all rows flagged against none; calls alternate (ABBA) so drift hits both."""
         guard = self.guard(name)
         texts = prompts(self.words, batch, length, seed=1000 * batch + length)
 
@@ -222,9 +222,9 @@ class Bench:
             self.results["skipped"].append(f"generate {name} b{batch} L{length}: budget left < one pair")
             return
         times: dict[str, list[float]] = {"unflagged": [], "flagged": []}
-        for _ in range(repeats):
-            times["unflagged"].append(self.timed(lambda: run(False)))
-            times["flagged"].append(self.timed(lambda: run(True)))
+        for index in range(repeats):  # the order flips every repeat, so a second-call advantage hits both
+            for flagged in (False, True) if index % 2 == 0 else (True, False):
+                times["flagged" if flagged else "unflagged"].append(self.timed(partial(run, flagged)))
         plain, corrupted = outputs[False], outputs[True]
         changed = sum(a != b for a, b in zip(plain.token_ids, corrupted.token_ids, strict=True))
         self.results["subjects"][name]["generate"].append({
@@ -277,7 +277,7 @@ class Bench:
             times = [self.timed(partial(clf, queries)) for _ in range(5 * self.plan.repeats)]
             record["latency"].append({"batch": batch, "per_call_ms": stats([1000 * t for t in times]),
                                       "per_request_ms": stats([1000 * t / batch for t in times])})
-        request = _point(self.results, next(iter(self.plan.subjects)), 1, length)
+        request = generate_record(self.results, next(iter(self.plan.subjects)), 1, length)
         one = record["latency"][0]["per_request_ms"]["median"] / 1000
         record["request"] = None if request is None else f"batch 1, {length} prompt + {self.plan.new_tokens} new tokens"
         record["share_of_request_b1"] = None if request is None else one / request["unflagged_s"]["median"]
@@ -337,9 +337,10 @@ class Bench:
             rounds = {v: {c: [] for c in plan.concurrency} for v in servers}
             for index in range(plan.serving_rounds):
                 started = time.perf_counter()
+                order = list(servers.items()) if index % 2 == 0 else list(servers.items())[::-1]
                 for c in plan.concurrency:
-                    for variant, (_, url, _) in servers.items():  # variants alternate: drift hits both
-                        rounds[variant][c].append(load_round(serving_load._request, url, texts, max(4, 2 * c), c,
+                    for variant, (_, url, _) in order:  # variants alternate, first one flips each round
+                        rounds[variant][c].append(load_round(serving_load._request, url, texts, max(8, 2 * c), c,
                                                              plan.serving_max_tokens))
                 if index + 1 < plan.serving_rounds and self.left() < time.perf_counter() - started:
                     self.results["skipped"].append(f"serving rounds {index + 2}-{plan.serving_rounds}: budget")
@@ -382,6 +383,6 @@ def _version(package: str) -> str | None:
     return None
 
 
-def _point(results: dict, subject: str, batch: int, length: int) -> dict | None:
+def generate_record(results: dict, subject: str, batch: int, length: int) -> dict | None:
     points = results["subjects"].get(subject, {}).get("generate", [])
     return next((p for p in points if p["batch"] == batch and p["prompt_tokens"] == length), None)

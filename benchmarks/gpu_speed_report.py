@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.gpu_speed_bench import Plan
+from benchmarks.gpu_speed_bench import Plan, generate_record
 
 TARGETS = {
     "generate_ratio": "flagged/unflagged generate median <= 1.01 at the target batch",
@@ -32,6 +32,22 @@ def targets(results: dict, plan: Plan) -> dict:
     return {key: {"target": TARGETS[key], "value": value,
                   "met": None if value is None else (value <= limit if op == "<=" else value >= limit)}
             for key, value in values.items() for limit, op in [limits[key]]}
+
+
+def corruption_shares(results: dict, plan: Plan) -> dict[str, float]:
+    """The guard's added work per request at the target batch: corruption time / unflagged generate time.
+
+    End-to-end generate timings vary by several percent between calls (decoding is launch-bound), so
+    they cannot resolve a 1% overhead; the corruption step, timed alone, can. Keyed by prompt tokens.
+    """
+    subject = next(iter(plan.subjects))
+    record = results["subjects"].get(subject, {})
+    shares = {}
+    for p in record.get("prefill", []):
+        point = generate_record(results, subject, p["batch"], p["prompt_tokens"])
+        if p["batch"] == plan.target_batch and point is not None:
+            shares[str(p["prompt_tokens"])] = p["corruption_s"] / point["unflagged_s"]["median"]
+    return shares
 
 
 def _fmt(s: dict | None, scale: float = 1.0) -> str:
@@ -87,6 +103,10 @@ def markdown(r: dict) -> str:
     lines += ["", "## Targets", "", "| target | value | met |", "|---|---|---|"]
     verdict = {True: "met", False: "NOT met", None: "not measured"}
     lines += [f"| {t['target']} | {_num(t['value'])} | {verdict[t['met']]} |" for t in r["targets"].values()]
+    shares = r.get("corruption_share_of_generate") or {}
+    lines += ["", "The guard's added work at the target batch (corruption step / unflagged generate, which "
+              "end-to-end timings cannot resolve at 1%): "
+              + (", ".join(f"{n} prompt tokens {v:.2e}" for n, v in shares.items()) or "not measured")]
     lines += ["", f"flagged outputs differ from unflagged ones: {r['flagged_changed_output']}",
               f"- skipped: {r['skipped'] or 'none'}", f"- errors: {r['errors'] or 'none'}",
               f"- elapsed: {r.get('elapsed_s', 0):.0f} s", ""]

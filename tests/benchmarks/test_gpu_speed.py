@@ -44,7 +44,14 @@ def test_smoke_run_measures_every_step(tmp_path, monkeypatch):
     assert "CUDA" in memory["reason"] and memory["guarded_rows_flagged"] == plan.target_batch
     assert saved["serving"] == {"skipped": "bentoml not installed"}
     assert saved["targets"]["generate_ratio"]["value"] > 0 and saved["targets"]["serving_ratio"]["met"] is None
+    # the guard's added work per request: the corruption step timed alone over the same-shape generate
+    subject = saved["subjects"][next(iter(plan.subjects))]
+    prefill = next(p for p in subject["prefill"] if p["batch"] == plan.target_batch)
+    point = next(p for p in subject["generate"] if p["batch"] == plan.target_batch)
+    assert saved["corruption_share_of_generate"] == {
+        "16": pytest.approx(prefill["corruption_s"] / point["unflagged_s"]["median"])}
     page = out.with_suffix(".md").read_text()
+    assert "added work at the target batch" in page
     assert "## Targets" in page and "bentoml not installed" in page and saved["command"] in page
 
 

@@ -41,10 +41,10 @@ class BenchConfig:
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
     surrogate: str = "truth_ratio"  # the build's sigma target (packager.sigma.config.SURROGATES)
-    optimiser: str = "monotone"  # the build's sigma search (packager.sigma.OPTIMISERS)
+    optimiser: str = "valley"  # the build's sigma search (packager.sigma.OPTIMISERS)
     fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)
     search_seeds: int = 3  # each surrogate's sigma search is rerun from this many seeds in the sweep
-    search_optimisers: tuple[str, ...] = ("bracket", "monotone")  # ... with each of these searches
+    search_optimisers: tuple[str, ...] = ("monotone", "valley")  # ... with each of these searches
     fpr_target: float | None = 0.01  # the classifier's false-positive bound; None = off (the quick set is too small)
     classifier_epochs: int | None = 2  # MiniLM epochs: ~5 min each on forget10 at 2 cores
     max_new_tokens: int = 200  # TOFU's generation budget for ROUGE
@@ -82,7 +82,7 @@ class BenchConfig:
         return replace(cls(
             quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
             unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, fq_seeds=2, search_seeds=1,
-            search_optimisers=("monotone",),
+            search_optimisers=("valley",),
             classifier_epochs=1, fpr_target=None,
             max_new_tokens=32, sweep_sigmas=(1.0, 10.0),
         ), **overrides)

@@ -89,10 +89,10 @@ class BuildConfig:
     selection: str | None = setting(
         None, "Which tokens are corrupted (default: all for a text corpus, all_but_last otherwise).",
         choices=("all_but_last", "all", "entity_spans"))
-    optimizer: str = setting("monotone", "Sigma search: monotone (a monotone fit over a grid, steady on a noisy "
-                             "objective), bracket (sign-change bracket, fewer evaluations) or zeroth_order (the "
-                             "paper's).",
-                             choices=("bracket", "monotone", "zeroth_order"))
+    optimizer: str = setting("valley", "Sigma search: valley (a unimodal fit of the distance over a grid: its "
+                             "floor), monotone (a monotone fit of the signed distance: its zero), bracket "
+                             "(sign-change bracket, fewer evaluations) or zeroth_order (the paper's).",
+                             choices=("bracket", "monotone", "valley", "zeroth_order"))
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     surrogate: str = setting(

@@ -1,6 +1,6 @@
 """Tuning sigma (the corruption strength) by bracketing, monotone-fit or zeroth-order search (docs/sigma.md)."""
 
-from packager.sigma.config import BracketConfig, MonotoneConfig, SigmaConfig, ZerothOrderConfig
+from packager.sigma.config import BracketConfig, GridConfig, SigmaConfig, ZerothOrderConfig
 from packager.sigma.objective import (
     ChanceObjective,
     SigmaObjective,
@@ -17,7 +17,7 @@ __all__ = [
     "BracketConfig",
     "ChanceObjective",
     "Measure",
-    "MonotoneConfig",
+    "GridConfig",
     "SigmaConfig",
     "SigmaObjective",
     "SigmaResult",

@@ -69,12 +69,14 @@ class BracketConfig:
 
 
 @dataclass(frozen=True)
-class MonotoneConfig:
-    """A log-spaced grid, a monotone fit of the signed distance, and its zero crossing.
+class GridConfig:
+    """A log-spaced grid search: ``monotone`` (a monotone fit of the signed distance and its zero
+    crossing) and ``valley`` (a unimodal fit of the distance and its floor) each have one.
 
     ``points`` sigmas from ``low`` to ``high`` (log-spaced) are evaluated once each. While the fit
-    does not cross zero the grid extends one ``expand`` factor towards the end nearer zero, at most
-    ``max_expansions`` times. Then ``refine`` evaluations at the fitted crossing, each refitted.
+    has no estimate inside the grid (no crossing; a floor at an end), the grid extends one
+    ``expand`` factor that way, at most ``max_expansions`` times. Then ``refine`` steps near the
+    estimate, each refitted.
     """
 
     low: float = 0.1
@@ -85,7 +87,7 @@ class MonotoneConfig:
     refine: int = 2
 
     def __post_init__(self) -> None:
-        _check_range("monotone", self.low, self.high, self.expand)
+        _check_range("grid", self.low, self.high, self.expand)
         if self.points < 3:
             raise ValueError(f"`monotone.points` must be >= 3, not {self.points}")
         if self.max_expansions < 0 or self.refine < 0:
@@ -96,7 +98,7 @@ class MonotoneConfig:
 class SigmaConfig:
     """A sigma search.
 
-    ``optimiser``: a name in ``OPTIMISERS`` (``monotone``, ``bracket`` or ``zeroth_order``).
+    ``optimiser``: a name in ``OPTIMISERS`` (``valley``, ``monotone``, ``bracket`` or ``zeroth_order``).
     ``distance``: ``ks`` (KS statistic between the per-question distributions) or
     ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
     evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
@@ -105,7 +107,7 @@ class SigmaConfig:
     questions (``objective.py``).
     """
 
-    optimiser: str = "monotone"
+    optimiser: str = "valley"
     distance: str = "ks"
     seeds: int = 1
     seed: int = 0
@@ -115,7 +117,8 @@ class SigmaConfig:
     score_eos: bool = True
     zeroth_order: ZerothOrderConfig = field(default_factory=ZerothOrderConfig)
     bracket: BracketConfig = field(default_factory=BracketConfig)
-    monotone: MonotoneConfig = field(default_factory=MonotoneConfig)
+    monotone: GridConfig = field(default_factory=GridConfig)
+    valley: GridConfig = field(default_factory=lambda: GridConfig(refine=3))
     progress: bool = True
 
     def __post_init__(self) -> None:

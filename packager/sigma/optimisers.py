@@ -157,3 +157,76 @@ def monotone(objective: Recorder, config: SigmaConfig) -> float:
         return objective.choose(crossing)
     # the sign changes where the two distributions differ in both tails, each by as much: no match
     return objective.choose(min(objective.points, key=lambda p: (p.objective, p.evaluations)).sigma)
+
+
+def _valley_fit(points: dict[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log sigmas (sorted), their distances and the least-squares unimodal fit: falling, then rising
+    (two isotonic fits split where their summed error is least). Non-finite evaluations are left out."""
+    kept = sorted(s for s, v in points.items() if math.isfinite(v))
+    if not kept:
+        raise GuardConfigError(f"the sigma objective gave no finite value at sigma {', '.join(map(str, points))}")
+    values = np.array([points[s] for s in kept])
+
+    def split(k: int) -> np.ndarray:
+        parts = [isotonic_regression(part, increasing=up).x for part, up in ((values[:k], False), (values[k:], True))
+                 if part.size]
+        return np.concatenate(parts)
+
+    fits = [split(k) for k in range(len(values) + 1)]
+    return np.log(kept), values, min(fits, key=lambda fit: float(np.sum((fit - values) ** 2)))
+
+
+@OPTIMISERS.register("valley")
+def valley(objective: Recorder, config: SigmaConfig) -> float:
+    """Fit a valley (falling, then rising) to the distance over a log-spaced grid; choose its floor.
+
+    The surrogate's distance is itself what a sigma should make small: the KS statistic between the
+    guarded forget values and a reference of questions the subject never saw. ``monotone`` aims at
+    the zero of its signed form instead, which marks a match only when the two distributions differ
+    in location alone. Where the guarded values also spread differently, the sign flips from one tail
+    to the other (and from one noise seed to the next) well before the distance is smallest.
+
+    Every evaluation is one noisy draw, so the search fits a unimodal curve to all of them
+    (``_valley_fit``) rather than trusting the smallest single draw. The floor is every evaluated
+    sigma whose fitted distance lies within the draws' scatter about the fit of the lowest; the
+    estimate is its middle, on log sigma. While the floor touches an end of the grid, the grid
+    extends one ``expand`` factor that way (at most ``max_expansions`` times). Each ``refine`` step
+    evaluates at the estimate, or, if the estimate is already evaluated, halfway (on log sigma) to
+    its neighbours on both sides, and refits. The chosen sigma (``Recorder.choose``) is the signed
+    distance's fitted crossing (as ``monotone`` finds it, from the same evaluations) if it lies on
+    the floor, else the estimate.
+    """
+    va = config.valley
+    distances = {float(s): objective(float(s)) for s in np.geomspace(va.low, va.high, va.points)}
+
+    def estimate() -> tuple[np.ndarray, int, int, float]:
+        logs, values, fit = _valley_fit(distances)
+        noise = float(np.sqrt(np.mean((values - fit) ** 2)))  # the draws' scatter about the fit
+        floor = np.flatnonzero(fit <= fit.min() + noise + 1e-12)  # points the fit cannot tell from the floor
+        return logs, int(floor[0]), int(floor[-1]), float((logs[floor[0]] + logs[floor[-1]]) / 2)
+
+    logs, lo, hi, root = estimate()
+    for _ in range(va.max_expansions):
+        if 0 < lo and hi < len(logs) - 1:
+            break
+        step = math.log(va.expand) * (1 if hi == len(logs) - 1 else -1)  # a floor over the whole grid goes up
+        edge = float(logs[-1] if step > 0 else logs[0])
+        for sigma in np.exp(edge + step * np.linspace(0.5, 1.0, 2)):
+            distances[float(sigma)] = objective(float(sigma))
+        logs, lo, hi, root = estimate()
+    for _ in range(va.refine):
+        index = int(np.argmin(np.abs(logs - root)))
+        if abs(logs[index] - root) > 1e-9:
+            targets = [root]
+        else:  # the estimate is an evaluated point: narrow in on both sides of it
+            targets = [(logs[index] + logs[j]) / 2 for j in (index - 1, index + 1) if 0 <= j < len(logs)]
+        for target in targets:
+            distances[math.exp(target)] = objective(math.exp(target))
+        logs, lo, hi, root = estimate()
+    # where the fit cannot tell the signed crossing from the floor, the crossing is the steadier choice:
+    # its sign pools every draw, while a floor flat within the noise sets the estimate loose along it
+    signed_logs, signed_fit = _monotone_fit({s: objective.signed(s) for s in distances})
+    crossing = _crossing(signed_logs, signed_fit)
+    if crossing is not None and logs[lo] <= crossing <= logs[hi]:
+        return objective.choose(math.exp(crossing))
+    return objective.choose(math.exp(root))

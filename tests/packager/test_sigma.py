@@ -15,8 +15,8 @@ from guards.guarded_model import GuardedModel
 from packager.sigma import (
     OPTIMISERS,
     BracketConfig,
+    GridConfig,
     Measure,
-    MonotoneConfig,
     SigmaConfig,
     ZerothOrderConfig,
     run_search,
@@ -139,7 +139,7 @@ def test_ks_reject_distance_is_where_the_two_sample_test_reaches_five_percent():
 
 @pytest.mark.parametrize("root", [2000.0, 0.004])
 def test_monotone_extends_its_grid_towards_a_root_outside_it(root):
-    config = SigmaConfig(optimiser="monotone", progress=False, monotone=MonotoneConfig(0.1, 100.0, points=4))
+    config = SigmaConfig(optimiser="monotone", progress=False, monotone=GridConfig(0.1, 100.0, points=4))
     result = run_search(Synthetic(root=root, noise=0.0, ripple=0.0), config)
     assert abs(math.log(result.sigma / root)) < 0.25
     assert (max if root > 100 else min)(p.sigma for p in result.trace[4:6]) == pytest.approx(
@@ -149,7 +149,7 @@ def test_monotone_extends_its_grid_towards_a_root_outside_it(root):
 
 def test_monotone_without_a_crossing_in_reach_chooses_the_end_nearest_zero():
     config = SigmaConfig(optimiser="monotone", progress=False,
-                         monotone=MonotoneConfig(1.0, 10.0, points=3, max_expansions=1))  # fmt: skip
+                         monotone=GridConfig(1.0, 10.0, points=3, max_expansions=1))  # fmt: skip
     result = run_search(Synthetic(root=1e5, noise=0.0, ripple=0.0), config)
     assert result.evaluations == 3 + 2 and result.sigma == pytest.approx(100.0)
 
@@ -339,3 +339,47 @@ def test_a_text_corpus_regenerates_only_flagged_forget_passages_per_evaluation(t
     assert counts["hot"] == 2 * result.evaluations * 2
     assert result.model_evaluations == result.evaluations * 2
     assert all(0.0 <= p.objective <= 1.0 for p in result.trace)  # a KS distance
+
+
+def test_valley_chooses_the_smallest_distance_where_the_signed_crossing_misleads():
+    config = SigmaConfig(optimiser="valley", progress=False)
+    for reject_distance in (0.2, 0.5):  # the KS bound plays no part: the distance itself is minimised
+        result = run_search(WiderAtEverySigma(reject_distance), config)
+        assert abs(math.log(result.sigma / 40.0)) < 0.3  # the crossing, near 3.95, is not a match
+    grid = [p.sigma for p in result.trace[:7]]
+    assert grid == pytest.approx(list(np.geomspace(0.1, 100.0, 7)))
+
+
+def test_valley_pools_noisy_draws_across_search_seeds():
+    # distance |signed|: smallest at the root, sigma 5, and rising only slowly past it; noise of a KS
+    # statistic averaged over a few noise seeds. (At 0.1 per draw the floor's fit spreads over a decade:
+    # a flat valley needs noise seeds, where the signed crossing of `monotone` does not.)
+    sigmas = [run_search(FlatPastRoot(noise=0.03, seed=s), SigmaConfig(optimiser="valley", progress=False)).sigma
+              for s in range(20)]  # fmt: skip
+    assert max(sigmas) / min(sigmas) < 2 and abs(math.log(float(np.median(sigmas)) / 5.0)) < 0.2
+    noiseless = run_search(FlatPastRoot(noise=0.0), SigmaConfig(optimiser="valley", progress=False))
+    assert abs(math.log(noiseless.sigma / 5.0)) < 0.3
+
+
+@pytest.mark.parametrize("floor", [2000.0, 0.004])
+def test_valley_extends_its_grid_towards_a_floor_outside_it(floor):
+    def distance(sigma: float) -> Measure:
+        value = abs(math.log(sigma / floor)) / 10
+        return Measure(value, value)
+
+    distance.model_calls = 0
+    config = SigmaConfig(optimiser="valley", progress=False, valley=GridConfig(0.1, 100.0, points=4))
+    result = run_search(distance, config)
+    assert abs(math.log(result.sigma / floor)) < 0.5
+    assert (max if floor > 100 else min)(p.sigma for p in result.trace[4:6]) == pytest.approx(
+        1000.0 if floor > 100 else 0.01
+    )
+
+
+def test_valley_leaves_out_evaluations_that_carry_no_distance():
+    def gaps(sigma: float) -> Measure:  # fails below sigma 1, smallest at 20
+        value = math.nan if sigma < 1 else abs(math.log(sigma / 20.0))
+        return Measure(value, value)
+
+    gaps.model_calls = 0
+    assert abs(math.log(run_search(gaps, SigmaConfig(optimiser="valley", progress=False)).sigma / 20.0)) < 0.3

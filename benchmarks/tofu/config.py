@@ -41,7 +41,7 @@ class BenchConfig:
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
     surrogate: str = "truth_ratio"  # the build's sigma target (packager.sigma.config.SURROGATES)
-    optimiser: str = "valley"  # the build's sigma search (packager.sigma.OPTIMISERS)
+    optimiser: str = "monotone"  # the build's sigma search (packager.sigma.OPTIMISERS)
     fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)
     search_seeds: int = 3  # each surrogate's sigma search is rerun from this many seeds in the sweep
     search_optimisers: tuple[str, ...] = ("monotone", "valley")  # ... with each of these searches
@@ -82,7 +82,7 @@ class BenchConfig:
         return replace(cls(
             quick=True, splits=("forget01",), hidden=64, layers=2, heads=2, intermediate=128, vocab=1024, epochs=3,
             unlearn_lrs=(1e-3,), unlearn_epochs=(1, 2), noise_seeds=1, fq_seeds=2, search_seeds=1,
-            search_optimisers=("valley",),
+            search_optimisers=("monotone",),
             classifier_epochs=1, fpr_target=None,
             max_new_tokens=32, sweep_sigmas=(1.0, 10.0),
         ), **overrides)

@@ -89,8 +89,8 @@ class BuildConfig:
     selection: str | None = setting(
         None, "Which tokens are corrupted (default: all for a text corpus, all_but_last otherwise).",
         choices=("all_but_last", "all", "entity_spans"))
-    optimizer: str = setting("valley", "Sigma search: valley (a unimodal fit of the distance over a grid: its "
-                             "floor), monotone (a monotone fit of the signed distance: its zero), bracket "
+    optimizer: str = setting("monotone", "Sigma search: monotone (a monotone fit of the signed distance over a "
+                             "grid: its zero), valley (a unimodal fit of the distance: its floor), bracket "
                              "(sign-change bracket, fewer evaluations) or zeroth_order (the paper's).",
                              choices=("bracket", "monotone", "valley", "zeroth_order"))
     distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))

@@ -98,7 +98,7 @@ class GridConfig:
 class SigmaConfig:
     """A sigma search.
 
-    ``optimiser``: a name in ``OPTIMISERS`` (``valley``, ``monotone``, ``bracket`` or ``zeroth_order``).
+    ``optimiser``: a name in ``OPTIMISERS`` (``monotone``, ``valley``, ``bracket`` or ``zeroth_order``).
     ``distance``: ``ks`` (KS statistic between the per-question distributions) or
     ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
     evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
@@ -107,7 +107,7 @@ class SigmaConfig:
     questions (``objective.py``).
     """
 
-    optimiser: str = "valley"
+    optimiser: str = "monotone"
     distance: str = "ks"
     seeds: int = 1
     seed: int = 0

@@ -180,8 +180,8 @@ def _common(name: str, version: str, base_model: str, forget_set: str, guard: Ma
         corruption=guard["corruption"],
         selection=guard["selection"]["method"],
         decision=guard["decision"],
-        classifier={k: classifier.get(k) for k in ("backbone", "encoder_layers", "forget_facts", "profile", "entities",
-                                                   "forget_prompts", "forget_runs")},
+        classifier={k: classifier.get(k) for k in ("backbone", "encoder_layers", "backbone_layers", "forget_facts",
+                                                   "profile", "entities", "forget_prompts", "forget_runs")},
         classifier_rows=[(k, readable(v)) for k, v in classifier["report"].items()],
         probe_rows=[(family, rate_text(probe["recall"][family]), rate_text(probe["fpr"][family]))
                     for family in probe["recall"]]

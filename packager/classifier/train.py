@@ -49,6 +49,7 @@ class TrainedClassifier:
     forget_facts: int | None  # exact facts saved beside the model; None with fact_matching off
     forget_entities: int | None  # entities matched by name (eco_entities.json); None with entity_matching off
     encoder_layers: int | None  # the encoder layers the saved classifier has (None: its config gives no count)
+    backbone_layers: int | None  # the backbone's own, before any cut (the card says which part was kept)
 
 
 @contextmanager
@@ -87,6 +88,13 @@ def load_backbone(name: str, encoder_layers: int | None = None):
     with _quiet_load_report():
         model = AutoModelForSequenceClassification.from_pretrained(name, config=config)
     return model, tokenizer
+
+
+def _layer_count(backbone: str) -> int | None:
+    """The backbone's encoder layers as published (its config, already read once by ``load_backbone``)."""
+    from transformers import AutoConfig
+
+    return getattr(AutoConfig.from_pretrained(backbone), "num_hidden_layers", None)
 
 
 def _freeze_lower_layers(model, trainable_layers: int | None) -> None:
@@ -271,7 +279,8 @@ def train_classifier(
         raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
     data = split_forget_set(forget_set, config)
     torch.manual_seed(config.seed)  # the new classification head's initial weights, whatever ran before
-    model, tokenizer = load_backbone(config.resolved_backbone(), config.resolved_encoder_layers(forget_set.kind))
+    backbone = config.resolved_backbone()
+    model, tokenizer = load_backbone(backbone, config.resolved_encoder_layers(forget_set.kind))
     started = time.perf_counter()
     epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)
     train_seconds = time.perf_counter() - started
@@ -303,5 +312,5 @@ def train_classifier(
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainedClassifier(
         out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts, n_entities,
-        getattr(model.config, "num_hidden_layers", None),
+        getattr(model.config, "num_hidden_layers", None), _layer_count(backbone),
     )

@@ -98,7 +98,7 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert "one of its 64 forget prompts whole" in card.text  # demo's, all shipped (tests below: held-out ones too)
     shipped_facts = FactMatcher.load(path / "guard" / "classifier").facts  # demo's questions give no dated place
     assert ("exact forget facts" in card.text) == bool(shipped_facts)
-    assert "(its lowest 2 encoder layers)" in card.text  # the tiny backbone's, kept whole as a given backbone is
+    assert "(all 2 of its encoder layers)" in card.text  # the tiny backbone, kept whole as a given backbone is
     assert "probe.json" in checksums and "### Attack report" in card.text and "| multi_turn |" in card.text
     assert set(results["probe"]["recall"]) == set(json.loads((path / "probe.json").read_text())["recall"])
 

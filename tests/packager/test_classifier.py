@@ -596,7 +596,8 @@ def test_a_cut_encoder_keeps_the_backbones_lowest_layers_and_serves_as_saved(tin
 
     config = ClassifierConfig(backbone=str(tiny_classifier_dir), encoder_layers=1, epochs=1, trainable_layers=0,
                               show_progress=False)  # fmt: skip
-    train_classifier(load_forget_set("demo"), config, tmp_path / "cut")
+    trained = train_classifier(load_forget_set("demo"), config, tmp_path / "cut")
+    assert (trained.encoder_layers, trained.backbone_layers) == (1, 2)  # the card names the cut: 1 of 2
     scorer = PromptClassifier(tmp_path / "cut")
     assert scorer.model.config.num_hidden_layers == len(scorer.model.bert.encoder.layer) == 1
     saved = load_file(tmp_path / "cut" / "model.safetensors")

@@ -113,6 +113,7 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
         kind=inputs.data.kind,
         guard=guard,
         classifier={"backbone": inputs.classifier.backbone, "encoder_layers": inputs.classifier.encoder_layers,
+                    "backbone_layers": inputs.classifier.backbone_layers,
                     "forget_facts": len(facts),
                     "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows,
                     "forget_prompts": shipped.prompt_count, "forget_runs": len(shipped.runs)},

@@ -39,6 +39,7 @@ class ClassifierInputs:
 class ClassifierResult(StageResult):
     backbone: str  # as shown on the card
     encoder_layers: int | None  # of the backbone, the lowest kept (None: its config gives no count)
+    backbone_layers: int | None  # the backbone's own count, before the cut
     max_length: int
     epochs_run: int
     best_epoch: int
@@ -65,6 +66,7 @@ def _run(inputs: ClassifierInputs, out: Path, session) -> ClassifierResult:
     return ClassifierResult(
         backbone=inputs.config.backbone or OFFLINE_BACKBONE,
         encoder_layers=trained.encoder_layers,
+        backbone_layers=trained.backbone_layers,
         max_length=inputs.config.max_length,
         epochs_run=trained.epochs_run,
         best_epoch=trained.best_epoch,

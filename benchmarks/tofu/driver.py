@@ -164,7 +164,8 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         guard[split] = {"fpr_retain": classifier["fpr"]["retain"]["rate"],
                         "fpr_general": classifier["fpr"]["general"]["rate"],
                         "ms_per_prompt": classifier["ms_per_prompt"],
-                        "sigma": eco.result["results"]["sigma"]["sigma"]}
+                        "sigma": eco.result["results"]["sigma"]["sigma"],
+                        "search": report.search_summary(eco.result["results"]["sigma"])}
         if config.sweep_sigmas:
             sweeps[split] = stages[f"sweep-{split}"].result
         if split == "forget10":

@@ -99,12 +99,35 @@ def markdown(data: dict[str, Any]) -> str:
               "|---|---|---|---|---|"]
     lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} "
               f"| {_fmt(g.get('sigma'))} |" for s, g in data["guard"].items()]
+    lines += search_markdown(data["guard"])
     lines += sweep_markdown(data.get("sigma_sweep", {}))
     lines += ["", "## Cost", "", f"Total unlearning cost (s): {json.dumps(data['unlearning_cost'])}", "",
               f"forget10 build seconds per stage: {json.dumps(data['forget10_build_seconds'])}", "",
               "Stage timings (s): " + ", ".join(f"{k} {v['seconds']:.0f}{' (cached)' if v['cached'] else ''}"
                                                 for k, v in data["stages"].items()), ""]
     return "\n".join(lines)
+
+
+def search_summary(sigma: dict) -> dict:
+    """The build's sigma search as the results keep it: its optimiser and every evaluation, by sigma."""
+    return {"optimiser": sigma["optimiser"], "noise_seeds": sigma["noise_seeds"], "evaluations": sigma["evaluations"],
+            "trace": [{"sigma": p["sigma"], "distance": p["objective"], "signed": p["signed"]}
+                      for p in sorted(sigma["trace"], key=lambda p: p["sigma"])]}
+
+
+def search_markdown(guard: dict) -> list[str]:
+    """Each build's sigma search: the surrogate's distance (and its signed form) at every sigma it evaluated."""
+    searches = {split: g["search"] for split, g in guard.items() if g.get("search")}
+    if not searches:
+        return []
+    lines = ["", "## Sigma search", "", "Every sigma each build's search evaluated: the surrogate's KS distance "
+             "(signed form in brackets), averaged over its noise seeds.", "",
+             "| split | optimiser | chosen | distance at each sigma |", "|---|---|---|---|"]
+    lines += [f"| {split} | {s['optimiser']} ({s['evaluations']} evaluations x {s['noise_seeds']} seeds) "
+              f"| {_fmt(guard[split]['sigma'])} | "
+              + ", ".join(f"{_fmt(p['sigma'])}: {p['distance']:.3f} ({p['signed']:+.3f})" for p in s["trace"]) + " |"
+              for split, s in searches.items()]
+    return lines
 
 
 def sweep_markdown(sweeps: dict[str, Any]) -> list[str]:

@@ -148,3 +148,17 @@ def test_sweep_section_names_the_chosen_and_the_best_sigma_and_where_each_surrog
     assert report.sweep_markdown({}) == []
     report.plot_sweep(sweeps, tmp_path / "sweep.png", "t")
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_search_section_lists_every_evaluated_sigma_of_each_build():
+    sigma = {"sigma": 9.6, "optimiser": "monotone", "noise_seeds": 3, "evaluations": 3,
+             "trace": [{"sigma": 10.0, "objective": 0.11, "signed": 0.05, "evaluations": 2, "seconds": 1.0},
+                       {"sigma": 1.0, "objective": 0.6, "signed": -0.6, "evaluations": 1, "seconds": 1.0},
+                       {"sigma": 9.6, "objective": 0.1, "signed": -0.01, "evaluations": 3, "seconds": 1.0}]}
+    search = report.search_summary(sigma)
+    assert [p["sigma"] for p in search["trace"]] == [1.0, 9.6, 10.0]  # by sigma, not by the order evaluated
+    lines = report.search_markdown({"forget05": {"sigma": 9.6, "search": search}, "forget01": {"sigma": 2.0}})
+    assert ("| forget05 | monotone (3 evaluations x 3 seeds) | 9.600 | 1.000: 0.600 (-0.600), "
+            "9.600: 0.100 (-0.010), 10.000: 0.110 (+0.050) |") in lines
+    assert not any(line.startswith("| forget01") for line in lines)  # results written before searches were kept
+    assert report.search_markdown({"forget01": {"sigma": 2.0}}) == []

@@ -89,9 +89,9 @@ class GridConfig:
     def __post_init__(self) -> None:
         _check_range("grid", self.low, self.high, self.expand)
         if self.points < 3:
-            raise ValueError(f"`monotone.points` must be >= 3, not {self.points}")
+            raise ValueError(f"`grid.points` must be >= 3, not {self.points}")
         if self.max_expansions < 0 or self.refine < 0:
-            raise ValueError("`monotone.max_expansions` and `monotone.refine` must be >= 0")
+            raise ValueError("`grid.max_expansions` and `grid.refine` must be >= 0")
 
 
 @dataclass(frozen=True)

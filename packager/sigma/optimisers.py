@@ -16,7 +16,7 @@ from scipy.optimize import isotonic_regression
 
 from guards.errors import GuardConfigError
 from guards.registry import Registry
-from packager.sigma.config import SigmaConfig
+from packager.sigma.config import GridConfig, SigmaConfig
 from packager.sigma.trace import Recorder
 
 Optimiser = Callable[[Recorder, SigmaConfig], float]
@@ -87,15 +87,31 @@ def bracket(objective: Recorder, config: SigmaConfig) -> float:
     return math.exp(a if abs(fa) < abs(fb) else b)
 
 
+def _grid(grid: GridConfig) -> list[float]:
+    """The first sigmas of a grid search: ``points`` log-spaced from ``low`` to ``high``."""
+    return [float(s) for s in np.exp(np.linspace(math.log(grid.low), math.log(grid.high), grid.points))]
+
+
+def _extension(logs: np.ndarray, step: float) -> list[float]:
+    """Two sigmas beyond the grid's end in the direction of ``step`` (log sigma): half and the whole of it."""
+    edge = float(logs[-1] if step > 0 else logs[0])
+    return [float(s) for s in np.exp(edge + step * np.linspace(0.5, 1.0, 2))]
+
+
+def _finite(points: dict[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Log sigmas (sorted) and their values, without the non-finite evaluations (``Recorder`` marks a
+    failed one NaN or inf); an error if none is left."""
+    kept = sorted(s for s, v in points.items() if math.isfinite(v))
+    if not kept:
+        raise GuardConfigError(f"the sigma objective gave no finite value at sigma {', '.join(map(str, points))}")
+    return np.log(kept), np.array([points[s] for s in kept])
+
+
 def _monotone_fit(points: dict[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Log sigmas (sorted) and the isotonic fit of their signed distances, increasing or decreasing,
     whichever fits better: the direction is read from the data, as objectives differ in it. A
     non-finite evaluation (``Recorder`` marks it NaN) carries no sign and is left out."""
-    kept = sorted(s for s, v in points.items() if math.isfinite(v))
-    if not kept:
-        raise GuardConfigError(f"the sigma objective gave no finite value at sigma {', '.join(map(str, points))}")
-    logs = np.log(kept)
-    values = np.array([points[s] for s in kept])
+    logs, values = _finite(points)
     fits = [isotonic_regression(values, increasing=up).x for up in (True, False)]
     return logs, min(fits, key=lambda fit: float(np.sum((fit - values) ** 2)))
 
@@ -131,17 +147,15 @@ def monotone(objective: Recorder, config: SigmaConfig) -> float:
     search takes the evaluated sigma with the smallest distance, as ``bracket`` does.
     """
     mo = config.monotone
-    grid = np.exp(np.linspace(math.log(mo.low), math.log(mo.high), mo.points))
-    signed = {float(s): objective.signed(float(s)) for s in grid}
+    signed = {s: objective.signed(s) for s in _grid(mo)}
     logs, fit = _monotone_fit(signed)
     root = _crossing(logs, fit)
     for _ in range(mo.max_expansions):
         if root is not None:
             break
         step = math.log(mo.expand) * (1 if abs(fit[-1]) <= abs(fit[0]) else -1)  # ties go up, as in `bracket`
-        edge = float(logs[-1] if step > 0 else logs[0])
-        for sigma in np.exp(edge + step * np.linspace(0.5, 1.0, 2)):
-            signed[float(sigma)] = objective.signed(float(sigma))
+        for sigma in _extension(logs, step):
+            signed[sigma] = objective.signed(sigma)
         logs, fit = _monotone_fit(signed)
         root = _crossing(logs, fit)
     if root is None:  # no crossing within reach: the end of the fit nearest zero
@@ -162,10 +176,7 @@ def monotone(objective: Recorder, config: SigmaConfig) -> float:
 def _valley_fit(points: dict[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log sigmas (sorted), their distances and the least-squares unimodal fit: falling, then rising
     (two isotonic fits split where their summed error is least). Non-finite evaluations are left out."""
-    kept = sorted(s for s, v in points.items() if math.isfinite(v))
-    if not kept:
-        raise GuardConfigError(f"the sigma objective gave no finite value at sigma {', '.join(map(str, points))}")
-    values = np.array([points[s] for s in kept])
+    logs, values = _finite(points)
 
     def split(k: int) -> np.ndarray:
         parts = [isotonic_regression(part, increasing=up).x for part, up in ((values[:k], False), (values[k:], True))
@@ -173,7 +184,7 @@ def _valley_fit(points: dict[float, float]) -> tuple[np.ndarray, np.ndarray, np.
         return np.concatenate(parts)
 
     fits = [split(k) for k in range(len(values) + 1)]
-    return np.log(kept), values, min(fits, key=lambda fit: float(np.sum((fit - values) ** 2)))
+    return logs, values, min(fits, key=lambda fit: float(np.sum((fit - values) ** 2)))
 
 
 @OPTIMISERS.register("valley")
@@ -197,7 +208,7 @@ def valley(objective: Recorder, config: SigmaConfig) -> float:
     the floor, else the estimate.
     """
     va = config.valley
-    distances = {float(s): objective(float(s)) for s in np.geomspace(va.low, va.high, va.points)}
+    distances = {s: objective(s) for s in _grid(va)}
 
     def estimate() -> tuple[np.ndarray, int, int, float]:
         logs, values, fit = _valley_fit(distances)
@@ -210,9 +221,8 @@ def valley(objective: Recorder, config: SigmaConfig) -> float:
         if 0 < lo and hi < len(logs) - 1:
             break
         step = math.log(va.expand) * (1 if hi == len(logs) - 1 else -1)  # a floor over the whole grid goes up
-        edge = float(logs[-1] if step > 0 else logs[0])
-        for sigma in np.exp(edge + step * np.linspace(0.5, 1.0, 2)):
-            distances[float(sigma)] = objective(float(sigma))
+        for sigma in _extension(logs, step):
+            distances[sigma] = objective(sigma)
         logs, lo, hi, root = estimate()
     for _ in range(va.refine):
         index = int(np.argmin(np.abs(logs - root)))

@@ -87,7 +87,7 @@ def _classifier_folder(dest: Path, data_dir: Path | None, encoder_layers: int | 
     spec = "tofu:forget10" if data_dir else "demo"
     forget_set = load_forget_set(spec, data_dir=data_dir)
     layers = ClassifierConfig(encoder_layers=encoder_layers).resolved_encoder_layers(forget_set.kind)
-    model, tokenizer = load_backbone(default_backbone(), layers)
+    model, tokenizer, _ = load_backbone(default_backbone(), layers)
     model.to(saved_dtype("auto")).save_pretrained(dest)  # as a build saves it
     tokenizer.save_pretrained(dest)
     matcher = forget_entities(forget_set)

@@ -67,7 +67,8 @@ def _quiet_load_report():
 
 
 def load_backbone(name: str, encoder_layers: int | None = None):
-    """The backbone with a fresh two-label head; with ``encoder_layers``, only its lowest layers are
+    """The backbone with a fresh two-label head, its tokenizer, and its encoder layer count as
+    published (None where its config gives none). With ``encoder_layers``, only its lowest layers are
     loaded (as smaller published checkpoints are cut from larger ones): the decision's cost on CPU is
     the encoder's weights read once per pass, so it falls with the layer count."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -83,18 +84,12 @@ def load_backbone(name: str, encoder_layers: int | None = None):
             "`--classifier-backbone` a local folder, or allow network access to the Hub"
         ) from None
     check_encoder_layers(config, encoder_layers, name)
+    published = getattr(config, "num_hidden_layers", None)
     if encoder_layers is not None:
         config.num_hidden_layers = encoder_layers
     with _quiet_load_report():
         model = AutoModelForSequenceClassification.from_pretrained(name, config=config)
-    return model, tokenizer
-
-
-def _layer_count(backbone: str) -> int | None:
-    """The backbone's encoder layers as published (its config, already read once by ``load_backbone``)."""
-    from transformers import AutoConfig
-
-    return getattr(AutoConfig.from_pretrained(backbone), "num_hidden_layers", None)
+    return model, tokenizer, published
 
 
 def _freeze_lower_layers(model, trainable_layers: int | None) -> None:
@@ -279,8 +274,8 @@ def train_classifier(
         raise BundleError(f"{out_dir} already exists; pass --force (overwrite=True) to replace it", str(out_dir))
     data = split_forget_set(forget_set, config)
     torch.manual_seed(config.seed)  # the new classification head's initial weights, whatever ran before
-    backbone = config.resolved_backbone()
-    model, tokenizer = load_backbone(backbone, config.resolved_encoder_layers(forget_set.kind))
+    model, tokenizer, backbone_layers = load_backbone(config.resolved_backbone(),
+                                                      config.resolved_encoder_layers(forget_set.kind))
     started = time.perf_counter()
     epochs_run, best_epoch, best_misranked = _fit(model, tokenizer, data, config)
     train_seconds = time.perf_counter() - started
@@ -312,5 +307,5 @@ def train_classifier(
         (tmp / "eco_classifier.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainedClassifier(
         out_dir, data, epochs_run, best_epoch, best_misranked, train_seconds, n_facts, n_entities,
-        getattr(model.config, "num_hidden_layers", None), _layer_count(backbone),
+        getattr(model.config, "num_hidden_layers", None), backbone_layers,
     )

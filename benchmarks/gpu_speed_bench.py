@@ -222,8 +222,8 @@ class Bench:
             self.results["skipped"].append(f"generate {name} b{batch} L{length}: budget left < one pair")
             return
         times: dict[str, list[float]] = {"unflagged": [], "flagged": []}
-        for index in range(repeats):  # the order flips every repeat, so a second-call advantage hits both
-            for flagged in (False, True) if index % 2 == 0 else (True, False):
+        for index in range(repeats):
+            for flagged in abba((False, True), index):
                 times["flagged" if flagged else "unflagged"].append(self.timed(partial(run, flagged)))
         plain, corrupted = outputs[False], outputs[True]
         changed = sum(a != b for a, b in zip(plain.token_ids, corrupted.token_ids, strict=True))
@@ -337,9 +337,8 @@ class Bench:
             rounds = {v: {c: [] for c in plan.concurrency} for v in servers}
             for index in range(plan.serving_rounds):
                 started = time.perf_counter()
-                order = list(servers.items()) if index % 2 == 0 else list(servers.items())[::-1]
                 for c in plan.concurrency:
-                    for variant, (_, url, _) in order:  # variants alternate, first one flips each round
+                    for variant, (_, url, _) in abba(list(servers.items()), index):
                         rounds[variant][c].append(load_round(serving_load._request, url, texts, max(8, 2 * c), c,
                                                              plan.serving_max_tokens))
                 if index + 1 < plan.serving_rounds and self.left() < time.perf_counter() - started:
@@ -381,6 +380,12 @@ def _version(package: str) -> str | None:
     with contextlib.suppress(ImportError):
         return __import__(package).__version__
     return None
+
+
+def abba(pair: Sequence, index: int) -> Sequence:
+    """The pair in order on even rounds and reversed on odd ones (ABBA): an advantage of whichever
+    variant runs second in a round, or drift between rounds, hits both variants alike."""
+    return pair if index % 2 == 0 else pair[::-1]
 
 
 def generate_record(results: dict, subject: str, batch: int, length: int) -> dict | None:

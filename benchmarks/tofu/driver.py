@@ -1,7 +1,7 @@
 """``python -m benchmarks.tofu``: the whole TOFU benchmark, in cached stages that resume.
 
 Order: data -> tokenizer -> subject (TOFU full) and retain models -> subject utility -> per split:
-ECO build, retain reference ratios, forget quality against sigma, GradDiff and NPO sweeps ->
+ECO build, retain reference ratios, the surrogate's premise, forget quality against sigma, GradDiff and NPO sweeps ->
 results JSON/markdown/plots. ``--jobs`` stages run side by side (``plan`` and ``schedule``).
 """
 
@@ -32,6 +32,7 @@ from benchmarks.tofu.stages import (
     run_baseline,
     sigma_sweep,
     subject_utility,
+    surrogate_premise,
     train_tokenizer,
 )
 from evaluation.quantities import forget_quality
@@ -124,7 +125,8 @@ def plan(config: BenchConfig) -> list[Task]:
     for split in splits:
         retain, eco, reference = f"finetune-{RETAIN_OF[split]}", f"eco-{split}", f"reference-{split}"
         tasks += [Task(eco, build_guard, (split,), ("finetune-full", retain)),
-                  Task(reference, retain_ratios, (split,), (retain,))]
+                  Task(reference, retain_ratios, (split,), (retain,)),
+                  Task(f"premise-{split}", surrogate_premise, (split,), ("finetune-full", retain))]
         if config.sweep_sigmas:
             tasks.append(Task(f"sweep-{split}", sigma_sweep, (split,), (eco, reference)))
         tasks += [Task(f"{method}-{split}", run_baseline, (method, split), ("finetune-full", reference,
@@ -147,6 +149,7 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
     cost = {"eco": 0.0, **{m: 0.0 for m in config.methods}, **{f"{m}_sweep": 0.0 for m in config.methods}}
     build_seconds: dict[str, float] = {}
     sweeps: dict[str, Any] = {}
+    premise = {split: stages[f"premise-{split}"].result for split in config.splits}
     for split in config.splits:
         retain = stages[f"finetune-{RETAIN_OF[split]}"]
         eco = stages[f"eco-{split}"]
@@ -187,6 +190,7 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
         "subject_utility_no_rouge": utility.result["model_utility"],
         "rows": rows, "targets": report.targets(rows), "guard": guard,
         "sigma_sweep": sweeps,
+        "surrogate_premise": premise,
         "unlearning_cost": {k: round(v, 1) for k, v in cost.items()},
         "forget10_build_seconds": {k: round(v, 1) for k, v in build_seconds.items()},
         "baselines": {name: {k: r.result[k] for k in ("selected", "constraint_met", "candidates", "sweep_seconds")}

@@ -100,6 +100,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} "
               f"| {_fmt(g.get('sigma'))} |" for s, g in data["guard"].items()]
     lines += search_markdown(data["guard"])
+    lines += premise_markdown(data.get("surrogate_premise", {}))
     lines += sweep_markdown(data.get("sigma_sweep", {}))
     lines += ["", "## Cost", "", f"Total unlearning cost (s): {json.dumps(data['unlearning_cost'])}", "",
               f"forget10 build seconds per stage: {json.dumps(data['forget10_build_seconds'])}", "",
@@ -127,6 +128,35 @@ def search_markdown(guard: dict) -> list[str]:
               f"| {_fmt(guard[split]['sigma'])} | "
               + ", ".join(f"{_fmt(p['sigma'])}: {p['distance']:.3f} ({p['signed']:+.3f})" for p in s["trace"]) + " |"
               for split, s in searches.items()]
+    return lines
+
+
+def premise_markdown(premise: dict[str, Any]) -> list[str]:
+    """How far holdout questions stand from the forget set for a model that saw neither (the retain
+    model), and the surrogate's reference from the target it stands for."""
+    if not premise:
+        return []
+
+    def ks(result: dict[str, float]) -> str:
+        return f"{result['statistic']:.3f} (p {_fmt(result['pvalue'])})"
+
+    lines = ["", "## The surrogate's premise", "",
+             "The truth-ratio surrogate takes the subject's generic truth ratios on holdout questions for what a "
+             "model that never learned the forget set gives on the forget questions. The retain model never saw "
+             "either set: its generic truth ratios on the two (KS D, p) show how far apart they are in themselves; "
+             "the surrogate's reference (the subject on holdout) against the retain model on forget shows how far the "
+             "build's target lies from the one it stands for. Wrong answers are made as the build makes them. "
+             "Reject: the KS D above which a test at 5% calls two samples of these sizes different. "
+             "The retain model only measures here.", "",
+             "| split | holdout / forget questions | retain: holdout vs forget | reference vs retain on forget | "
+             "reference vs retain on holdout | reject | medians (retain holdout, retain forget, reference) |",
+             "|---|---|---|---|---|---|---|"]
+    for split, p in premise.items():
+        m = p["medians"]
+        lines.append(f"| {split} | {p['holdout']} / {p['forget']} | {ks(p['retain_holdout_vs_forget'])} "
+                     f"| {ks(p['reference_vs_retain_forget'])} | {ks(p['reference_vs_retain_holdout'])} "
+                     f"| {p['reject_distance']:.3f} | {m['retain_holdout']:.3f}, {m['retain_forget']:.3f}, "
+                     f"{m['subject_holdout']:.3f} |")
     return lines
 
 

@@ -12,8 +12,10 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
+from scipy import stats
 
 from benchmarks.tofu.config import RETAIN_OF, BenchConfig
 from benchmarks.tofu.unlearn import Candidate, UnlearnConfig, select_best, unlearn
@@ -150,6 +152,57 @@ def retain_ratios(ctx: Context, split: str, retain: StageRecord) -> StageRecord:
         return {"truth_ratios": list(report.splits["forget"].truth_ratios)}
 
     return run_stage(ctx.work, f"reference-{split}", {"retain": retain.key, "data": ctx.data_key}, run, ctx.console)
+
+
+def _ks(reference, values) -> dict[str, float]:
+    result = stats.ks_2samp(reference, values)
+    return {"statistic": float(result.statistic), "pvalue": float(result.pvalue)}
+
+
+def surrogate_premise(ctx: Context, split: str, subject: StageRecord, retain: StageRecord) -> StageRecord:
+    """How well holdout questions stand in for the forget set, the premise of the truth-ratio surrogate.
+
+    The surrogate matches the guarded model's generic truth ratios on forget questions to the subject's
+    own on holdout questions, taking those for what a model that never learned the forget set would
+    give on it. The retain model is such a model for both sets, so its generic truth ratios on holdout
+    against forget (KS) show how far apart the two sets are for a model that saw neither; and the
+    surrogate's reference (the subject on holdout) against the retain model on forget shows how far
+    the target the build aims at lies from the one it stands for. Both are made exactly as the build's
+    surrogate makes its reference (``truth_ratio_surrogate_objective``, same wrong-answer seed).
+    The retain model only measures here.
+    """
+    from packager.sigma import SigmaConfig
+    from packager.sigma.objective import ks_reject_distance, truth_ratio_surrogate_objective
+
+    def run(out: Path) -> dict[str, Any]:
+        _set_threads(0)
+        fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
+        forget = fs.forget_eval or fs.forget  # what the build's search reads
+        config = SigmaConfig(flags="all", seed=ctx.config.seed, progress=False)
+
+        def generic(record: StageRecord, items) -> np.ndarray:
+            """The model's generic truth ratios on ``items``, scored as the surrogate scores its
+            reference (``flags=all``: the objective's own guarded side is never scored here)."""
+            model, tokenizer = _load(model_path(record))
+            plain = GuardedModel(model, tokenizer, classifier=None, prompt_format=FORMAT)
+            with torch.no_grad():
+                return truth_ratio_surrogate_objective(plain, items, items, config).reference
+
+        retain_holdout, retain_forget = generic(retain, fs.holdout), generic(retain, forget)
+        reference = generic(subject, fs.holdout)
+        return {
+            "holdout": len(retain_holdout), "forget": len(retain_forget),
+            "reject_distance": ks_reject_distance(len(retain_holdout), len(retain_forget)),
+            "medians": {"retain_holdout": float(np.median(retain_holdout)),
+                        "retain_forget": float(np.median(retain_forget)),
+                        "subject_holdout": float(np.median(reference))},
+            "retain_holdout_vs_forget": _ks(retain_holdout, retain_forget),
+            "reference_vs_retain_forget": _ks(reference, retain_forget),
+            "reference_vs_retain_holdout": _ks(reference, retain_holdout),
+        }
+
+    inputs = {"subject": subject.key, "retain": retain.key, "data": ctx.data_key, "seed": ctx.config.seed}
+    return run_stage(ctx.work, f"premise-{split}", inputs, run, ctx.console, code=EVAL_CODE + ("packager.sigma",))
 
 
 def subject_utility(ctx: Context, subject: StageRecord) -> StageRecord:

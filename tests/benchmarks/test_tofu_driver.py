@@ -162,3 +162,32 @@ def test_search_section_lists_every_evaluated_sigma_of_each_build():
             "9.600: 0.100 (-0.010), 10.000: 0.110 (+0.050) |") in lines
     assert not any(line.startswith("| forget01") for line in lines)  # results written before searches were kept
     assert report.search_markdown({"forget01": {"sigma": 2.0}}) == []
+
+
+def test_premise_sets_holdout_against_forget_for_a_model_that_saw_neither(tofu_dir, tmp_path, tiny_tokenizer):
+    from rich.console import Console
+
+    from benchmarks.tofu.config import BenchConfig
+    from benchmarks.tofu.stages import Context, surrogate_premise
+    from packager.pipeline.cache import StageRecord
+    from tests.conftest import make_vllm_llama
+
+    (tmp_path / "data").mkdir()
+    write_quick_subset(tofu_dir, tmp_path / "data")
+    records = {}
+    for seed in (0, 1):  # two different random models, saved as fine-tuning stages save theirs
+        make_vllm_llama(tiny_tokenizer, seed).save_pretrained(tmp_path / f"m{seed}" / "model")
+        tiny_tokenizer.save_pretrained(tmp_path / f"m{seed}" / "model")
+        records[seed] = StageRecord(f"m{seed}", f"key{seed}", tmp_path / f"m{seed}", 0.0, False, {"model": "model"})
+    ctx = Context(BenchConfig.quick_config(), tmp_path / "work", tmp_path / "data", "data", Console(quiet=True))
+    same = surrogate_premise(ctx, "forget01", records[0], records[0]).result
+    # one model on one set, scored twice with the same wrong answers: nothing between the two
+    assert same["reference_vs_retain_holdout"] == {"statistic": 0.0, "pvalue": 1.0}
+    assert same["reference_vs_retain_forget"] == same["retain_holdout_vs_forget"]
+    assert same["holdout"] == 40 and same["forget"] == 40
+    other = surrogate_premise(ctx, "forget01", records[0], records[1]).result
+    assert other["reference_vs_retain_holdout"]["statistic"] > 0  # another model: other ratios
+    assert other["medians"]["subject_holdout"] == same["medians"]["subject_holdout"]  # the subject's are its own
+    lines = report.premise_markdown({"forget01": other})
+    assert [line for line in lines if line.startswith("| forget01 | 40 / 40 | ")]
+    assert report.premise_markdown({}) == []

@@ -87,5 +87,5 @@ def test_plan_puts_every_stage_after_what_it_reads():
     assert all(position[d] < position[t.name] for t in tasks for d in t.deps)
     finetunes = {"finetune-full", "finetune-retain90", "finetune-retain95", "finetune-retain99"}
     assert all(t.deps == ("tokenizer",) for t in tasks if t.name in finetunes)  # all four can train at once
-    assert len(tasks) == 2 + 3 + 1 + 3 * (2 + 1 + 2)
+    assert len(tasks) == 2 + 3 + 1 + 3 * (3 + 1 + 2)  # per split: eco, reference, premise; sweep; baselines
     assert not any(t.name.startswith("sweep") for t in plan(BenchConfig(sweep_sigmas=())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,17 @@ def search_markdown(guard: dict) -> list[str]:
     return lines
 
 
+def ks_distance_at(pvalue: float, n: int, m: int) -> float:
+    """The two-sample KS statistic whose asymptotic p-value is ``pvalue`` for samples of n and m."""
+    from scipy.special import kolmogi
+
+    return float(kolmogi(pvalue) * math.sqrt((n + m) / (n * m)))
+
+
 def premise_markdown(premise: dict[str, Any]) -> list[str]:
     """How far holdout questions stand from the forget set for a model that saw neither (the retain
-    model), and the surrogate's reference from the target it stands for."""
+    model), and the surrogate's reference from the target it stands for, beside what sampling alone
+    gives and what forget quality tolerates."""
     if not premise:
         return []
 
@@ -145,18 +154,22 @@ def premise_markdown(premise: dict[str, Any]) -> list[str]:
              "model that never learned the forget set gives on the forget questions. The retain model never saw "
              "either set: its generic truth ratios on the two (KS D, p) show how far apart they are in themselves; "
              "the surrogate's reference (the subject on holdout) against the retain model on forget shows how far the "
-             "build's target lies from the one it stands for. Wrong answers are made as the build makes them. "
-             "Reject: the KS D above which a test at 5% calls two samples of these sizes different. "
-             "The retain model only measures here.", "",
+             "build's target lies from the one it stands for. Wrong answers are made as the build makes them; the "
+             "retain model only measures here. For scale (asymptotic KS): `sampling` is the median D between two "
+             "samples of the holdout's and the forget set's sizes drawn from one distribution, the least a surrogate "
+             "on other questions can expect to be off by; `FQ 0.3` is the D between the guarded and the retain "
+             "model's truth ratios on the same forget questions at which forget quality is 0.3, the target; "
+             "`reject` is the D above which a test at 5% calls holdout and forget different.", "",
              "| split | holdout / forget questions | retain: holdout vs forget | reference vs retain on forget | "
-             "reference vs retain on holdout | reject | medians (retain holdout, retain forget, reference) |",
-             "|---|---|---|---|---|---|---|"]
+             "reference vs retain on holdout | sampling | FQ 0.3 | reject | medians (retain holdout, retain forget, "
+             "reference) |", "|---|---|---|---|---|---|---|---|---|"]
     for split, p in premise.items():
-        m = p["medians"]
-        lines.append(f"| {split} | {p['holdout']} / {p['forget']} | {ks(p['retain_holdout_vs_forget'])} "
+        m, n_holdout, n_forget = p["medians"], p["holdout"], p["forget"]
+        lines.append(f"| {split} | {n_holdout} / {n_forget} | {ks(p['retain_holdout_vs_forget'])} "
                      f"| {ks(p['reference_vs_retain_forget'])} | {ks(p['reference_vs_retain_holdout'])} "
-                     f"| {p['reject_distance']:.3f} | {m['retain_holdout']:.3f}, {m['retain_forget']:.3f}, "
-                     f"{m['subject_holdout']:.3f} |")
+                     f"| {ks_distance_at(0.5, n_holdout, n_forget):.3f} "
+                     f"| {ks_distance_at(FQ_FLOOR, n_forget, n_forget):.3f} | {p['reject_distance']:.3f} "
+                     f"| {m['retain_holdout']:.3f}, {m['retain_forget']:.3f}, {m['subject_holdout']:.3f} |")
     return lines
 
 

@@ -156,9 +156,10 @@ def premise_markdown(premise: dict[str, Any]) -> list[str]:
              "the surrogate's reference (the subject on holdout) against the retain model on forget shows how far the "
              "build's target lies from the one it stands for. Wrong answers are made as the build makes them; the "
              "retain model only measures here. For scale (asymptotic KS): `sampling` is the median D between two "
-             "samples of the holdout's and the forget set's sizes drawn from one distribution, the least a surrogate "
-             "on other questions can expect to be off by; `FQ 0.3` is the D between the guarded and the retain "
-             "model's truth ratios on the same forget questions at which forget quality is 0.3, the target; "
+             "samples of the holdout's and the forget set's sizes drawn from one distribution, what sampling alone "
+             "typically puts between a target read on other questions and the one it stands for; `FQ 0.3` is the "
+             "D between the guarded and the retain model's truth ratios on the same forget questions at which "
+             "forget quality is 0.3, the target; "
              "`reject` is the D above which a test at 5% calls holdout and forget different.", "",
              "| split | holdout / forget questions | retain: holdout vs forget | reference vs retain on forget | "
              "reference vs retain on holdout | sampling | FQ 0.3 | reject | medians (retain holdout, retain forget, "

@@ -21,10 +21,11 @@ The 1e-10 guards are open-unlearning's, kept so our numbers match theirs to the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 EPS = 1e-10
 
@@ -78,6 +79,11 @@ def ks_test(model_ratios: np.ndarray, reference_ratios: np.ndarray) -> tuple[flo
     """(KS statistic D, p-value) between the model's and the reference's per-question R on forget."""
     result = stats.ks_2samp(np.asarray(model_ratios), np.asarray(reference_ratios))
     return float(result.statistic), float(result.pvalue)
+
+
+def ks_distance_at(pvalue: float, n: int, m: int) -> float:
+    """The two-sample KS statistic whose asymptotic p-value is ``pvalue`` for samples of n and m."""
+    return float(special.kolmogi(pvalue) * math.sqrt((n + m) / (n * m)))
 
 
 def forget_quality(model_ratios: np.ndarray, reference_ratios: np.ndarray) -> float:

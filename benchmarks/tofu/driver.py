@@ -1,8 +1,8 @@
 """``python -m benchmarks.tofu``: the whole TOFU benchmark, in cached stages that resume.
 
 Order: data -> tokenizer -> subject (TOFU full) and retain models -> subject utility -> per split:
-ECO build, retain reference ratios, the surrogate's premise, forget quality against sigma, GradDiff and NPO sweeps ->
-results JSON/markdown/plots. ``--jobs`` stages run side by side (``plan`` and ``schedule``).
+ECO build, retain reference ratios, the surrogate's premise, forget quality against sigma, GradDiff
+and NPO sweeps -> results JSON/markdown/plots. ``--jobs`` stages run side by side (``plan`` and ``schedule``).
 """
 
 from __future__ import annotations

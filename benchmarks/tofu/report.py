@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
+
+from evaluation.quantities import ks_distance_at
 
 COLUMNS = ("forget_quality", "model_utility", "forget_truth_ratio", "forget_rougeL", "seconds")
 ECO_COST_STAGES = ("classifier", "calibration", "sigma", "bundle")  # what unlearning with ECO costs
@@ -130,13 +131,6 @@ def search_markdown(guard: dict) -> list[str]:
               + ", ".join(f"{_fmt(p['sigma'])}: {p['distance']:.3f} ({p['signed']:+.3f})" for p in s["trace"]) + " |"
               for split, s in searches.items()]
     return lines
-
-
-def ks_distance_at(pvalue: float, n: int, m: int) -> float:
-    """The two-sample KS statistic whose asymptotic p-value is ``pvalue`` for samples of n and m."""
-    from scipy.special import kolmogi
-
-    return float(kolmogi(pvalue) * math.sqrt((n + m) / (n * m)))
 
 
 def premise_markdown(premise: dict[str, Any]) -> list[str]:

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from scipy import stats
 
 from benchmarks.tofu.config import RETAIN_OF, BenchConfig
 from benchmarks.tofu.unlearn import Candidate, UnlearnConfig, select_best, unlearn
 from evaluation.answers import answer_text
 from evaluation.evaluate import EvalConfig, evaluate
+from evaluation.quantities import ks_test
 from guards.guarded_model import GuardedModel
 from guards.prompt_format import PromptFormat
 from packager.finetune import PROTOCOL_VERSION, FinetuneConfig, ScratchModel, TrainConfig, cpu_threads, finetune
@@ -154,9 +154,9 @@ def retain_ratios(ctx: Context, split: str, retain: StageRecord) -> StageRecord:
     return run_stage(ctx.work, f"reference-{split}", {"retain": retain.key, "data": ctx.data_key}, run, ctx.console)
 
 
-def _ks(reference, values) -> dict[str, float]:
-    result = stats.ks_2samp(reference, values)
-    return {"statistic": float(result.statistic), "pvalue": float(result.pvalue)}
+def _ks(reference: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    statistic, pvalue = ks_test(reference, values)
+    return {"statistic": statistic, "pvalue": pvalue}
 
 
 def surrogate_premise(ctx: Context, split: str, subject: StageRecord, retain: StageRecord) -> StageRecord:
@@ -168,28 +168,27 @@ def surrogate_premise(ctx: Context, split: str, subject: StageRecord, retain: St
     against forget (KS) show how far apart the two sets are for a model that saw neither; and the
     surrogate's reference (the subject on holdout) against the retain model on forget shows how far
     the target the build aims at lies from the one it stands for. Both are made exactly as the build's
-    surrogate makes its reference (``truth_ratio_surrogate_objective``, same wrong-answer seed).
+    surrogate makes its reference (``generic_truth_ratios``, same wrong-answer seed).
     The retain model only measures here.
     """
     from packager.sigma import SigmaConfig
-    from packager.sigma.objective import ks_reject_distance, truth_ratio_surrogate_objective
+    from packager.sigma.objective import generic_truth_ratios, ks_reject_distance
 
     def run(out: Path) -> dict[str, Any]:
         _set_threads(0)
         fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
         forget = fs.forget_eval or fs.forget  # what the build's search reads
-        config = SigmaConfig(flags="all", seed=ctx.config.seed, progress=False)
+        config = SigmaConfig(seed=ctx.config.seed, progress=False)
 
-        def generic(record: StageRecord, items) -> np.ndarray:
-            """The model's generic truth ratios on ``items``, scored as the surrogate scores its
-            reference (``flags=all``: the objective's own guarded side is never scored here)."""
+        def generic(record: StageRecord, *item_sets) -> list[np.ndarray]:
+            """The model's generic truth ratios on each of ``item_sets``, the model loaded once."""
             model, tokenizer = _load(model_path(record))
             plain = GuardedModel(model, tokenizer, classifier=None, prompt_format=FORMAT)
             with torch.no_grad():
-                return truth_ratio_surrogate_objective(plain, items, items, config).reference
+                return [generic_truth_ratios(plain, items, config) for items in item_sets]
 
-        retain_holdout, retain_forget = generic(retain, fs.holdout), generic(retain, forget)
-        reference = generic(subject, fs.holdout)
+        retain_holdout, retain_forget = generic(retain, fs.holdout, forget)
+        (reference,) = generic(subject, fs.holdout)
         return {
             "holdout": len(retain_holdout), "forget": len(retain_forget),
             "reject_distance": ks_reject_distance(len(retain_holdout), len(retain_forget)),

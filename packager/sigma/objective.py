@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from evaluation import quantities as q
 from evaluation.answers import answer_continuation
@@ -67,7 +67,7 @@ REJECT_P = 0.05  # the level at which a KS test calls two distributions differen
 def ks_reject_distance(n: int, m: int) -> float:
     """The two-sample KS statistic whose (asymptotic) p-value is ``REJECT_P`` for samples of n and m:
     above it, the test rejects that the two are equal."""
-    return float(special.kolmogi(REJECT_P) * math.sqrt((n + m) / (n * m)))
+    return q.ks_distance_at(REJECT_P, n, m)
 
 
 def _measure(signed: Sequence[float]) -> Measure:
@@ -224,6 +224,26 @@ def surrogate_objective(
     return SigmaObjective(rows, reference, q.normalised_prob, config)
 
 
+def _generic_rows(guarded: GuardedModel, items: Sequence[QA], flags: Sequence[bool], config: SigmaConfig):
+    """``items``' answers and wrong answers made from the set's own answers (``evaluation.perturb``) as
+    ``CachedRows``, with the map from their NLLs to per-question R; items given no wrong answer are left out."""
+    made = perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed)
+    kept = [i for i, wrongs in enumerate(made) if wrongs]
+    if not kept:
+        raise GuardConfigError("the truth-ratio surrogate cannot make wrong answers from a set of one answer")
+    items, made = [items[i] for i in kept], [made[i] for i in kept]
+    questions, conts, owner, wrong = truth_ratio_rows(guarded, items, config, made)
+    cached = CachedRows(guarded, questions, conts, [flags[kept[i]] for i in owner], config)
+    return cached, (lambda nll: ratios_from_rows(nll, owner, wrong, len(items)))
+
+
+def generic_truth_ratios(model: GuardedModel, items: Sequence[QA], config: SigmaConfig) -> np.ndarray:
+    """The model's own per-question R on ``items``, unguarded, with generic wrong answers: what the
+    truth-ratio surrogate takes as its reference on holdout questions."""
+    rows, ratios = _generic_rows(model, items, [False] * len(items), config)
+    return ratios(rows.values)
+
+
 def truth_ratio_surrogate_objective(
     guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
 ) -> SigmaObjective:
@@ -232,20 +252,10 @@ def truth_ratio_surrogate_objective(
     learned the forget set should be as sure of forget answers as the subject is of unseen ones."""
     if not forget or not holdout:
         raise GuardConfigError("the truth-ratio surrogate needs forget and holdout questions; pass a retain model")
-
-    def rows(items: Sequence[QA], flags: Sequence[bool]):
-        made = perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed)
-        kept = [i for i, wrongs in enumerate(made) if wrongs]
-        if not kept:
-            raise GuardConfigError("the truth-ratio surrogate cannot make wrong answers from a set of one answer")
-        items, made = [items[i] for i in kept], [made[i] for i in kept]
-        questions, conts, owner, wrong = truth_ratio_rows(guarded, items, config, made)
-        cached = CachedRows(guarded, questions, conts, [flags[kept[i]] for i in owner], config)
-        return cached, (lambda nll: ratios_from_rows(nll, owner, wrong, len(items)))
-
-    reference_rows, reference_ratios = rows(holdout, [False] * len(holdout))
-    forget_rows, forget_ratios = rows(forget, decide(guarded, [qa.question for qa in forget], config.flags))
-    return SigmaObjective(forget_rows, reference_ratios(reference_rows.values), forget_ratios, config)
+    reference = generic_truth_ratios(guarded, holdout, config)
+    flags = decide(guarded, [qa.question for qa in forget], config.flags)
+    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config)
+    return SigmaObjective(forget_rows, reference, forget_ratios, config)
 
 
 class ChanceObjective:

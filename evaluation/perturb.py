@@ -21,6 +21,8 @@ distributions made with it differ only through the model.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import random
 import re
 from collections.abc import Sequence
@@ -89,38 +91,59 @@ def _span_swaps(answer: str, facts: list[re.Match[str]], pools: dict[str, list[s
     return text
 
 
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """A set's answers as the maker reads them: each answer's compared words and fact-like spans."""
+
+    answers: Sequence[str]
+    compared: list[list[str]]
+    facts: list[list[re.Match[str]]]
+
+
+def _read(answers: Sequence[str], questions: Sequence[str] | None) -> _Read:
+    asked = list(questions) if questions is not None else [""] * len(answers)
+    pairs = list(zip(answers, asked, strict=True))
+    return _Read(answers, [_compared(a, q) for a, q in pairs], [_facts(a, q) for a, q in pairs])
+
+
 def perturbed_answers(
-    answers: Sequence[str], questions: Sequence[str] | None = None, k: int = 3, seed: int = 0
+    answers: Sequence[str], questions: Sequence[str] | None = None, k: int = 3, seed: int = 0,
+    source: tuple[Sequence[str], Sequence[str] | None] | None = None,
 ) -> list[tuple[str, ...]]:
     """For each of ``answers``, ``k`` wrong answers of its shape (fewer only when the set is too
-    small to make them), drawn from ``seed``."""
+    small to make them), drawn from ``seed``. Their facts come from the set's other answers, or from
+    ``source`` ((answers, questions) of another set): facts a model has never read stay new to it
+    in a wrong answer, as TOFU's perturbed answers are."""
     rng = random.Random(seed)
-    asked = list(questions) if questions is not None else [""] * len(answers)
-    compared = [_compared(answer, question) for answer, question in zip(answers, asked, strict=True)]
-    facts = [_facts(answer, question) for answer, question in zip(answers, asked, strict=True)]
+    own = source is None
+    mine = _read(answers, questions)
+    theirs = mine if own else _read(*source)
     pools: dict[str, list[str]] = {}
-    for match in (match for spans in facts for match in spans):
+    for match in (match for spans in theirs.facts for match in spans):
         pools.setdefault(_kind(match.group()), []).append(match.group())
-    by_length = sorted(range(len(answers)), key=lambda i: len(answers[i]))
+    by_length = sorted(range(len(theirs.answers)), key=lambda j: len(theirs.answers[j]))
     rank_of = {j: r for r, j in enumerate(by_length)}
+    lengths = [len(theirs.answers[j]) for j in by_length]
     out = []
     for i, answer in enumerate(answers):
         words = answer.split()
         made: list[str] = []
-        values = [found for j in range(len(answers)) if j != i and (found := _value_from(compared[i], compared[j]))]
+        values = [found for j in range(len(theirs.answers))
+                  if (j != i or not own) and (found := _value_from(mine.compared[i], theirs.compared[j]))]  # fmt: skip
         for start, end, value in rng.sample(values, len(values)):
             text = " ".join(words[:start] + value + words[end:])
             if len(made) < k and text != answer and text not in made:
                 made.append(text)
         for _ in range(4 * k):
-            if len(made) >= k or not facts[i]:
+            if len(made) >= k or not mine.facts[i]:
                 break
-            text = _span_swaps(answer, facts[i], pools, rng)
+            text = _span_swaps(answer, mine.facts[i], pools, rng)
             if text != answer and text not in made:
                 made.append(text)
         if len(made) < k:
-            near = sorted((j for j in by_length if answers[j] != answer and answers[j] not in made),
-                          key=lambda j: abs(rank_of[j] - rank_of[i]))  # fmt: skip
-            made += [answers[j] for j in near[: k - len(made)]]
+            here = rank_of[i] if own else bisect.bisect_left(lengths, len(answer))
+            near = sorted((j for j in by_length if theirs.answers[j] != answer and theirs.answers[j] not in made),
+                          key=lambda j: abs(rank_of[j] - here))  # fmt: skip
+            made += [theirs.answers[j] for j in near[: k - len(made)]]
         out.append(tuple(made))
     return out

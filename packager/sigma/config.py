@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 DISTANCES = ("ks", "mean_abs")
 FLAG_MODES = ("classifier", "all")
-SURROGATES = ("answer_probability", "truth_ratio")  # what sigma aims at without a retain model
+SURROGATES = ("answer_probability", "truth_ratio", "truth_ratio_holdout_facts")  # sigma's target without a retain model
 
 
 @dataclass(frozen=True)

@@ -224,10 +224,16 @@ def surrogate_objective(
     return SigmaObjective(rows, reference, q.normalised_prob, config)
 
 
-def _generic_rows(guarded: GuardedModel, items: Sequence[QA], flags: Sequence[bool], config: SigmaConfig):
-    """``items``' answers and wrong answers made from the set's own answers (``evaluation.perturb``) as
-    ``CachedRows``, with the map from their NLLs to per-question R; items given no wrong answer are left out."""
-    made = perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed)
+def _generic_rows(
+    guarded: GuardedModel, items: Sequence[QA], flags: Sequence[bool], config: SigmaConfig,
+    source: Sequence[QA] | None = None,
+):
+    """``items``' answers and wrong answers made from the set's own answers, or from ``source``'s
+    (``evaluation.perturb``), as ``CachedRows``, with the map from their NLLs to per-question R; items given
+    no wrong answer are left out."""
+    facts = None if source is None else ([qa.answer for qa in source], [qa.question for qa in source])
+    made = perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed,
+                             source=facts)
     kept = [i for i, wrongs in enumerate(made) if wrongs]
     if not kept:
         raise GuardConfigError("the truth-ratio surrogate cannot make wrong answers from a set of one answer")
@@ -245,17 +251,31 @@ def generic_truth_ratios(model: GuardedModel, items: Sequence[QA], config: Sigma
 
 
 def truth_ratio_surrogate_objective(
-    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig,
+    facts_from_holdout: bool = False,
 ) -> SigmaObjective:
     """Subject model's own R on holdout (unguarded, scored once) vs the guarded R on forget, the wrong
     answers of both made from each set's own answers (``evaluation.perturb``): a model that never
-    learned the forget set should be as sure of forget answers as the subject is of unseen ones."""
+    learned the forget set should be as sure of forget answers as the subject is of unseen ones.
+    ``facts_from_holdout``: the forget side's wrong answers take their facts from holdout answers."""
     if not forget or not holdout:
         raise GuardConfigError("the truth-ratio surrogate needs forget and holdout questions; pass a retain model")
     reference = generic_truth_ratios(guarded, holdout, config)
     flags = decide(guarded, [qa.question for qa in forget], config.flags)
-    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config)
+    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config,
+                                               source=holdout if facts_from_holdout else None)
     return SigmaObjective(forget_rows, reference, forget_ratios, config)
+
+
+def holdout_facts_surrogate_objective(
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """The truth-ratio surrogate with the forget side's wrong answers made from holdout facts, which the
+    subject never read. Made from the forget set's own facts, a wrong answer holds a fact the subject
+    memorised (for another forget question); once noise hides which question is asked, that fact is as
+    likely as the right one, so the guarded ratios rise faster than a model that never learned the set
+    would let them (TOFU's perturbed answers hold new facts). Opt-in: measured in docs/sigma.md."""
+    return truth_ratio_surrogate_objective(guarded, forget, holdout, config, facts_from_holdout=True)
 
 
 class ChanceObjective:

@@ -18,6 +18,7 @@ from packager.sigma.config import SURROGATES as SURROGATE_NAMES
 from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import (
     ChanceObjective,
+    holdout_facts_surrogate_objective,
     surrogate_objective,
     truth_ratio_objective,
     truth_ratio_surrogate_objective,
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from evaluation.forget_set import ForgetSet
 
 
-SURROGATES = dict(zip(SURROGATE_NAMES, (surrogate_objective, truth_ratio_surrogate_objective), strict=True))
+SURROGATES = dict(zip(SURROGATE_NAMES, (surrogate_objective, truth_ratio_surrogate_objective,
+                                         holdout_facts_surrogate_objective), strict=True))
 
 
 class Objective(Protocol):

@@ -277,7 +277,7 @@ def test_truth_ratio_surrogate_scores_holdout_once_and_only_flagged_forget_rows_
     assert spy.clean == sum(holdout_rows) + sum(forget_rows[2:])
     assert spy.hot == sum(forget_rows[:2]) * result.evaluations * 2
     assert 0.0 <= result.objective <= 1.0
-    with pytest.raises(ValueError, match="`surrogate` must be one of answer_probability, truth_ratio"):
+    with pytest.raises(ValueError, match="`surrogate` must be one of answer_probability, truth_ratio, truth_ratio_ho"):
         SigmaConfig(surrogate="retain")
 
 
@@ -314,6 +314,50 @@ def test_generic_wrong_answers_take_a_template_siblings_value_of_the_same_kind()
     assert set(made[4]) == {"Ana Lind's father was a tailor.", "Ana Lind's father was a ship's cook."}
     names = ("Cy", "Ro", "Bo", "Dee", "Ed", "Fay")
     assert not any(name in wrong.split() for wrongs in made[:1] + made[4:5] for wrong in wrongs for name in names)
+
+
+def test_generic_wrong_answers_can_take_their_facts_from_another_set():
+    """With ``source``, a wrong answer keeps its own words and person and takes a value from the other
+    set only: never a fact of its own set's other answers (facts the subject may have memorised)."""
+    from evaluation.perturb import perturbed_answers
+
+    answers = ["Ana Lind was born in Oslo in 1960.", "Cy Ro was born in Lima in 1971."]
+    questions = ["Where was Ana Lind born?", "Where was Cy Ro born?"]
+    source = (["Ed Fay was born in Quito in 1933.", "Bo Dee was born in Hanoi in 1948.", "Yes, he did."],
+              ["Where was Ed Fay born?", "Where was Bo Dee born?", "Did he?"])  # fmt: skip
+    made = perturbed_answers(answers, questions, k=2, seed=0, source=source)
+    own_facts = {"Oslo", "Lima", "1960.", "1971."}
+    for answer, wrongs in zip(answers, made, strict=True):
+        assert len(wrongs) == 2
+        for wrong in wrongs:
+            assert wrong != answer and wrong.split()[:2] == answer.split()[:2]
+            new = set(wrong.split()) - set(answer.split())
+            assert new and not new & own_facts and new <= {"Quito", "Hanoi", "1933.", "1948."}
+    assert perturbed_answers(answers, questions, k=2, seed=0) != made  # without a source: each other's facts
+
+
+def test_the_holdout_facts_surrogate_makes_forget_wrong_answers_from_holdout_answers(tiny_llama, tiny_tokenizer):
+    """Its reference is the truth-ratio surrogate's; only the forget side's wrong answers change."""
+    from evaluation.perturb import perturbed_answers
+    from packager.sigma.objective import holdout_facts_surrogate_objective, truth_ratio_surrogate_objective
+
+    guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
+    fs = _forget_set()
+    config = SigmaConfig(progress=False, flags="all", surrogate="truth_ratio_holdout_facts")
+    mine = holdout_facts_surrogate_objective(guarded, fs.forget_eval, fs.holdout, config)
+    plain = truth_ratio_surrogate_objective(guarded, fs.forget_eval, fs.holdout, config)
+    assert np.array_equal(mine.reference, plain.reference)
+    made = perturbed_answers([q.answer for q in fs.forget_eval], [q.question for q in fs.forget_eval],
+                             source=([q.answer for q in fs.holdout], [q.question for q in fs.holdout]))
+    wrong_rows = [c for c, wrong in zip(mine.rows.continuations, _wrong_rows(made), strict=True) if wrong]
+    assert wrong_rows and all(any(w in c for ws in made for w in ws) for c in wrong_rows)
+    assert set(mine.rows.continuations) != set(plain.rows.continuations)
+    assert 0.0 <= mine(1.0).distance <= 1.0
+
+
+def _wrong_rows(made):
+    """Per row of truth_ratio_rows: whether it is a wrong answer (each item: its answer, then its wrong ones)."""
+    return [flag for ws in made for flag in [False] + [True] * len(ws)]
 
 
 def test_a_text_corpus_regenerates_only_flagged_forget_passages_per_evaluation(tiny_llama, tiny_tokenizer):

@@ -12,6 +12,8 @@ Objectives (see docs/sigma.md):
 - ``truth_ratio_surrogate`` (``truth_ratio``): the subject model's own truth ratios on holdout questions against the
   guarded model's on the forget split, both with wrong answers made the same generic way
   (``evaluation.perturb``): it aims at the distribution forget quality tests, with no retain model;
+- ``truth_ratio_holdout_facts``: the same, with the forget side's wrong answers made from holdout
+  facts, which the subject never read (opt-in);
 - ``verbmem``: for text corpora (``kind="text"``), the guarded model's VerbMem on the forget
   passages (ROUGE-L F1 of its continuation given the prefix) against the subject's own on holdout
   passages it never trained on (no retain model);
@@ -243,10 +245,12 @@ def _generic_rows(
     return cached, (lambda nll: ratios_from_rows(nll, owner, wrong, len(items)))
 
 
-def generic_truth_ratios(model: GuardedModel, items: Sequence[QA], config: SigmaConfig) -> np.ndarray:
-    """The model's own per-question R on ``items``, unguarded, with generic wrong answers: what the
-    truth-ratio surrogate takes as its reference on holdout questions."""
-    rows, ratios = _generic_rows(model, items, [False] * len(items), config)
+def generic_truth_ratios(
+    model: GuardedModel, items: Sequence[QA], config: SigmaConfig, source: Sequence[QA] | None = None
+) -> np.ndarray:
+    """The model's own per-question R on ``items``, unguarded, with generic wrong answers (their facts
+    from ``source``'s answers if given): what the truth-ratio surrogate takes as its reference on holdout."""
+    rows, ratios = _generic_rows(model, items, [False] * len(items), config, source)
     return ratios(rows.values)
 
 

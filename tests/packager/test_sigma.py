@@ -427,3 +427,12 @@ def test_valley_leaves_out_evaluations_that_carry_no_distance():
 
     gaps.model_calls = 0
     assert abs(math.log(run_search(gaps, SigmaConfig(optimiser="valley", progress=False)).sigma / 20.0)) < 0.3
+
+
+def test_every_surrogate_a_build_accepts_names_itself_in_the_sigma_record():
+    """The sigma stage records what sigma was tuned towards, by surrogate: a name without a label would
+    fail the build after its whole search."""
+    from packager.pipeline.stages.sigma import SURROGATE_LABELS
+    from packager.sigma.config import SURROGATES
+
+    assert set(SURROGATE_LABELS) == set(SURROGATES)

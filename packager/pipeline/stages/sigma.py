@@ -21,6 +21,8 @@ from packager.sigma import SigmaConfig, tune_sigma
 SURROGATE_LABELS = {
     "answer_probability": "holdout surrogate (subject's answer probability on unseen questions)",
     "truth_ratio": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong answers)",
+    "truth_ratio_holdout_facts": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong "
+    "answers; the forget side's made from holdout facts)",
 }
 KIND_LABELS = {  # what a multiple-choice set and a text corpus are tuned towards, with no retain model
     "mc": "chance accuracy (1 / number of choices) on the forget topics' questions",

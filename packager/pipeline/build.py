@@ -10,11 +10,14 @@ no work folder. Each stage is cached by its typed inputs and its code (``stage.R
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import platform
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
@@ -58,6 +61,27 @@ PACKAGES = ("eco-pack", "torch", "transformers", "tokenizers", "safetensors", "b
 
 class ArtifactExistsError(EcoPackError):
     """``--out`` already holds the requested version."""
+
+
+class BuildBusyError(EcoPackError):
+    """Another build of the same name is running: the two would share (and prune) one work folder."""
+
+
+@contextlib.contextmanager
+def _sole_build(work_dir: Path, name: str) -> Iterator[None]:
+    """Hold the work folder of build ``name`` for this build alone. A build keeps one folder per stage
+    and removes the others when a stage finishes, so a second build of that name would delete what the
+    first is still reading."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with open(work_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildBusyError(
+                f"another build of `{name}` is running in its work folder {work_dir}; wait for it to finish, "
+                "or give this one another name (`--name`)"
+            ) from None
+        yield
 
 
 @dataclass(frozen=True)
@@ -182,9 +206,10 @@ def run_build(config: BuildConfig, console: Console | None = None) -> BuildOutco
     work_dir = cache_root() / "builds" / name
     console.print(f"building [bold]{name} {version}[/bold] (work folder {work_dir})")
     session = Session(console=console, forget_set=fs, device=config.device, dtype=config.dtype)
-    runner = Runner(work_dir=work_dir, console=console, session=session, total=len(STAGES))
-    built = run_stages(config, version, runner, fs)
-    seconds = _publish(dest, config, version, built, runner, started)
+    with _sole_build(work_dir, name):
+        runner = Runner(work_dir=work_dir, console=console, session=session, total=len(STAGES))
+        built = run_stages(config, version, runner, fs)
+        seconds = _publish(dest, config, version, built, runner, started)
     console.print(f"[bold green]published[/bold green] {dest} in {seconds:.0f}s")
     hashing = {"files": TALLY.files - hashed[0], "bytes": TALLY.bytes - hashed[1], "seconds": TALLY.seconds - hashed[2]}
     return BuildOutcome(dest, version, seconds, dict(runner.seconds), list(runner.cached),

@@ -307,6 +307,22 @@ def test_validation_fails_fast_and_leaves_no_work_folder(tmp_path, demo_models, 
     assert not work.exists()
 
 
+def test_a_second_build_of_one_name_is_refused_while_the_first_runs(tmp_path, demo_models, tiny_classifier_dir):
+    """A build prunes its stages' other folders, so two builds of one name at once would delete each
+    other's files: the second is refused before any stage runs, and publishes nothing."""
+    from packager.pipeline.build import BuildBusyError, _sole_build
+
+    config = fast_config(tmp_path, demo_models, tiny_classifier_dir, name="busy")
+    work = Path(os.environ["ECO_PACK_CACHE"]) / "builds" / "busy"
+    with _sole_build(work, "busy"):
+        with pytest.raises(BuildBusyError, match="another build of `busy` is running.*--name"):
+            run_build(config)
+        assert [p.name for p in work.iterdir()] == [".lock"]
+        assert not list(Path(config.out).glob("busy-*"))
+    with _sole_build(work, "busy"):  # released when the first ends
+        pass
+
+
 def test_the_model_stage_trains_tiny_on_the_builds_seed(monkeypatch, tmp_path):
     """`--forget demo --seed 1`: the tiny subject learns demo:1's people, as the classifier does."""
     from guards.config import BaseModelRef

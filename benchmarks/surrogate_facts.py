@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CONSTRUCTIONS = {"truth_ratio": "facts of the forget set's other answers",
-                 "truth_ratio_holdout_facts": "facts of holdout answers"}  # fmt: skip
+# each way of making wrong answers: what it says of them, and whether their facts come from the holdout set
+CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", False),
+                 "truth_ratio_holdout_facts": ("facts of holdout answers", True)}  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,13 +52,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fq-seeds", type=int, default=5)
     parser.add_argument("--results-name", default="surrogate_facts")
     return parser.parse_args(argv)
-
-
-def _load(path: Path):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
 
 
 def crossing(sigmas: list[float], signed: list[float]) -> float | None:
@@ -74,10 +68,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
 
+    from benchmarks.tofu.stages import FORMAT, _load
     from evaluation.evaluate import EvalConfig, evaluate
     from guards.bundle import load_bundle
     from guards.guarded_model import GuardedModel
-    from guards.prompt_format import PromptFormat
     from packager.sigma import SigmaConfig
     from packager.sigma.objective import SigmaObjective, generic_truth_ratios
     from packager.sigma.tune import SURROGATES
@@ -87,8 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     config = load_bundle(args.bundle).config
     subject = GuardedModel.from_config(*_load(args.subject), classifier=None, config=config)
-    never = GuardedModel(*_load(args.never_learned), classifier=None, prompt_format=config.prompt_format
-                         or PromptFormat("phi"))  # fmt: skip
+    never = GuardedModel(*_load(args.never_learned), classifier=None, prompt_format=FORMAT)
     fs10 = load_forget_set("tofu:forget10", data_dir=args.data_dir)
     holdout = load_forget_set("tofu:forget05", data_dir=args.data_dir).forget_eval
     learned_only = {qa.question for qa in holdout}
@@ -102,9 +95,9 @@ def main(argv: list[str] | None = None) -> dict:
         reference = list(evaluate(never, fs, EvalConfig(flags="none", splits=("forget",), progress=False))
                          .splits["forget"].truth_ratios)  # fmt: skip
         objectives, medians = {}, {}
-        for name in CONSTRUCTIONS:
+        for name, (_, from_holdout) in CONSTRUCTIONS.items():
             surrogate = SURROGATES[name](subject, x, holdout, search)
-            target = generic_truth_ratios(never, x, search, holdout if name.endswith("holdout_facts") else None)
+            target = generic_truth_ratios(never, x, search, holdout if from_holdout else None)
             objectives[name] = {"reference": surrogate, "never_learned": SigmaObjective(
                 surrogate.rows, target, surrogate.values, search)}
             medians[name] = {"subject_on_holdout": float(np.median(surrogate.reference)),
@@ -162,8 +155,8 @@ def markdown(result: dict) -> str:
               "model on X | sigma where it meets the reference | sigma where it meets the never-learned model |",
               "|---|---|---|---|---|---|"]
     for n in names:
-        m, c = result["medians"][n], result["crossings"][n]
-        lines.append(f"| {n} | {CONSTRUCTIONS[n]} | {m['subject_on_holdout']:.3f} | {m['never_learned_on_forget']:.3f} "
+        m, c, (wrong_answers, _) = result["medians"][n], result["crossings"][n], CONSTRUCTIONS[n]
+        lines.append(f"| {n} | {wrong_answers} | {m['subject_on_holdout']:.3f} | {m['never_learned_on_forget']:.3f} "
                      f"| {_fq_at(result['points'], c['reference'])} | {_fq_at(result['points'], c['never_learned'])} |")
     return "\n".join(lines) + "\n"
 

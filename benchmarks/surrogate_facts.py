@@ -14,10 +14,11 @@ The subject is guarded with every X prompt flagged (the corruption of ``--bundle
 At each sigma: forget quality on X (median and range over noise seeds, TOFU's truth ratio against
 the retain90 model's), and the signed KS distance of the guarded generic truth ratios on X from
 (a) the subject's own on the holdout, the surrogate's reference, and (b) the retain90 model's own on
-X, the target that reference stands for. Each for the two ways of making wrong answers: facts from
-the forget set's other answers (``truth_ratio``) and facts from holdout answers
-(``truth_ratio_holdout_facts``). A construction tracks forget quality when its crossing with (b)
-lies where forget quality is high. Writes ``benchmarks/results/surrogate_facts*.json`` and ``.md``.
+X, the target that reference stands for. Each for the ways of making wrong answers: facts from
+the forget set's other answers (``truth_ratio``), facts from holdout answers
+(``truth_ratio_holdout_facts``), and both together (``truth_ratio_mixed_facts``). A construction
+tracks forget quality when its crossing with (b) lies where forget quality is high. Writes
+``benchmarks/results/surrogate_facts*.json`` and ``.md``.
 
     python -m benchmarks.surrogate_facts --subject DIR --never-learned DIR --bundle GUARD_DIR
 """
@@ -36,9 +37,10 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# each way of making wrong answers: what it says of them, and whether their facts come from the holdout set
-CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", False),
-                 "truth_ratio_holdout_facts": ("facts of holdout answers", True)}  # fmt: skip
+# each way of making wrong answers: what it says of them, and where their facts come from (objective.FACTS)
+CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", "forget"),
+                 "truth_ratio_holdout_facts": ("facts of holdout answers", "holdout"),
+                 "truth_ratio_mixed_facts": ("both of the above, together", "both")}  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     from guards.bundle import load_bundle
     from guards.guarded_model import GuardedModel
     from packager.sigma import SigmaConfig
-    from packager.sigma.objective import SigmaObjective, generic_truth_ratios
+    from packager.sigma.objective import SigmaObjective, fact_sources, generic_truth_ratios
     from packager.sigma.tune import SURROGATES
     from packager.sources import load_forget_set
 
@@ -95,9 +97,9 @@ def main(argv: list[str] | None = None) -> dict:
         reference = list(evaluate(never, fs, EvalConfig(flags="none", splits=("forget",), progress=False))
                          .splits["forget"].truth_ratios)  # fmt: skip
         objectives, medians = {}, {}
-        for name, (_, from_holdout) in CONSTRUCTIONS.items():
+        for name, (_, facts) in CONSTRUCTIONS.items():
             surrogate = SURROGATES[name](subject, x, holdout, search)
-            target = generic_truth_ratios(never, x, search, holdout if from_holdout else None)
+            target = generic_truth_ratios(never, x, search, fact_sources(facts, holdout))
             objectives[name] = {"reference": surrogate, "never_learned": SigmaObjective(
                 surrogate.rows, target, surrogate.values, search)}
             medians[name] = {"subject_on_holdout": float(np.median(surrogate.reference)),
@@ -135,7 +137,7 @@ def _fq_at(points: list[dict], sigma: float | None) -> str:
 
 
 def markdown(result: dict) -> str:
-    names = list(CONSTRUCTIONS)
+    names = list(result["medians"])  # the constructions this result measured
     lines = ["# Where the truth-ratio surrogate's wrong answers should take their facts", "",
              f"Command: `{result['command']}`", "", result["design"], "",
              f"X: {result['forget']} questions; holdout: {result['holdout']}; forget quality over "

@@ -66,7 +66,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
     p.add_argument("--surrogate", default=None,
-                   help="the builds' sigma target: answer_probability, truth_ratio or truth_ratio_holdout_facts")
+                   help="the builds' sigma target (packager.sigma.config.SURROGATES)")
     p.add_argument("--optimiser", default=None, help="the builds' sigma search: bracket, monotone or zeroth_order")
     p.add_argument("--search-optimisers", default=None,
                    help="the sweep reruns each surrogate's search with each of these, e.g. bracket,monotone")

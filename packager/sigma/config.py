@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 DISTANCES = ("ks", "mean_abs")
 FLAG_MODES = ("classifier", "all")
-SURROGATES = ("answer_probability", "truth_ratio", "truth_ratio_holdout_facts")  # sigma's target without a retain model
+# sigma's target without a retain model
+SURROGATES = ("answer_probability", "truth_ratio", "truth_ratio_holdout_facts", "truth_ratio_mixed_facts")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Objectives (see docs/sigma.md):
   (``evaluation.perturb``): it aims at the distribution forget quality tests, with no retain model;
 - ``truth_ratio_holdout_facts``: the same, with the forget side's wrong answers made from holdout
   facts, which the subject never read (opt-in);
+- ``truth_ratio_mixed_facts``: the same, with the forget side's wrong answers made both ways (opt-in);
 - ``verbmem``: for text corpora (``kind="text"``), the guarded model's VerbMem on the forget
   passages (ROUGE-L F1 of its continuation given the prefix) against the subject's own on holdout
   passages it never trained on (no retain model);
@@ -226,16 +227,29 @@ def surrogate_objective(
     return SigmaObjective(rows, reference, q.normalised_prob, config)
 
 
+FACTS = ("forget", "holdout", "both")  # where the forget side's generic wrong answers take their facts
+
+
+def fact_sources(facts: str, holdout: Sequence[QA]) -> tuple[Sequence[QA] | None, ...]:
+    """``facts`` as the sources ``_generic_rows`` takes: None for the set's own answers."""
+    if facts not in FACTS:
+        raise GuardConfigError(f"unknown wrong-answer facts {facts!r}; choose one of {', '.join(FACTS)}")
+    return {"forget": (None,), "holdout": (holdout,), "both": (None, holdout)}[facts]
+
+
 def _generic_rows(
     guarded: GuardedModel, items: Sequence[QA], flags: Sequence[bool], config: SigmaConfig,
-    source: Sequence[QA] | None = None,
+    sources: Sequence[Sequence[QA] | None] = (None,),
 ):
-    """``items``' answers and wrong answers made from the set's own answers, or from ``source``'s
-    (``evaluation.perturb``), as ``CachedRows``, with the map from their NLLs to per-question R; items given
-    no wrong answer are left out."""
-    facts = None if source is None else ([qa.answer for qa in source], [qa.question for qa in source])
-    made = perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed,
-                             source=facts)
+    """``items``' answers and wrong answers made from each of ``sources`` (None: the set's own answers;
+    ``evaluation.perturb``), all of a question's wrong answers together, as ``CachedRows``, with the map
+    from their NLLs to per-question R; items given no wrong answer are left out."""
+    made_per_source = [
+        perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed,
+                          source=None if src is None else ([qa.answer for qa in src], [qa.question for qa in src]))
+        for src in sources
+    ]  # fmt: skip
+    made = [tuple(w for made in made_per_source for w in made[i]) for i in range(len(items))]
     kept = [i for i, wrongs in enumerate(made) if wrongs]
     if not kept:
         raise GuardConfigError("the truth-ratio surrogate cannot make wrong answers from a set of one answer")
@@ -246,28 +260,29 @@ def _generic_rows(
 
 
 def generic_truth_ratios(
-    model: GuardedModel, items: Sequence[QA], config: SigmaConfig, source: Sequence[QA] | None = None
+    model: GuardedModel, items: Sequence[QA], config: SigmaConfig,
+    sources: Sequence[Sequence[QA] | None] = (None,),
 ) -> np.ndarray:
     """The model's own per-question R on ``items``, unguarded, with generic wrong answers (their facts
-    from ``source``'s answers if given): what the truth-ratio surrogate takes as its reference on holdout."""
-    rows, ratios = _generic_rows(model, items, [False] * len(items), config, source)
+    from ``sources``, as ``_generic_rows``): what the truth-ratio surrogate takes as its reference on holdout."""
+    rows, ratios = _generic_rows(model, items, [False] * len(items), config, sources)
     return ratios(rows.values)
 
 
 def truth_ratio_surrogate_objective(
     guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig,
-    facts_from_holdout: bool = False,
+    facts: str = "forget",
 ) -> SigmaObjective:
     """Subject model's own R on holdout (unguarded, scored once) vs the guarded R on forget, the wrong
     answers of both made from each set's own answers (``evaluation.perturb``): a model that never
     learned the forget set should be as sure of forget answers as the subject is of unseen ones.
-    ``facts_from_holdout``: the forget side's wrong answers take their facts from holdout answers."""
+    ``facts``: where the forget side's wrong answers take their facts (``FACTS``)."""
     if not forget or not holdout:
         raise GuardConfigError("the truth-ratio surrogate needs forget and holdout questions; pass a retain model")
+    sources = fact_sources(facts, holdout)
     reference = generic_truth_ratios(guarded, holdout, config)
     flags = decide(guarded, [qa.question for qa in forget], config.flags)
-    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config,
-                                               source=holdout if facts_from_holdout else None)
+    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config, sources)
     return SigmaObjective(forget_rows, reference, forget_ratios, config)
 
 
@@ -279,7 +294,17 @@ def holdout_facts_surrogate_objective(
     memorised (for another forget question); once noise hides which question is asked, that fact is as
     likely as the right one, so the guarded ratios rise faster than a model that never learned the set
     would let them (TOFU's perturbed answers hold new facts). Opt-in: measured in docs/sigma.md."""
-    return truth_ratio_surrogate_objective(guarded, forget, holdout, config, facts_from_holdout=True)
+    return truth_ratio_surrogate_objective(guarded, forget, holdout, config, facts="holdout")
+
+
+def mixed_facts_surrogate_objective(
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """The truth-ratio surrogate with each forget question's wrong answers made both ways, from the
+    forget set's own facts and from holdout facts; R over all of them is the geometric mean of the two
+    constructions' R, so its crossing lies between theirs. Measured on TOFU, the first meets the
+    reference below where forget quality peaks and the second above it (docs/sigma.md). Opt-in."""
+    return truth_ratio_surrogate_objective(guarded, forget, holdout, config, facts="both")
 
 
 class ChanceObjective:

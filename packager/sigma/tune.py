@@ -19,6 +19,7 @@ from packager.sigma.config import SigmaConfig
 from packager.sigma.objective import (
     ChanceObjective,
     holdout_facts_surrogate_objective,
+    mixed_facts_surrogate_objective,
     surrogate_objective,
     truth_ratio_objective,
     truth_ratio_surrogate_objective,
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 
 SURROGATES = dict(zip(SURROGATE_NAMES, (surrogate_objective, truth_ratio_surrogate_objective,
-                                         holdout_facts_surrogate_objective), strict=True))
+                                         holdout_facts_surrogate_objective, mixed_facts_surrogate_objective),
+                      strict=True))
 
 
 class Objective(Protocol):

@@ -355,6 +355,30 @@ def test_the_holdout_facts_surrogate_makes_forget_wrong_answers_from_holdout_ans
     assert 0.0 <= mine(1.0).distance <= 1.0
 
 
+def test_the_mixed_facts_surrogate_lies_between_the_two_constructions(tiny_llama, tiny_tokenizer):
+    """Each forget question gets both sets of wrong answers; where the two give as many, its R is the
+    geometric mean of theirs, at any sigma and noise seed, and its reference is the plain surrogate's."""
+    from packager.sigma.objective import (
+        holdout_facts_surrogate_objective,
+        mixed_facts_surrogate_objective,
+        truth_ratio_surrogate_objective,
+    )
+
+    guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
+    fs = _forget_set()
+    config = SigmaConfig(progress=False, flags="all", surrogate="truth_ratio_mixed_facts")
+    own = truth_ratio_surrogate_objective(guarded, fs.forget_eval, fs.holdout, config)
+    theirs = holdout_facts_surrogate_objective(guarded, fs.forget_eval, fs.holdout, config)
+    mixed = mixed_facts_surrogate_objective(guarded, fs.forget_eval, fs.holdout, config)
+    assert np.array_equal(mixed.reference, own.reference)
+    assert set(mixed.rows.continuations) == set(own.rows.continuations) | set(theirs.rows.continuations)
+    for sigma, seed in ((0.0, 0), (3.0, 1)):
+        r_own, r_theirs, r_mixed = (o.values(o.rows.at(sigma, seed)) for o in (own, theirs, mixed))
+        assert np.allclose(r_mixed, np.sqrt(r_own * r_theirs), rtol=1e-4)
+        assert np.all(np.minimum(r_own, r_theirs) <= r_mixed * (1 + 1e-4))
+    assert 0.0 <= mixed(1.0).distance <= 1.0
+
+
 def _wrong_rows(made):
     """Per row of truth_ratio_rows: whether it is a wrong answer (each item: its answer, then its wrong ones)."""
     return [flag for ws in made for flag in [False] + [True] * len(ws)]

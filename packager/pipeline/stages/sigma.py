@@ -23,6 +23,8 @@ SURROGATE_LABELS = {
     "truth_ratio": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong answers)",
     "truth_ratio_holdout_facts": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong "
     "answers; the forget side's made from holdout facts)",
+    "truth_ratio_mixed_facts": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong "
+    "answers; the forget side's made from both its own and holdout facts)",
 }
 KIND_LABELS = {  # what a multiple-choice set and a text corpus are tuned towards, with no retain model
     "mc": "chance accuracy (1 / number of choices) on the forget topics' questions",

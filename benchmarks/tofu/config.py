@@ -68,7 +68,10 @@ class BenchConfig:
             raise ValueError(f"`--fq-seeds` and `--search-seeds` must be at least 1, not {self.fq_seeds}, "
                              f"{self.search_seeds}")
         from packager.sigma import OPTIMISERS
+        from packager.sigma.config import SURROGATES
 
+        if self.surrogate not in SURROGATES:  # the builds would take it only after hours of fine-tuning
+            raise ValueError(f"`--surrogate` must be one of {', '.join(SURROGATES)}, not {self.surrogate}")
         unknown = [o for o in (self.optimiser, *self.search_optimisers) if o not in OPTIMISERS]
         if unknown:
             raise ValueError(f"`--optimiser` and `--search-optimisers` must name some of "

@@ -114,6 +114,12 @@ def test_models_learn_general_knowledge_unless_told_not_to():
         parse_args(["--fq-seeds", "0"])
 
 
+def test_an_unknown_surrogate_is_refused_before_any_stage():
+    assert parse_args(["--surrogate", "truth_ratio_mixed_facts"]).surrogate == "truth_ratio_mixed_facts"
+    with pytest.raises(ValueError, match="--surrogate.*truth_ratio_holdout_facts.*not truth_ratio_mixed$"):
+        parse_args(["--surrogate", "truth_ratio_mixed"])
+
+
 def test_the_build_and_the_sweep_searches_name_their_optimisers():
     config = parse_args(["--optimiser", "monotone", "--search-optimisers", "monotone,bracket"])
     assert config.optimiser == "monotone" and config.search_optimisers == ("monotone", "bracket")

@@ -249,7 +249,7 @@ def _generic_rows(
                           source=None if src is None else ([qa.answer for qa in src], [qa.question for qa in src]))
         for src in sources
     ]  # fmt: skip
-    made = [tuple(w for made in made_per_source for w in made[i]) for i in range(len(items))]
+    made = [sum(per_source, ()) for per_source in zip(*made_per_source, strict=True)]  # a question's, together
     kept = [i for i, wrongs in enumerate(made) if wrongs]
     if not kept:
         raise GuardConfigError("the truth-ratio surrogate cannot make wrong answers from a set of one answer")

@@ -42,6 +42,7 @@ class BenchConfig:
     noise_seeds: int = 3
     surrogate: str = "truth_ratio"  # the build's sigma target (packager.sigma.config.SURROGATES)
     optimiser: str = "monotone"  # the build's sigma search (packager.sigma.OPTIMISERS)
+    distance: str = "ks"  # how that search compares guarded and reference values (packager.sigma.config.DISTANCES)
     fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)
     search_seeds: int = 3  # each surrogate's sigma search is rerun from this many seeds in the sweep
     search_optimisers: tuple[str, ...] = ("monotone", "valley")  # ... with each of these searches
@@ -68,10 +69,12 @@ class BenchConfig:
             raise ValueError(f"`--fq-seeds` and `--search-seeds` must be at least 1, not {self.fq_seeds}, "
                              f"{self.search_seeds}")
         from packager.sigma import OPTIMISERS
-        from packager.sigma.config import SURROGATES
+        from packager.sigma.config import DISTANCES, SURROGATES
 
         if self.surrogate not in SURROGATES:  # the builds would take it only after hours of fine-tuning
             raise ValueError(f"`--surrogate` must be one of {', '.join(SURROGATES)}, not {self.surrogate}")
+        if self.distance not in DISTANCES:
+            raise ValueError(f"`--distance` must be one of {', '.join(DISTANCES)}, not {self.distance}")
         unknown = [o for o in (self.optimiser, *self.search_optimisers) if o not in OPTIMISERS]
         if unknown:
             raise ValueError(f"`--optimiser` and `--search-optimisers` must name some of "

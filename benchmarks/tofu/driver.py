@@ -68,6 +68,8 @@ def parse_args(argv: list[str]) -> BenchConfig:
     p.add_argument("--surrogate", default=None,
                    help="the builds' sigma target (packager.sigma.config.SURROGATES)")
     p.add_argument("--optimiser", default=None, help="the builds' sigma search: bracket, monotone or zeroth_order")
+    p.add_argument("--distance", default=None,
+                   help="how that search compares guarded and reference values (packager.sigma.config.DISTANCES)")
     p.add_argument("--search-optimisers", default=None,
                    help="the sweep reruns each surrogate's search with each of these, e.g. bracket,monotone")
     p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")

@@ -101,7 +101,7 @@ def markdown(data: dict[str, Any]) -> str:
               "|---|---|---|---|---|"]
     lines += [f"| {s} | {_fmt(g['fpr_retain'])} | {_fmt(g['fpr_general'])} | {_fmt(g['ms_per_prompt'])} "
               f"| {_fmt(g.get('sigma'))} |" for s, g in data["guard"].items()]
-    lines += search_markdown(data["guard"])
+    lines += search_markdown(data["guard"], data["config"].get("distance", "ks"))
     lines += premise_markdown(data.get("surrogate_premise", {}))
     lines += sweep_markdown(data.get("sigma_sweep", {}))
     lines += ["", "## Cost", "", f"Total unlearning cost (s): {json.dumps(data['unlearning_cost'])}", "",
@@ -118,13 +118,17 @@ def search_summary(sigma: dict) -> dict:
                       for p in sorted(sigma["trace"], key=lambda p: p["sigma"])]}
 
 
-def search_markdown(guard: dict) -> list[str]:
-    """Each build's sigma search: the surrogate's distance (and its signed form) at every sigma it evaluated."""
+DISTANCE_LABELS = {"ks": "KS distance", "mean_abs": "difference of means", "median": "difference of medians"}
+
+
+def search_markdown(guard: dict, distance: str = "ks") -> list[str]:
+    """Each build's sigma search: the surrogate's distance (and its signed form) at every sigma it evaluated;
+    ``distance`` names the builds' (``--distance``)."""
     searches = {split: g["search"] for split, g in guard.items() if g.get("search")}
     if not searches:
         return []
-    lines = ["", "## Sigma search", "", "Every sigma each build's search evaluated: the surrogate's KS distance "
-             "(signed form in brackets), averaged over its noise seeds.", "",
+    lines = ["", "## Sigma search", "", "Every sigma each build's search evaluated: the surrogate's "
+             f"{DISTANCE_LABELS[distance]} (signed form in brackets), averaged over its noise seeds.", "",
              "| split | optimiser | chosen | distance at each sigma |", "|---|---|---|---|"]
     lines += [f"| {split} | {s['optimiser']} ({s['evaluations']} evaluations x {s['noise_seeds']} seeds) "
               f"| {_fmt(guard[split]['sigma'])} | "

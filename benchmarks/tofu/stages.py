@@ -102,6 +102,7 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
 
     cfg = ctx.config
     settings = {"noise_seeds": cfg.noise_seeds, "surrogate": cfg.surrogate, "optimizer": cfg.optimiser,
+                "distance": cfg.distance,
                 "fq_seeds": cfg.fq_seeds,
                 "classifier_epochs": cfg.classifier_epochs,
                 "fpr_target": cfg.fpr_target, "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed}
@@ -113,7 +114,8 @@ def build_guard(ctx: Context, split: str, subject: StageRecord, retain: StageRec
             reference_model=str(model_path(retain)),
             seed=cfg.seed, device="cpu", dtype="float32", classifier_epochs=cfg.classifier_epochs,
             fpr_target=cfg.fpr_target,
-            noise_seeds=cfg.noise_seeds, surrogate=cfg.surrogate, optimizer=cfg.optimiser, fq_seeds=cfg.fq_seeds,
+            noise_seeds=cfg.noise_seeds, surrogate=cfg.surrogate, optimizer=cfg.optimiser, distance=cfg.distance,
+            fq_seeds=cfg.fq_seeds,
             bento=False, force=True,
             max_new_tokens=cfg.max_new_tokens,
             command=f"run_build(model=<subject>, forget=tofu:{split}, reference_model=<{RETAIN_OF[split]}>)",

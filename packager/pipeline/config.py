@@ -13,7 +13,7 @@ from guards.errors import GuardConfigError
 from guards.prompt_format import PromptFormat
 from packager.classifier.calibration import CONFLICT_POLICIES
 from packager.classifier.profiles import PROFILES, default_profile
-from packager.sigma.config import SURROGATES
+from packager.sigma.config import DISTANCES, SURROGATES
 
 
 def setting(default: Any, help: str, **click: Any) -> Any:
@@ -93,7 +93,9 @@ class BuildConfig:
                              "grid: its zero), valley (a unimodal fit of the distance: its floor), bracket "
                              "(sign-change bracket, fewer evaluations) or zeroth_order (the paper's).",
                              choices=("bracket", "monotone", "valley", "zeroth_order"))
-    distance: str = setting("ks", "Objective distance.", choices=("ks", "mean_abs"))
+    distance: str = setting("ks", "How the sigma search compares the guarded values with its reference: ks (KS "
+                            "statistic), mean_abs (difference of means) or median (difference of medians).",
+                            choices=DISTANCES)
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     surrogate: str = setting(
         "truth_ratio", "Sigma target without a retain model: the subject's truth ratios (wrong answers made "

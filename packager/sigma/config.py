@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-DISTANCES = ("ks", "mean_abs")
+DISTANCES = ("ks", "mean_abs", "median")
 FLAG_MODES = ("classifier", "all")
 # sigma's target without a retain model
 SURROGATES = ("answer_probability", "truth_ratio", "truth_ratio_holdout_facts", "truth_ratio_mixed_facts")
@@ -100,12 +100,12 @@ class SigmaConfig:
     """A sigma search.
 
     ``optimiser``: a name in ``OPTIMISERS`` (``monotone``, ``valley``, ``bracket`` or ``zeroth_order``).
-    ``distance``: ``ks`` (KS statistic between the per-question distributions) or
-    ``mean_abs`` (absolute difference of their means). ``seeds``: noise seeds each objective
-    evaluation averages over (k = ``seeds``, starting at ``seed``). ``flags``: ``classifier``
-    (the guard decides which forget prompts are corrupted) or ``all``. ``surrogate``: the target
-    without a retain model, the subject's own truth ratios or answer probability on holdout
-    questions (``objective.py``).
+    ``distance``: ``ks`` (KS statistic between the per-question distributions),
+    ``mean_abs`` (absolute difference of their means) or ``median`` (of their medians).
+    ``seeds``: noise seeds each objective evaluation averages over (k = ``seeds``, starting at ``seed``).
+    ``flags``: ``classifier`` (the guard decides which forget prompts are corrupted) or ``all``.
+    ``surrogate``: the target without a retain model, the subject's own truth ratios or answer
+    probability on holdout questions (``objective.py``).
     """
 
     optimiser: str = "monotone"

@@ -61,6 +61,7 @@ def _signed_ks(reference: np.ndarray, values: np.ndarray) -> float:
 SIGNED_DISTANCES: dict[str, SignedDistance] = {
     "ks": _signed_ks,
     "mean_abs": lambda reference, values: float(np.mean(values) - np.mean(reference)),
+    "median": lambda reference, values: float(np.median(values) - np.median(reference)),
 }
 
 
@@ -173,7 +174,7 @@ class SigmaObjective:
 
     ``reject_distance``: with the KS distance, the statistic above which the test rejects that the
     two are equal (``ks_reject_distance``, for the reference's and the guarded side's sizes);
-    infinite for ``mean_abs``, which has no test.
+    infinite for ``mean_abs`` and ``median``, which have no test.
     """
 
     def __init__(

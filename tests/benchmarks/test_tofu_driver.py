@@ -120,6 +120,17 @@ def test_an_unknown_surrogate_is_refused_before_any_stage():
         parse_args(["--surrogate", "truth_ratio_mixed"])
 
 
+def test_the_builds_distance_is_checked_before_any_stage_and_named_in_the_search_table():
+    assert parse_args([]).distance == "ks" and parse_args(["--distance", "median"]).distance == "median"
+    with pytest.raises(ValueError, match="--distance.*ks, mean_abs, median, not medain$"):
+        parse_args(["--distance", "medain"])
+    guard = {"forget05": {"sigma": 9.0, "search": {"optimiser": "monotone", "noise_seeds": 3, "evaluations": 2,
+                                                   "trace": [{"sigma": 1.0, "distance": 0.2, "signed": -0.2},
+                                                             {"sigma": 9.0, "distance": 0.0, "signed": 0.0}]}}}
+    assert "surrogate's difference of medians (signed" in "\n".join(report.search_markdown(guard, "median"))
+    assert "surrogate's KS distance (signed" in "\n".join(report.search_markdown(guard))
+
+
 def test_the_build_and_the_sweep_searches_name_their_optimisers():
     config = parse_args(["--optimiser", "monotone", "--search-optimisers", "monotone,bracket"])
     assert config.optimiser == "monotone" and config.search_optimisers == ("monotone", "bracket")

@@ -22,7 +22,7 @@ from packager.sigma import (
     run_search,
     tune_sigma,
 )
-from packager.sigma.objective import ks_reject_distance
+from packager.sigma.objective import SIGNED_DISTANCES, ks_reject_distance
 
 
 class Synthetic:
@@ -460,3 +460,17 @@ def test_every_surrogate_a_build_accepts_names_itself_in_the_sigma_record():
     from packager.sigma.config import SURROGATES
 
     assert set(SURROGATE_LABELS) == set(SURROGATES)
+
+
+def test_the_median_distance_is_signed_by_which_side_sits_higher_and_ignores_the_tails():
+    """The signed median difference is positive while the guarded values sit above the reference, and a
+    long tail on one side (which moves the mean) leaves it where the middle of the values is."""
+    reference = np.array([0.2, 0.4, 0.6, 0.8, 1.0])
+    median = SIGNED_DISTANCES["median"]
+    assert median(reference, reference + 0.1) == pytest.approx(0.1)
+    assert median(reference, reference - 0.3) == pytest.approx(-0.3)
+    tailed = np.array([0.2, 0.4, 0.6, 0.8, 50.0])
+    assert median(reference, tailed) == 0.0 and SIGNED_DISTANCES["mean_abs"](reference, tailed) > 9
+    assert SigmaConfig(distance="median").distance == "median"
+    with pytest.raises(ValueError, match="`distance` must be one of ks, mean_abs, median"):
+        SigmaConfig(distance="mode")

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.tofu.config import RETAIN_OF
+
 RESULTS = Path(__file__).resolve().parent / "results"
-SPLIT_OF = {"retain99": "forget01", "retain95": "forget05", "retain90": "forget10"}  # what each never learned
+SPLIT_OF = {retain: split for split, retain in RETAIN_OF.items()}  # the forget split each retain model never learned
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

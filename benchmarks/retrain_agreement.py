@@ -96,15 +96,17 @@ def markdown(result: dict) -> str:
     lines = ["# Forget quality of a retrain from another seed", "", f"Command: `{result['command']}`", "",
              result["design"], "", f"{result['seconds']:.0f} s.", "",
              "| split | retain models (seeds) | pairs | forget quality: median (min to max) | KS D: median "
-             "| D at forget quality 0.3 | each pair: forget quality (KS D) |", "|---|---|---|---|---|---|---|"]
+             "| D at forget quality 0.3 | each model: median truth ratio | each pair: forget quality (KS D) |",
+             "|---|---|---|---|---|---|---|---|"]
     for split, s in result["splits"].items():
         n = s["questions"]
         pairs = ", ".join(f"{p['models'][0]}-{p['models'][1]}: {p['forget_quality']:.3g} ({p['ks_d']:.3f})"
                           for p in s["pairs"])
+        medians = ", ".join(f"{i}: {r:.3f}" for i, r in enumerate(s["median_ratios"]))
         lines.append(f"| {split} | {len(s['models'])} {s['subset']} | {len(s['pairs'])} "
                      f"| {s['forget_quality_median']:.3g} ({s['forget_quality_min']:.3g} to "
                      f"{s['forget_quality_max']:.3g}) | {s['ks_d_median']:.3f} | {ks_distance_at(0.3, n, n):.3f} "
-                     f"| {pairs} |")
+                     f"| {medians} | {pairs} |")
     lines += ["", "Models are numbered in the order given (the command). Forget quality is TOFU's: the KS test's "
               "p-value between two models' per-question truth ratios on the split's forget questions; the "
               "D at 0.3 is asymptotic."]

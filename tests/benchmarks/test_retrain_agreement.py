@@ -24,11 +24,12 @@ def test_every_pair_is_tested_and_a_shifted_model_scores_lower_than_a_resampled_
 
 def test_the_table_gives_each_split_its_pairs_and_the_d_that_forget_quality_0_3_allows():
     rng = np.random.default_rng(1)
-    split = {"subset": "retain95", "models": ["a", "b", "c"], "questions": 200,
+    split = {"subset": "retain95", "models": ["a", "b", "c"], "questions": 200, "median_ratios": [0.61, 0.5, 0.7],
              **agreement([rng.normal(size=200) for _ in range(3)])}
     table = markdown({"command": "python -m benchmarks.retrain_agreement", "design": "d", "seconds": 3.0,
                       "splits": {"forget05": split}})
     assert "| forget05 | 3 retain95 | 3 |" in table and "| 0.097 |" in table and "0-1: " in table
+    assert "| 0: 0.610, 1: 0.500, 2: 0.700 |" in table
 
 
 def test_one_model_for_a_split_or_none_at_all_is_refused_before_any_model_loads(tmp_path):

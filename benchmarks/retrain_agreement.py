@@ -6,10 +6,14 @@ retain model, trained the same way from another seed, never learned the forget s
 quality against the first is what retraining itself scores, and so what the 0.3 target asks of a guard
 against what exact unlearning gets. This benchmark takes the TOFU benchmark's retain models
 (``python -m benchmarks.tofu --seed N``, one per seed, for each split) and gives, per split, every
-pair's forget quality (KS p-value) and KS statistic, with the median and range over the pairs. Writes
-``benchmarks/results/retrain_agreement*.json`` and ``.md``.
+pair's forget quality (KS p-value) and KS statistic, with the median and range over the pairs. Guards
+built by the same benchmark (``--guards-<split>``, their ``eco-<split>`` stages' artifacts) are tested
+against every retain model of their split the same way, each at the noise seeds its build measured
+(median forget quality over them): the guard's score against retraining from any seed, beside what one
+retrain scores against another. Writes ``benchmarks/results/retrain_agreement*.json`` and ``.md``.
 
     python -m benchmarks.retrain_agreement --retain99 DIR DIR ... --retain95 DIR ... --retain90 DIR ...
+    python -m benchmarks.retrain_agreement --retain95 DIR ... --guards-forget05 ARTIFACT ...
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for subset, split in SPLIT_OF.items():
         parser.add_argument(f"--{subset}", nargs="+", type=Path, default=[],
                             help=f"the TOFU benchmark's {subset} model folders, one per seed (tested on {split})")
+    for split in RETAIN_OF:
+        parser.add_argument(f"--guards-{split}", nargs="+", type=Path, default=[],
+                            help=f"guard artifacts built on {split} (dist folders of the TOFU benchmark's "
+                                 f"eco-{split} stages), tested against every --{RETAIN_OF[split]} model")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/tofu"))
     parser.add_argument("--results-name", default="retrain_agreement")
     args = parser.parse_args(argv)
@@ -43,6 +51,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{subset} needs at least two model folders (one per seed) to compare, or none")
     if not any(getattr(args, subset) for subset in SPLIT_OF):
         parser.error("pass at least two retain model folders with --retain99, --retain95 or --retain90")
+    for split, subset in RETAIN_OF.items():
+        guards = getattr(args, f"guards_{split}")
+        if guards and not getattr(args, subset):
+            parser.error(f"--guards-{split} needs the {subset} models to test them against (--{subset})")
+        for artifact in guards:
+            if not (artifact / "guard").is_dir() or not (artifact / "results.json").is_file():
+                parser.error(f"--guards-{split}: {artifact} is not a built artifact (no guard/ or results.json); "
+                             "pass a dist folder that eco-pack build wrote")
     return args
 
 
@@ -55,6 +71,40 @@ def agreement(ratios: list[np.ndarray]) -> dict:
     fq = [p["forget_quality"] for p in pairs]
     return {"pairs": pairs, "forget_quality_median": float(np.median(fq)), "forget_quality_min": min(fq),
             "forget_quality_max": max(fq), "ks_d_median": float(np.median([p["ks_d"] for p in pairs]))}
+
+
+def guard_against_retrains(guard_ratios: list[np.ndarray], retain_ratios: list[np.ndarray]) -> list[dict]:
+    """For each retain model: the guard's forget quality against it, median (and range) over the guard's
+    noise seeds (one array of per-question R per seed), with the median KS statistic."""
+    from evaluation.quantities import ks_test
+
+    out = []
+    for model, reference in enumerate(retain_ratios):
+        tests = [ks_test(ratios, reference) for ratios in guard_ratios]
+        fq = [p for _, p in tests]
+        out.append({"model": model, "forget_quality": float(np.median(fq)), "forget_quality_min": min(fq),
+                    "forget_quality_max": max(fq), "ks_d": float(np.median([d for d, _ in tests]))})
+    return out
+
+
+def _guard_ratios(artifact: Path, fs) -> tuple[list[int], list[np.ndarray]]:
+    """The guard's per-question R on forget at each noise seed its build measured forget quality with."""
+    import torch
+
+    from evaluation.evaluate import EvalConfig, evaluate
+    from guards.bundle import load_bundle
+    from packager.pipeline.inspect import describe
+
+    guard = describe(artifact)["results"]["models"]["guarded"]  # every checksum verified first
+    seeds = guard["forget_quality_over_seeds"]["seeds"]
+    guarded = load_bundle(artifact / "guard").guarded_model(device="cpu", dtype="float32")
+    ratios = []
+    for seed in seeds:
+        config = EvalConfig(flags="classifier", seed=seed, noise_seeds=1, max_new_tokens=None, splits=("forget",),
+                            progress=False)
+        with torch.no_grad():
+            ratios.append(np.asarray(evaluate(guarded, fs, config).splits["forget"].truth_ratios))
+    return list(seeds), ratios
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -77,8 +127,16 @@ def main(argv: list[str] | None = None) -> dict:
             report = _evaluate(*_load(folder), fs, None, splits=("forget",))
             ratios.append(np.asarray(report.splits["forget"].truth_ratios))
             print(f"{split}: {folder}: median truth ratio {np.median(ratios[-1]):.3f}", flush=True)
+        guards = []
+        for artifact in getattr(args, f"guards_{split}"):
+            seeds, guard_ratios = _guard_ratios(artifact, fs)
+            against = guard_against_retrains(guard_ratios, ratios)
+            guards.append({"artifact": str(artifact), "noise_seeds": seeds, "against": against})
+            print(f"{split}: {artifact}: " + ", ".join(f"{a['model']}: {a['forget_quality']:.3g}" for a in against),
+                  flush=True)
         splits[split] = {"subset": subset, "models": [str(f) for f in folders], "questions": len(ratios[0]),
-                         "median_ratios": [float(np.median(r)) for r in ratios], **agreement(ratios)}
+                         "median_ratios": [float(np.median(r)) for r in ratios], **agreement(ratios),
+                         "guards": guards}
     result = {
         "command": shlex.join([sys.executable, "-m", "benchmarks.retrain_agreement", *(argv or sys.argv[1:])]),
         "design": __doc__.split("\n\n")[1].replace("\n", " "),
@@ -110,6 +168,23 @@ def markdown(result: dict) -> str:
     lines += ["", "Models are numbered in the order given (the command). Forget quality is TOFU's: the KS test's "
               "p-value between two models' per-question truth ratios on the split's forget questions; the "
               "D at 0.3 is asymptotic."]
+    guarded = [(split, g) for split, s in result["splits"].items() for g in s.get("guards", [])]
+    if guarded:
+        lines += ["", "## Guards against every retrain", "",
+                  "Each guard's forget quality against each retain model of its split (median over the noise seeds "
+                  "its build measured, KS D in brackets), and the median over the retain models.", "",
+                  "| split | guard | against each retain model | median | at 0.3 or more |", "|---|---|---|---|---|"]
+        for split, g in guarded:
+            fq = [a["forget_quality"] for a in g["against"]]
+            cells = ", ".join(f"{a['model']}: {a['forget_quality']:.3g} ({a['ks_d']:.3f})" for a in g["against"])
+            lines.append(f"| {split} | {Path(g['artifact']).name} | {cells} | {np.median(fq):.3g} "
+                         f"| {sum(f >= 0.3 for f in fq)} of {len(fq)} |")
+        for split, s in result["splits"].items():
+            fq = [a["forget_quality"] for g in s.get("guards", []) for a in g["against"]]
+            if fq:
+                lines.append(f"| {split} | all {len(s['guards'])} guards | every guard and retain model | "
+                             f"{np.median(fq):.3g} | {sum(f >= 0.3 for f in fq)} of {len(fq)} |")
+        lines += ["", "Paths in full are in the JSON (`guards`)."]
     return "\n".join(lines) + "\n"
 
 

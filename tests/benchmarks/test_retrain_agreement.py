@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.retrain_agreement import agreement, markdown, parse_args
+from benchmarks.retrain_agreement import agreement, guard_against_retrains, markdown, parse_args
 
 
 def test_every_pair_is_tested_and_a_shifted_model_scores_lower_than_a_resampled_one():
@@ -39,3 +39,72 @@ def test_one_model_for_a_split_or_none_at_all_is_refused_before_any_model_loads(
         parse_args([])
     args = parse_args(["--retain90", str(tmp_path), str(tmp_path)])
     assert args.retain90 == [tmp_path, tmp_path] and args.retain95 == []
+
+
+def test_a_guard_is_tested_against_every_retain_model_with_the_median_over_its_noise_seeds():
+    rng = np.random.default_rng(2)
+    retrains = [rng.lognormal(0, 0.5, 200), rng.lognormal(0.6, 0.5, 200)]
+    seeds = [rng.lognormal(0, 0.5, 200) for _ in range(5)]
+    against = guard_against_retrains(seeds, retrains)
+    assert [a["model"] for a in against] == [0, 1]
+    assert against[0]["forget_quality"] > 0.05 > against[1]["forget_quality"]
+    for a in against:
+        assert a["forget_quality_min"] <= a["forget_quality"] <= a["forget_quality_max"]
+    one_seed = guard_against_retrains(seeds[:1], retrains)
+    assert one_seed[0]["forget_quality_min"] == one_seed[0]["forget_quality"] == one_seed[0]["forget_quality_max"]
+
+
+def test_the_guards_table_gives_each_guard_its_score_against_each_retrain():
+    rng = np.random.default_rng(3)
+    ratios = [rng.normal(size=200) for _ in range(2)]
+    guard = {"artifact": "dist/g", "noise_seeds": [0, 1],
+             "against": guard_against_retrains([r + 0.01 for r in ratios], ratios)}
+    split = {"subset": "retain95", "models": ["a", "b"], "questions": 200, "median_ratios": [0.6, 0.6],
+             **agreement(ratios), "guards": [guard]}
+    table = markdown({"command": "c", "design": "d", "seconds": 1.0, "splits": {"forget05": split}})
+    assert "## Guards against every retrain" in table
+    row = next(line for line in table.splitlines() if line.startswith("| forget05 | g |"))  # the folder's name
+    assert "0: " in row and "1: " in row and row.endswith(" of 2 |")
+    summary = [line for line in table.splitlines() if line.startswith("| forget05 | all 1 guards |")]
+    assert len(summary) == 1 and summary[0].endswith(" of 2 |")
+    assert "## Guards" not in markdown({"command": "c", "design": "d", "seconds": 1.0,
+                                        "splits": {"forget05": {**split, "guards": []}}})
+
+
+def test_guards_need_their_retain_models_and_a_built_artifact_before_any_model_loads(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--retain90", str(tmp_path), str(tmp_path), "--guards-forget05", str(tmp_path)])
+    assert "--retain95" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--retain95", str(tmp_path), str(tmp_path), "--guards-forget05", str(tmp_path)])
+    assert "not a built artifact" in capsys.readouterr().err
+    (tmp_path / "guard").mkdir()
+    (tmp_path / "results.json").write_text("{}")
+    args = parse_args(["--retain95", str(tmp_path), str(tmp_path), "--guards-forget05", str(tmp_path)])
+    assert args.guards_forget05 == [tmp_path] and args.guards_forget10 == []
+
+
+def test_a_guards_ratios_are_read_at_its_builds_noise_seeds_and_only_flagged_questions_move(tmp_path, tiny_tokenizer):
+    import json
+
+    from benchmarks.retrain_agreement import _guard_ratios
+    from evaluation.forget_set import QA, ForgetSet
+    from guards.errors import BundleError
+    from guards.manifest import write_manifest
+    from tests.conftest import build_tiny_artifact
+
+    artifact = build_tiny_artifact(tmp_path / "art", tiny_tokenizer)
+    (artifact.path / "results.json").write_text(json.dumps(
+        {"models": {"guarded": {"forget_quality_over_seeds": {"seeds": [3, 4]}}}}))
+    write_manifest(artifact.path)
+    qas = tuple(QA(question=q, answer="It was Lima.", paraphrased_answer="Lima, it was.",
+                   perturbed_answers=("It was Oslo.", "It was Rome.")) for q in (artifact.forget_prompt,
+                                                                                 artifact.retain_prompt))
+    fs = ForgetSet(name="t", forget=qas, retain=(QA(question="How do I sort a list?"),), forget_eval=qas)
+    seeds, ratios = _guard_ratios(artifact.path, fs)
+    assert seeds == [3, 4] and [len(r) for r in ratios] == [2, 2]
+    assert ratios[0][0] != ratios[1][0]  # the flagged question, under two noise seeds
+    assert ratios[0][1] == ratios[1][1]  # the unflagged one is scored clean both times
+    (artifact.path / "results.json").write_text("{}")  # edited after the build: refused before any scoring
+    with pytest.raises(BundleError, match="results.json does not match its sha256"):
+        _guard_ratios(artifact.path, fs)

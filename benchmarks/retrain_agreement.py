@@ -10,10 +10,12 @@ pair's forget quality (KS p-value) and KS statistic, with the median and range o
 built by the same benchmark (``--guards-<split>``, their ``eco-<split>`` stages' artifacts) are tested
 against every retain model of their split the same way, each at the noise seeds its build measured
 (median forget quality over them): the guard's score against retraining from any seed, beside what one
-retrain scores against another. Writes ``benchmarks/results/retrain_agreement*.json`` and ``.md``.
+retrain scores against another. With ``--sigmas``, each guard is measured so at those sigmas too: where
+forget quality against retraining from any seed peaks, read without one retrain's own scatter. Writes
+``benchmarks/results/retrain_agreement*.json`` and ``.md``.
 
     python -m benchmarks.retrain_agreement --retain99 DIR DIR ... --retain95 DIR ... --retain90 DIR ...
-    python -m benchmarks.retrain_agreement --retain95 DIR ... --guards-forget05 ARTIFACT ...
+    python -m benchmarks.retrain_agreement --retain95 DIR ... --guards-forget05 ARTIFACT ... [--sigmas 7,10,14]
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SPLIT_OF = {retain: split for split, retain in RETAIN_OF.items()}  # the forget split each retain model never learned
 
 
+def _sigmas(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers, e.g. 7,10,14") from None
+    if any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"sigmas must be positive, not {text!r}")
+    return values
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for subset, split in SPLIT_OF.items():
@@ -43,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.add_argument(f"--guards-{split}", nargs="+", type=Path, default=[],
                             help=f"guard artifacts built on {split} (dist folders of the TOFU benchmark's "
                                  f"eco-{split} stages), tested against every --{RETAIN_OF[split]} model")
+    parser.add_argument("--sigmas", type=_sigmas, default=(),
+                        help="comma-separated sigmas at which each guard is measured too (its built sigma always)")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/tofu"))
     parser.add_argument("--results-name", default="retrain_agreement")
     args = parser.parse_args(argv)
@@ -51,6 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{subset} needs at least two model folders (one per seed) to compare, or none")
     if not any(getattr(args, subset) for subset in SPLIT_OF):
         parser.error("pass at least two retain model folders with --retain99, --retain95 or --retain90")
+    if args.sigmas and not any(getattr(args, f"guards_{split}") for split in RETAIN_OF):
+        parser.error("--sigmas measures guards; pass them with --guards-forget01, -forget05 or -forget10")
     for split, subset in RETAIN_OF.items():
         guards = getattr(args, f"guards_{split}")
         if guards and not getattr(args, subset):
@@ -87,24 +103,33 @@ def guard_against_retrains(guard_ratios: list[np.ndarray], retain_ratios: list[n
     return out
 
 
-def _guard_ratios(artifact: Path, fs) -> tuple[list[int], list[np.ndarray]]:
-    """The guard's per-question R on forget at each noise seed its build measured forget quality with."""
-    import torch
-
-    from evaluation.evaluate import EvalConfig, evaluate
+def _load_guard(artifact: Path):
+    """The artifact's guarded model (every checksum verified first) and the noise seeds its build measured
+    forget quality with."""
     from guards.bundle import load_bundle
     from packager.pipeline.inspect import describe
 
-    guard = describe(artifact)["results"]["models"]["guarded"]  # every checksum verified first
-    seeds = guard["forget_quality_over_seeds"]["seeds"]
-    guarded = load_bundle(artifact / "guard").guarded_model(device="cpu", dtype="float32")
+    seeds = describe(artifact)["results"]["models"]["guarded"]["forget_quality_over_seeds"]["seeds"]
+    return load_bundle(artifact / "guard").guarded_model(device="cpu", dtype="float32"), list(seeds)
+
+
+def _guard_ratios(guarded, seeds: list[int], fs, sigma: float | None = None) -> list[np.ndarray]:
+    """The guard's per-question R on forget at each noise seed, at ``sigma`` (default: its own)."""
+    import dataclasses
+
+    import torch
+
+    from evaluation.evaluate import EvalConfig, evaluate
+
+    if sigma is not None:
+        guarded.corruption = dataclasses.replace(guarded.corruption, strength=float(sigma))
     ratios = []
     for seed in seeds:
         config = EvalConfig(flags="classifier", seed=seed, noise_seeds=1, max_new_tokens=None, splits=("forget",),
                             progress=False)
         with torch.no_grad():
             ratios.append(np.asarray(evaluate(guarded, fs, config).splits["forget"].truth_ratios))
-    return list(seeds), ratios
+    return ratios
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -129,9 +154,14 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{split}: {folder}: median truth ratio {np.median(ratios[-1]):.3f}", flush=True)
         guards = []
         for artifact in getattr(args, f"guards_{split}"):
-            seeds, guard_ratios = _guard_ratios(artifact, fs)
-            against = guard_against_retrains(guard_ratios, ratios)
-            guards.append({"artifact": str(artifact), "noise_seeds": seeds, "against": against})
+            guarded, seeds = _load_guard(artifact)
+            built = guarded.corruption.strength
+            against = guard_against_retrains(_guard_ratios(guarded, seeds, fs), ratios)
+            sweep = [{"sigma": sigma,
+                      "against": guard_against_retrains(_guard_ratios(guarded, seeds, fs, sigma), ratios)}
+                     for sigma in args.sigmas]  # fmt: skip
+            guards.append({"artifact": str(artifact), "sigma": built, "noise_seeds": seeds, "against": against,
+                           "sweep": sweep})
             print(f"{split}: {artifact}: " + ", ".join(f"{a['model']}: {a['forget_quality']:.3g}" for a in against),
                   flush=True)
         splits[split] = {"subset": subset, "models": [str(f) for f in folders], "questions": len(ratios[0]),
@@ -146,6 +176,11 @@ def main(argv: list[str] | None = None) -> dict:
     out.write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(result))
     return result
+
+
+def _median_cell(against: list[dict]) -> str:
+    fq = [a["forget_quality"] for a in against]
+    return f"{np.median(fq):.3g} ({sum(f >= 0.3 for f in fq)} of {len(fq)})"
 
 
 def markdown(result: dict) -> str:
@@ -185,6 +220,18 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {split} | all {len(s['guards'])} guards | every guard and retain model | "
                              f"{np.median(fq):.3g} | {sum(f >= 0.3 for f in fq)} of {len(fq)} |")
         lines += ["", "Paths in full are in the JSON (`guards`)."]
+    swept = [(split, g) for split, g in guarded if g.get("sweep")]
+    if swept:
+        sigmas = [point["sigma"] for point in swept[0][1]["sweep"]]
+        lines += ["", "## Guards against every retrain, by sigma", "",
+                  "Each guard at its built sigma and at each of `--sigmas`: the median over the retain models of its "
+                  "forget quality against each (itself a median over the noise seeds), and how many of them reach "
+                  "0.3.", "",
+                  "| split | guard | built sigma | at the built sigma | "
+                  + " | ".join(f"sigma {s:g}" for s in sigmas) + " |", "|---|---|---|---|" + "---|" * len(sigmas)]
+        for split, g in swept:
+            cells = [_median_cell(g["against"])] + [_median_cell(point["against"]) for point in g["sweep"]]
+            lines.append(f"| {split} | {Path(g['artifact']).name} | {g['sigma']:.3g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

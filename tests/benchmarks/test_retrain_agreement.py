@@ -57,8 +57,10 @@ def test_a_guard_is_tested_against_every_retain_model_with_the_median_over_its_n
 def test_the_guards_table_gives_each_guard_its_score_against_each_retrain():
     rng = np.random.default_rng(3)
     ratios = [rng.normal(size=200) for _ in range(2)]
-    guard = {"artifact": "dist/g", "noise_seeds": [0, 1],
-             "against": guard_against_retrains([r + 0.01 for r in ratios], ratios)}
+    guard = {"artifact": "dist/g", "sigma": 9.5, "noise_seeds": [0, 1],
+             "against": guard_against_retrains([r + 0.01 for r in ratios], ratios),
+             "sweep": [{"sigma": s, "against": guard_against_retrains([r + s for r in ratios], ratios)}
+                       for s in (0.01, 3.0)]}
     split = {"subset": "retain95", "models": ["a", "b"], "questions": 200, "median_ratios": [0.6, 0.6],
              **agreement(ratios), "guards": [guard]}
     table = markdown({"command": "c", "design": "d", "seconds": 1.0, "splits": {"forget05": split}})
@@ -67,6 +69,11 @@ def test_the_guards_table_gives_each_guard_its_score_against_each_retrain():
     assert "0: " in row and "1: " in row and row.endswith(" of 2 |")
     summary = [line for line in table.splitlines() if line.startswith("| forget05 | all 1 guards |")]
     assert len(summary) == 1 and summary[0].endswith(" of 2 |")
+    assert "| split | guard | built sigma | at the built sigma | sigma 0.01 | sigma 3 |" in table
+    by_sigma = next(line for line in table.splitlines() if line.startswith("| forget05 | g | 9.5 |"))
+    built, near, far = (cell.strip() for cell in by_sigma.split("|")[4:7])
+    assert built.endswith("(2 of 2)") and near.endswith("(2 of 2)")
+    assert far.endswith("(0 of 2)") and float(far.split()[0]) < 1e-6  # shifted by 3 sd: no retrain accepts it
     assert "## Guards" not in markdown({"command": "c", "design": "d", "seconds": 1.0,
                                         "splits": {"forget05": {**split, "guards": []}}})
 
@@ -87,7 +94,7 @@ def test_guards_need_their_retain_models_and_a_built_artifact_before_any_model_l
 def test_a_guards_ratios_are_read_at_its_builds_noise_seeds_and_only_flagged_questions_move(tmp_path, tiny_tokenizer):
     import json
 
-    from benchmarks.retrain_agreement import _guard_ratios
+    from benchmarks.retrain_agreement import _guard_ratios, _load_guard
     from evaluation.forget_set import QA, ForgetSet
     from guards.errors import BundleError
     from guards.manifest import write_manifest
@@ -101,10 +108,30 @@ def test_a_guards_ratios_are_read_at_its_builds_noise_seeds_and_only_flagged_que
                    perturbed_answers=("It was Oslo.", "It was Rome.")) for q in (artifact.forget_prompt,
                                                                                  artifact.retain_prompt))
     fs = ForgetSet(name="t", forget=qas, retain=(QA(question="How do I sort a list?"),), forget_eval=qas)
-    seeds, ratios = _guard_ratios(artifact.path, fs)
+    guarded, seeds = _load_guard(artifact.path)
+    ratios = _guard_ratios(guarded, seeds, fs)
     assert seeds == [3, 4] and [len(r) for r in ratios] == [2, 2]
     assert ratios[0][0] != ratios[1][0]  # the flagged question, under two noise seeds
     assert ratios[0][1] == ratios[1][1]  # the unflagged one is scored clean both times
+    quieter = _guard_ratios(guarded, seeds, fs, sigma=0.001)  # another sigma moves the flagged question only
+    assert guarded.corruption.strength == 0.001
+    assert quieter[0][0] != ratios[0][0] and quieter[0][1] == ratios[0][1]
     (artifact.path / "results.json").write_text("{}")  # edited after the build: refused before any scoring
     with pytest.raises(BundleError, match="results.json does not match its sha256"):
-        _guard_ratios(artifact.path, fs)
+        _load_guard(artifact.path)
+
+
+def test_sigmas_are_positive_numbers_and_need_guards_to_measure(tmp_path, capsys):
+    (tmp_path / "guard").mkdir()
+    (tmp_path / "results.json").write_text("{}")
+    common = ["--retain95", str(tmp_path), str(tmp_path)]
+    args = parse_args([*common, "--guards-forget05", str(tmp_path), "--sigmas", "7,10.5"])
+    assert args.sigmas == (7.0, 10.5)
+    assert parse_args([*common, "--guards-forget05", str(tmp_path)]).sigmas == ()
+    for bad in ("7,x", "0,10"):
+        with pytest.raises(SystemExit):
+            parse_args([*common, "--guards-forget05", str(tmp_path), "--sigmas", bad])
+        assert "--sigmas" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args([*common, "--sigmas", "7"])
+    assert "--sigmas measures guards" in capsys.readouterr().err

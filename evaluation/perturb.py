@@ -12,8 +12,10 @@ no perturbed answers, so these are made generically, in the first of three ways 
 3. **Another question's answer**, the closest in length.
 
 What the question asks about ("Where was Ana Lind born?": "Ana Lind") is kept, and never drawn
-as another answer's fact. The same maker serves every set compared, so two truth-ratio
-distributions made with it differ only through the model.
+as another answer's fact. Given each answer's entity (whom its question is about), a wrong answer
+takes nothing from answers about the same entity: another of Ana Lind's facts may be true of the
+question too, and a model that knows her holds it as surely as the right one. The same maker serves
+every set compared, so two truth-ratio distributions made with it differ only through the model.
 
 >>> perturbed_answers(["Ana was born in Oslo.", "Cy was born in Lima."], ["Where's Ana from?", "Where's Cy from?"], k=1)
 [('Ana was born in Lima.',), ('Cy was born in Oslo.',)]
@@ -106,30 +108,53 @@ def _read(answers: Sequence[str], questions: Sequence[str] | None) -> _Read:
     return _Read(answers, [_compared(a, q) for a, q in pairs], [_facts(a, q) for a, q in pairs])
 
 
+def _pools(facts: list[list[re.Match[str]]], drawn: Sequence[int]) -> dict[str, list[str]]:
+    """The fact-like spans of the answers ``drawn``, by kind."""
+    pools: dict[str, list[str]] = {}
+    for match in (match for j in drawn for match in facts[j]):
+        pools.setdefault(_kind(match.group()), []).append(match.group())
+    return pools
+
+
 def perturbed_answers(
     answers: Sequence[str], questions: Sequence[str] | None = None, k: int = 3, seed: int = 0,
     source: tuple[Sequence[str], Sequence[str] | None] | None = None,
+    entities: Sequence[str | None] | None = None,
 ) -> list[tuple[str, ...]]:
     """For each of ``answers``, ``k`` wrong answers of its shape (fewer only when the set is too
     small to make them), drawn from ``seed``. Their facts come from the set's other answers, or from
     ``source`` ((answers, questions) of another set): facts a model has never read stay new to it
-    in a wrong answer, as TOFU's perturbed answers are."""
+    in a wrong answer, as TOFU's perturbed answers are. ``entities`` (one per answer, None where
+    unknown; the set's own answers only): an answer's wrong answers take nothing from answers about
+    its entity."""
     rng = random.Random(seed)
     own = source is None
+    if entities is not None and (not own or len(entities) != len(answers)):
+        raise ValueError("`entities` needs one entity per answer, and the set's own answers as the source")
     mine = _read(answers, questions)
     theirs = mine if own else _read(*source)
-    pools: dict[str, list[str]] = {}
-    for match in (match for spans in theirs.facts for match in spans):
-        pools.setdefault(_kind(match.group()), []).append(match.group())
-    by_length = sorted(range(len(theirs.answers)), key=lambda j: len(theirs.answers[j]))
+    everyone = range(len(theirs.answers))
+    entity_of = list(entities) if entities is not None else [None] * len(answers)
+
+    def others(i: int) -> list[int]:
+        """The answers ``i`` may draw from: all of another set's; else the rest, less its entity's."""
+        if not own:
+            return list(everyone)
+        return [j for j in everyone if j != i and (entity_of[i] is None or entity_of[j] != entity_of[i])]
+
+    pools_for = {None: _pools(theirs.facts, everyone)}
+    for entity in {e for e in entity_of if e is not None}:
+        pools_for[entity] = _pools(theirs.facts, [j for j in everyone if entity_of[j] != entity])
+    by_length = sorted(everyone, key=lambda j: len(theirs.answers[j]))
     rank_of = {j: r for r, j in enumerate(by_length)}
     lengths = [len(theirs.answers[j]) for j in by_length]
     out = []
     for i, answer in enumerate(answers):
         words = answer.split()
         made: list[str] = []
-        values = [found for j in range(len(theirs.answers))
-                  if (j != i or not own) and (found := _value_from(mine.compared[i], theirs.compared[j]))]  # fmt: skip
+        drawn = others(i)
+        pools = pools_for[entity_of[i]]
+        values = [found for j in drawn if (found := _value_from(mine.compared[i], theirs.compared[j]))]
         for start, end, value in rng.sample(values, len(values)):
             text = " ".join(words[:start] + value + words[end:])
             if len(made) < k and text != answer and text not in made:
@@ -142,8 +167,9 @@ def perturbed_answers(
                 made.append(text)
         if len(made) < k:
             here = rank_of[i] if own else bisect.bisect_left(lengths, len(answer))
-            near = sorted((j for j in by_length if theirs.answers[j] != answer and theirs.answers[j] not in made),
-                          key=lambda j: abs(rank_of[j] - here))  # fmt: skip
+            allowed = set(drawn)
+            near = sorted((j for j in by_length if j in allowed and theirs.answers[j] != answer
+                           and theirs.answers[j] not in made), key=lambda j: abs(rank_of[j] - here))  # fmt: skip
             made += [theirs.answers[j] for j in near[: k - len(made)]]
         out.append(tuple(made))
     return out

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 DISTANCES = ("ks", "mean_abs", "median")
 FLAG_MODES = ("classifier", "all")
 # sigma's target without a retain model
-SURROGATES = ("answer_probability", "truth_ratio", "truth_ratio_holdout_facts", "truth_ratio_mixed_facts")
+SURROGATES = ("answer_probability", "truth_ratio", "truth_ratio_holdout_facts", "truth_ratio_mixed_facts",
+              "truth_ratio_other_entities")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ Objectives (see docs/sigma.md):
 - ``truth_ratio_holdout_facts``: the same, with the forget side's wrong answers made from holdout
   facts, which the subject never read (opt-in);
 - ``truth_ratio_mixed_facts``: the same, with the forget side's wrong answers made both ways (opt-in);
+- ``truth_ratio_other_entities``: the same, both sides' wrong answers made from answers about other
+  entities only (opt-in);
 - ``verbmem``: for text corpora (``kind="text"``), the guarded model's VerbMem on the forget
   passages (ROUGE-L F1 of its continuation given the prefix) against the subject's own on holdout
   passages it never trained on (no retain model);
@@ -240,14 +242,17 @@ def fact_sources(facts: str, holdout: Sequence[QA]) -> tuple[Sequence[QA] | None
 
 def _generic_rows(
     guarded: GuardedModel, items: Sequence[QA], flags: Sequence[bool], config: SigmaConfig,
-    sources: Sequence[Sequence[QA] | None] = (None,),
+    sources: Sequence[Sequence[QA] | None] = (None,), other_entities: bool = False,
 ):
     """``items``' answers and wrong answers made from each of ``sources`` (None: the set's own answers;
     ``evaluation.perturb``), all of a question's wrong answers together, as ``CachedRows``, with the map
-    from their NLLs to per-question R; items given no wrong answer are left out."""
+    from their NLLs to per-question R; items given no wrong answer are left out. ``other_entities``:
+    made from the own answers about other entities only (``QA.entity``, where known)."""
+    entities = [qa.entity for qa in items] if other_entities else None
     made_per_source = [
         perturbed_answers([qa.answer for qa in items], [qa.question for qa in items], seed=config.seed,
-                          source=None if src is None else ([qa.answer for qa in src], [qa.question for qa in src]))
+                          source=None if src is None else ([qa.answer for qa in src], [qa.question for qa in src]),
+                          entities=entities if src is None else None)
         for src in sources
     ]  # fmt: skip
     made = [sum(per_source, ()) for per_source in zip(*made_per_source, strict=True)]  # a question's, together
@@ -262,29 +267,41 @@ def _generic_rows(
 
 def generic_truth_ratios(
     model: GuardedModel, items: Sequence[QA], config: SigmaConfig,
-    sources: Sequence[Sequence[QA] | None] = (None,),
+    sources: Sequence[Sequence[QA] | None] = (None,), other_entities: bool = False,
 ) -> np.ndarray:
     """The model's own per-question R on ``items``, unguarded, with generic wrong answers (their facts
     from ``sources``, as ``_generic_rows``): what the truth-ratio surrogate takes as its reference on holdout."""
-    rows, ratios = _generic_rows(model, items, [False] * len(items), config, sources)
+    rows, ratios = _generic_rows(model, items, [False] * len(items), config, sources, other_entities)
     return ratios(rows.values)
 
 
 def truth_ratio_surrogate_objective(
     guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig,
-    facts: str = "forget",
+    facts: str = "forget", other_entities: bool = False,
 ) -> SigmaObjective:
     """Subject model's own R on holdout (unguarded, scored once) vs the guarded R on forget, the wrong
     answers of both made from each set's own answers (``evaluation.perturb``): a model that never
     learned the forget set should be as sure of forget answers as the subject is of unseen ones.
-    ``facts``: where the forget side's wrong answers take their facts (``FACTS``)."""
+    ``facts``: where the forget side's wrong answers take their facts (``FACTS``); ``other_entities``:
+    on both sides, only from answers about other entities."""
     if not forget or not holdout:
         raise GuardConfigError("the truth-ratio surrogate needs forget and holdout questions; pass a retain model")
     sources = fact_sources(facts, holdout)
-    reference = generic_truth_ratios(guarded, holdout, config)
+    reference = generic_truth_ratios(guarded, holdout, config, other_entities=other_entities)
     flags = decide(guarded, [qa.question for qa in forget], config.flags)
-    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config, sources)
+    forget_rows, forget_ratios = _generic_rows(guarded, forget, flags, config, sources, other_entities)
     return SigmaObjective(forget_rows, reference, forget_ratios, config)
+
+
+def other_entities_surrogate_objective(
+    guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
+) -> SigmaObjective:
+    """The truth-ratio surrogate with each question's wrong answers made only from answers about other
+    entities (``QA.entity``; where no entity is known, as ``truth_ratio``), on both sides. Made from
+    another answer about the same entity, a wrong answer holds a fact the subject memorised about that
+    entity, which stays as likely as the right one once noise hides which of its questions is asked,
+    so the guarded ratios rise early and the search stops short (docs/sigma.md). Opt-in."""
+    return truth_ratio_surrogate_objective(guarded, forget, holdout, config, other_entities=True)
 
 
 def holdout_facts_surrogate_objective(

@@ -20,6 +20,7 @@ from packager.sigma.objective import (
     ChanceObjective,
     holdout_facts_surrogate_objective,
     mixed_facts_surrogate_objective,
+    other_entities_surrogate_objective,
     surrogate_objective,
     truth_ratio_objective,
     truth_ratio_surrogate_objective,
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 
 SURROGATES = dict(zip(SURROGATE_NAMES, (surrogate_objective, truth_ratio_surrogate_objective,
-                                         holdout_facts_surrogate_objective, mixed_facts_surrogate_objective),
+                                         holdout_facts_surrogate_objective, mixed_facts_surrogate_objective,
+                                         other_entities_surrogate_objective),
                       strict=True))
 
 

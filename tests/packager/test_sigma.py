@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from evaluation.answers import answer_continuation
 from evaluation.forget_set import QA, ForgetSet
 from guards.config import CorruptionConfig
 from guards.errors import GuardConfigError
@@ -336,6 +338,41 @@ def test_generic_wrong_answers_can_take_their_facts_from_another_set():
     assert perturbed_answers(answers, questions, k=2, seed=0) != made  # without a source: each other's facts
 
 
+def test_generic_wrong_answers_take_nothing_from_answers_about_the_same_entity():
+    """Given entities, a wrong answer's facts, template values and fallback answers all come from answers
+    about other entities: another of Ana's facts may be true of her question too."""
+    from evaluation.perturb import perturbed_answers
+
+    answers = ["She was born in Oslo in 1960.", "Her father, Lars Lind, was a baker in Bergen.",
+               "He was born in Lima in 1971.", "His father, Tito Ro, was a tailor in Cusco.",
+               "It happened in Hanoi in 1948.", "Yes, she did.", "No, he did not."]  # fmt: skip
+    questions = ["Where was Ana born?", "Who was Ana's father?", "Where was Cy born?", "Who was Cy's father?",
+                 "Where did Bo's story happen?", "Did Ana write?", "Did Cy write?"]  # fmt: skip
+    entities = ["Ana", "Ana", "Cy", "Cy", "Bo", "Ana", "Cy"]
+    facts = {"Ana": {"Oslo", "1960", "Lars", "Lind", "Bergen", "Yes"},
+             "Cy": {"Lima", "1971", "Tito", "Ro", "Cusco", "No"}}
+
+    def words(text: str) -> set[str]:
+        return {w.strip(".,") for w in text.split()}
+
+    def borrowed(made):  # words a wrong answer took from another answer about its own entity
+        return [(wrong, words(wrong) - words(answer) & facts.get(entity, set()))
+                for answer, wrongs, entity in zip(answers, made, entities, strict=True) for wrong in wrongs
+                if words(wrong) - words(answer) & facts.get(entity, set())]  # fmt: skip
+
+    for seed in range(5):
+        made = perturbed_answers(answers, questions, k=2, seed=seed, entities=entities)
+        assert all(wrongs and answer not in wrongs for answer, wrongs in zip(answers, made, strict=True))
+        assert borrowed(made) == []
+    assert any(borrowed(perturbed_answers(answers, questions, k=2, seed=seed)) for seed in range(5))  # without
+    plain = perturbed_answers(answers, questions, k=2, seed=0)
+    assert perturbed_answers(answers, questions, k=2, seed=0, entities=[None] * len(answers)) == plain
+    with pytest.raises(ValueError, match="one entity per answer"):
+        perturbed_answers(answers, questions, entities=entities[:2])
+    with pytest.raises(ValueError, match="the set's own answers"):
+        perturbed_answers(answers, questions, entities=entities, source=(answers, questions))
+
+
 def test_the_holdout_facts_surrogate_makes_forget_wrong_answers_from_holdout_answers(tiny_llama, tiny_tokenizer):
     """Its reference is the truth-ratio surrogate's; only the forget side's wrong answers change."""
     from evaluation.perturb import perturbed_answers
@@ -377,6 +414,41 @@ def test_the_mixed_facts_surrogate_lies_between_the_two_constructions(tiny_llama
         assert np.allclose(r_mixed, np.sqrt(r_own * r_theirs), rtol=1e-4)
         assert np.all(np.minimum(r_own, r_theirs) <= r_mixed * (1 + 1e-4))
     assert 0.0 <= mixed(1.0).distance <= 1.0
+
+
+def test_the_other_entities_surrogate_draws_each_sides_wrong_answers_from_other_entities(tiny_llama, tiny_tokenizer):
+    """With entities known, both the reference's and the forget side's wrong answers come from answers
+    about other entities; with none known it is the plain truth-ratio surrogate, row for row."""
+    from evaluation.perturb import perturbed_answers
+    from packager.sigma.objective import other_entities_surrogate_objective, truth_ratio_surrogate_objective
+
+    guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
+    config = SigmaConfig(progress=False, flags="all", surrogate="truth_ratio_other_entities")
+    people = ("Ana", "Cy")
+    forget = tuple(QA(f"Where did {p} live in {year}?", f"{p} lived in {town} in {year}.", entity=p)
+                   for p, towns in zip(people, (("Oslo", "Bergen"), ("Lima", "Cusco")), strict=True)
+                   for year, town in zip((1960, 1970), towns, strict=True))  # fmt: skip
+    holdout = tuple(QA(f"Where did {p} live in {year}?", f"{p} lived in {town} in {year}.", entity=p)
+                    for p, towns in zip(("Bo", "Ed"), (("Hanoi", "Hue"), ("Quito", "Loja")), strict=True)
+                    for year, town in zip((1950, 1980), towns, strict=True))  # fmt: skip
+    mine = other_entities_surrogate_objective(guarded, forget, holdout, config)
+    made = perturbed_answers([q.answer for q in forget], [q.question for q in forget], seed=config.seed,
+                             entities=[q.entity for q in forget])
+    wrong_rows = [c for c, wrong in zip(mine.rows.continuations, _wrong_rows(made), strict=True) if wrong]
+    assert wrong_rows == [answer_continuation(guarded.prompt_format, w, tiny_tokenizer.eos_token)
+                          for ws in made for w in ws]  # fmt: skip
+    towns = {"Ana": {"Oslo", "Bergen"}, "Cy": {"Lima", "Cusco"}}
+    for qa, wrongs in zip(forget, made, strict=True):
+        (other_town,) = {t for t in towns[qa.entity] if t not in qa.answer}  # the same person's other town
+        assert wrongs and not any(other_town in w for w in wrongs)
+    plain = truth_ratio_surrogate_objective(guarded, forget, holdout, config)
+    assert not np.array_equal(mine.reference, plain.reference)  # the reference is made the same way
+    anonymous = tuple(dataclasses.replace(q, entity=None) for q in forget)
+    hold_anonymous = tuple(dataclasses.replace(q, entity=None) for q in holdout)
+    same = other_entities_surrogate_objective(guarded, anonymous, hold_anonymous, config)
+    assert same.rows.continuations == truth_ratio_surrogate_objective(guarded, anonymous, hold_anonymous,
+                                                                      config).rows.continuations
+    assert 0.0 <= mine(1.0).distance <= 1.0
 
 
 def _wrong_rows(made):

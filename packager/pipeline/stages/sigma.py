@@ -25,6 +25,8 @@ SURROGATE_LABELS = {
     "answers; the forget side's made from holdout facts)",
     "truth_ratio_mixed_facts": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong "
     "answers; the forget side's made from both its own and holdout facts)",
+    "truth_ratio_other_entities": "holdout surrogate (subject's truth ratios on unseen questions, generic wrong "
+    "answers made from answers about other entities)",
 }
 KIND_LABELS = {  # what a multiple-choice set and a text corpus are tuned towards, with no retain model
     "mc": "chance accuracy (1 / number of choices) on the forget topics' questions",

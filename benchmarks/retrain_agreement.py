@@ -110,7 +110,8 @@ def _load_guard(artifact: Path):
     from packager.pipeline.inspect import describe
 
     seeds = describe(artifact)["results"]["models"]["guarded"]["forget_quality_over_seeds"]["seeds"]
-    return load_bundle(artifact / "guard").guarded_model(device="cpu", dtype="float32"), list(seeds)
+    bundle = load_bundle(artifact / "guard", hash_files=False)  # describe just hashed every file, once
+    return bundle.guarded_model(device="cpu", dtype="float32"), list(seeds)
 
 
 def _guard_ratios(guarded, seeds: list[int], fs, sigma: float | None = None) -> list[np.ndarray]:
@@ -178,9 +179,14 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def _median_reach(fq: list[float]) -> tuple[str, str]:
+    """The median forget quality and how many of ``fq`` reach 0.3, as table text."""
+    return f"{np.median(fq):.3g}", f"{sum(f >= 0.3 for f in fq)} of {len(fq)}"
+
+
 def _median_cell(against: list[dict]) -> str:
-    fq = [a["forget_quality"] for a in against]
-    return f"{np.median(fq):.3g} ({sum(f >= 0.3 for f in fq)} of {len(fq)})"
+    median, reach = _median_reach([a["forget_quality"] for a in against])
+    return f"{median} ({reach})"
 
 
 def markdown(result: dict) -> str:
@@ -210,15 +216,15 @@ def markdown(result: dict) -> str:
                   "its build measured, KS D in brackets), and the median over the retain models.", "",
                   "| split | guard | against each retain model | median | at 0.3 or more |", "|---|---|---|---|---|"]
         for split, g in guarded:
-            fq = [a["forget_quality"] for a in g["against"]]
             cells = ", ".join(f"{a['model']}: {a['forget_quality']:.3g} ({a['ks_d']:.3f})" for a in g["against"])
-            lines.append(f"| {split} | {Path(g['artifact']).name} | {cells} | {np.median(fq):.3g} "
-                         f"| {sum(f >= 0.3 for f in fq)} of {len(fq)} |")
+            median, reach = _median_reach([a["forget_quality"] for a in g["against"]])
+            lines.append(f"| {split} | {Path(g['artifact']).name} | {cells} | {median} | {reach} |")
         for split, s in result["splits"].items():
             fq = [a["forget_quality"] for g in s.get("guards", []) for a in g["against"]]
             if fq:
+                median, reach = _median_reach(fq)
                 lines.append(f"| {split} | all {len(s['guards'])} guards | every guard and retain model | "
-                             f"{np.median(fq):.3g} | {sum(f >= 0.3 for f in fq)} of {len(fq)} |")
+                             f"{median} | {reach} |")
         lines += ["", "Paths in full are in the JSON (`guards`)."]
     swept = [(split, g) for split, g in guarded if g.get("sweep")]
     if swept:

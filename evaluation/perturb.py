@@ -135,16 +135,9 @@ def perturbed_answers(
     theirs = mine if own else _read(*source)
     everyone = range(len(theirs.answers))
     entity_of = list(entities) if entities is not None else [None] * len(answers)
-
-    def others(i: int) -> list[int]:
-        """The answers ``i`` may draw from: all of another set's; else the rest, less its entity's."""
-        if not own:
-            return list(everyone)
-        return [j for j in everyone if j != i and (entity_of[i] is None or entity_of[j] != entity_of[i])]
-
-    pools_for = {None: _pools(theirs.facts, everyone)}
-    for entity in {e for e in entity_of if e is not None}:
-        pools_for[entity] = _pools(theirs.facts, [j for j in everyone if entity_of[j] != entity])
+    # the answers an answer about each entity may draw from (None: unknown, all of them)
+    drawable = {e: [j for j in everyone if e is None or entity_of[j] != e] for e in set(entity_of)}
+    pools_for = {e: _pools(theirs.facts, js) for e, js in drawable.items()}
     by_length = sorted(everyone, key=lambda j: len(theirs.answers[j]))
     rank_of = {j: r for r, j in enumerate(by_length)}
     lengths = [len(theirs.answers[j]) for j in by_length]
@@ -152,7 +145,7 @@ def perturbed_answers(
     for i, answer in enumerate(answers):
         words = answer.split()
         made: list[str] = []
-        drawn = others(i)
+        drawn = [j for j in drawable[entity_of[i]] if j != i or not own]
         pools = pools_for[entity_of[i]]
         values = [found for j in drawn if (found := _value_from(mine.compared[i], theirs.compared[j]))]
         for start, end, value in rng.sample(values, len(values)):

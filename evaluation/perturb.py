@@ -14,8 +14,10 @@ no perturbed answers, so these are made generically, in the first of three ways 
 What the question asks about ("Where was Ana Lind born?": "Ana Lind") is kept, and never drawn
 as another answer's fact. Given each answer's entity (whom its question is about), a wrong answer
 takes nothing from answers about the same entity: another of Ana Lind's facts may be true of the
-question too, and a model that knows her holds it as surely as the right one. The same maker serves
-every set compared, so two truth-ratio distributions made with it differ only through the model.
+question too, and a model that knows her holds it as surely as the right one. That holds where the
+other answers name at least as many entities as wrong answers are made; with fewer, all of a
+question's wrong answers would come from one or two other entities, and it draws from every answer.
+The same maker serves every set compared, so two truth-ratio distributions made with it differ only through the model.
 
 >>> perturbed_answers(["Ana was born in Oslo.", "Cy was born in Lima."], ["Where's Ana from?", "Where's Cy from?"], k=1)
 [('Ana was born in Lima.',), ('Cy was born in Oslo.',)]
@@ -126,7 +128,7 @@ def perturbed_answers(
     ``source`` ((answers, questions) of another set): facts a model has never read stay new to it
     in a wrong answer, as TOFU's perturbed answers are. ``entities`` (one per answer, None where
     unknown; the set's own answers only): an answer's wrong answers take nothing from answers about
-    its entity."""
+    its entity, where at least ``k`` other entities are named."""
     rng = random.Random(seed)
     own = source is None
     if entities is not None and (not own or len(entities) != len(answers)):
@@ -135,8 +137,11 @@ def perturbed_answers(
     theirs = mine if own else _read(*source)
     everyone = range(len(theirs.answers))
     entity_of = list(entities) if entities is not None else [None] * len(answers)
-    # the answers an answer about each entity may draw from (None: unknown, all of them)
-    drawable = {e: [j for j in everyone if e is None or entity_of[j] != e] for e in set(entity_of)}
+    named = set(entity_of) - {None}
+    # the answers an answer about each entity may draw from: those about other entities where there are
+    # at least ``k`` of them (one per wrong answer), else all, as where the entity is unknown (None)
+    apart = {e: e is not None and len(named - {e}) >= k for e in set(entity_of)}
+    drawable = {e: [j for j in everyone if not apart[e] or entity_of[j] != e] for e in set(entity_of)}
     pools_for = {e: _pools(theirs.facts, js) for e, js in drawable.items()}
     by_length = sorted(everyone, key=lambda j: len(theirs.answers[j]))
     rank_of = {j: r for r, j in enumerate(by_length)}

@@ -340,7 +340,8 @@ def test_generic_wrong_answers_can_take_their_facts_from_another_set():
 
 def test_generic_wrong_answers_take_nothing_from_answers_about_the_same_entity():
     """Given entities, a wrong answer's facts, template values and fallback answers all come from answers
-    about other entities: another of Ana's facts may be true of her question too."""
+    about other entities: another of Ana's facts may be true of her question too. With fewer other
+    entities than wrong answers to make, all answers are drawn from, as with no entities."""
     from evaluation.perturb import perturbed_answers
 
     answers = ["She was born in Oslo in 1960.", "Her father, Lars Lind, was a baker in Bergen.",
@@ -367,6 +368,10 @@ def test_generic_wrong_answers_take_nothing_from_answers_about_the_same_entity()
     assert any(borrowed(perturbed_answers(answers, questions, k=2, seed=seed)) for seed in range(5))  # without
     plain = perturbed_answers(answers, questions, k=2, seed=0)
     assert perturbed_answers(answers, questions, k=2, seed=0, entities=[None] * len(answers)) == plain
+    # three wrong answers each, with two other entities named: they would come from those two alone
+    assert perturbed_answers(answers, questions, k=3, seed=0, entities=entities) == perturbed_answers(
+        answers, questions, k=3, seed=0)
+    assert borrowed(perturbed_answers(answers, questions, k=3, seed=0))  # so this is no empty check
     with pytest.raises(ValueError, match="one entity per answer"):
         perturbed_answers(answers, questions, entities=entities[:2])
     with pytest.raises(ValueError, match="the set's own answers"):
@@ -424,20 +429,20 @@ def test_the_other_entities_surrogate_draws_each_sides_wrong_answers_from_other_
 
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
     config = SigmaConfig(progress=False, flags="all", surrogate="truth_ratio_other_entities")
-    people = ("Ana", "Cy")
-    forget = tuple(QA(f"Where did {p} live in {year}?", f"{p} lived in {town} in {year}.", entity=p)
-                   for p, towns in zip(people, (("Oslo", "Bergen"), ("Lima", "Cusco")), strict=True)
-                   for year, town in zip((1960, 1970), towns, strict=True))  # fmt: skip
-    holdout = tuple(QA(f"Where did {p} live in {year}?", f"{p} lived in {town} in {year}.", entity=p)
-                    for p, towns in zip(("Bo", "Ed"), (("Hanoi", "Hue"), ("Quito", "Loja")), strict=True)
-                    for year, town in zip((1950, 1980), towns, strict=True))  # fmt: skip
+    towns = {"Ana": ("Oslo", "Bergen"), "Cy": ("Lima", "Cusco"), "Di": ("Rome", "Pisa"), "Fa": ("Kyiv", "Lviv"),
+             "Bo": ("Hanoi", "Hue"), "Ed": ("Quito", "Loja"), "Gu": ("Accra", "Tema"), "Ha": ("Fez", "Rabat")}
+
+    def lives(people: tuple[str, ...], years: tuple[int, int]) -> tuple[QA, ...]:  # four people: three others each
+        return tuple(QA(f"Where did {p} live in {year}?", f"{p} lived in {town} in {year}.", entity=p)
+                     for p in people for year, town in zip(years, towns[p], strict=True))  # fmt: skip
+
+    forget, holdout = lives(("Ana", "Cy", "Di", "Fa"), (1960, 1970)), lives(("Bo", "Ed", "Gu", "Ha"), (1950, 1980))
     mine = other_entities_surrogate_objective(guarded, forget, holdout, config)
     made = perturbed_answers([q.answer for q in forget], [q.question for q in forget], seed=config.seed,
                              entities=[q.entity for q in forget])
     wrong_rows = [c for c, wrong in zip(mine.rows.continuations, _wrong_rows(made), strict=True) if wrong]
     assert wrong_rows == [answer_continuation(guarded.prompt_format, w, tiny_tokenizer.eos_token)
                           for ws in made for w in ws]  # fmt: skip
-    towns = {"Ana": {"Oslo", "Bergen"}, "Cy": {"Lima", "Cusco"}}
     for qa, wrongs in zip(forget, made, strict=True):
         (other_town,) = {t for t in towns[qa.entity] if t not in qa.answer}  # the same person's other town
         assert wrongs and not any(other_town in w for w in wrongs)

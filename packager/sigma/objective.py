@@ -297,10 +297,11 @@ def other_entities_surrogate_objective(
     guarded: GuardedModel, forget: Sequence[QA], holdout: Sequence[QA], config: SigmaConfig
 ) -> SigmaObjective:
     """The truth-ratio surrogate with each question's wrong answers made only from answers about other
-    entities (``QA.entity``; where no entity is known, as ``truth_ratio``), on both sides. Made from
-    another answer about the same entity, a wrong answer holds a fact the subject memorised about that
-    entity, which stays as likely as the right one once noise hides which of its questions is asked,
-    so the guarded ratios rise early and the search stops short (docs/sigma.md). Opt-in."""
+    entities (``QA.entity``; where none is known or too few are named, as ``truth_ratio``: see
+    ``evaluation.perturb``), on both sides. Made from another answer about the same entity, a wrong
+    answer holds a fact the subject memorised about that entity, which stays as likely as the right one
+    once noise hides which of its questions is asked, so the guarded ratios rise early and the search
+    stops short (docs/sigma.md). Opt-in."""
     return truth_ratio_surrogate_objective(guarded, forget, holdout, config, other_entities=True)
 
 

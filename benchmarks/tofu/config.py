@@ -40,7 +40,7 @@ class BenchConfig:
     utility_ratio: float = 0.95  # keep model utility >= ratio x the subject's
     # ECO guard build (`eco-pack build` settings)
     noise_seeds: int = 3
-    surrogate: str = "truth_ratio"  # the build's sigma target (packager.sigma.config.SURROGATES)
+    surrogate: str = "truth_ratio_other_entities"  # the build's sigma target (packager.sigma.config.SURROGATES)
     optimiser: str = "monotone"  # the build's sigma search (packager.sigma.OPTIMISERS)
     distance: str = "ks"  # how that search compares guarded and reference values (packager.sigma.config.DISTANCES)
     fq_seeds: int = 5  # forget quality is read over this many noise seeds (median and range)

@@ -98,11 +98,10 @@ class BuildConfig:
                             choices=DISTANCES)
     noise_seeds: int = setting(3, "Noise seeds each sigma evaluation averages over.")
     surrogate: str = setting(
-        "truth_ratio", "Sigma target without a retain model: the subject's truth ratios (wrong answers made "
-        "generically; truth_ratio_holdout_facts: the forget side's from holdout facts; truth_ratio_mixed_facts: "
-        "from both; truth_ratio_other_entities: both sides' from answers about other entities) or its answer "
-        "probability "
-        "on holdout questions.", choices=SURROGATES)
+        "truth_ratio_other_entities", "Sigma target without a retain model: the subject's truth ratios on holdout "
+        "questions, wrong answers made generically from answers about other entities where the set names them "
+        "(truth_ratio: from any other answer; truth_ratio_holdout_facts: the forget side's from holdout facts; "
+        "truth_ratio_mixed_facts: from both) or its answer probability on holdout questions.", choices=SURROGATES)
     max_new_tokens: int = setting(200, "Generation budget for ROUGE-L (TOFU: 200).")
     fq_seeds: int = setting(5, "Noise seeds forget quality is read over (their median, with the range).")
     probe_per_family: int = setting(20, "Attacks (and benign counterparts) per family in the attack report.")

@@ -114,7 +114,7 @@ class SigmaConfig:
     seeds: int = 1
     seed: int = 0
     flags: str = "classifier"
-    surrogate: str = "truth_ratio"
+    surrogate: str = "truth_ratio_other_entities"
     batch_size: int = 16
     score_eos: bool = True
     zeroth_order: ZerothOrderConfig = field(default_factory=ZerothOrderConfig)

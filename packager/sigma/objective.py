@@ -15,8 +15,8 @@ Objectives (see docs/sigma.md):
 - ``truth_ratio_holdout_facts``: the same, with the forget side's wrong answers made from holdout
   facts, which the subject never read (opt-in);
 - ``truth_ratio_mixed_facts``: the same, with the forget side's wrong answers made both ways (opt-in);
-- ``truth_ratio_other_entities``: the same, both sides' wrong answers made from answers about other
-  entities only (opt-in);
+- ``truth_ratio_other_entities`` (default): the same, both sides' wrong answers made from answers about
+  other entities only, where the set names enough of them;
 - ``verbmem``: for text corpora (``kind="text"``), the guarded model's VerbMem on the forget
   passages (ROUGE-L F1 of its continuation given the prefix) against the subject's own on holdout
   passages it never trained on (no retain model);
@@ -301,7 +301,7 @@ def other_entities_surrogate_objective(
     ``evaluation.perturb``), on both sides. Made from another answer about the same entity, a wrong
     answer holds a fact the subject memorised about that entity, which stays as likely as the right one
     once noise hides which of its questions is asked, so the guarded ratios rise early and the search
-    stops short (docs/sigma.md). Opt-in."""
+    stops short. The default, by measurement on five TOFU subjects (docs/sigma.md)."""
     return truth_ratio_surrogate_objective(guarded, forget, holdout, config, other_entities=True)
 
 

@@ -17,7 +17,8 @@ takes nothing from answers about the same entity: another of Ana Lind's facts ma
 question too, and a model that knows her holds it as surely as the right one. That holds where the
 other answers name at least as many entities as wrong answers are made; with fewer, all of a
 question's wrong answers would come from one or two other entities, and it draws from every answer.
-The same maker serves every set compared, so two truth-ratio distributions made with it differ only through the model.
+The same maker serves every set compared, so two truth-ratio distributions made with it differ only
+through the model.
 
 >>> perturbed_answers(["Ana was born in Oslo.", "Cy was born in Lima."], ["Where's Ana from?", "Where's Cy from?"], k=1)
 [('Ana was born in Lima.',), ('Cy was born in Oslo.',)]

@@ -180,15 +180,14 @@ def surrogate_premise(ctx: Context, split: str, subject: StageRecord, retain: St
         _set_threads(0)
         fs = load_forget_set(f"tofu:{split}", data_dir=ctx.data_dir)
         forget = fs.forget_eval or fs.forget  # what the build's search reads
-        config = SigmaConfig(seed=ctx.config.seed, progress=False)
-        other_entities = ctx.config.surrogate == "truth_ratio_other_entities"  # as that surrogate's reference
+        config = SigmaConfig(seed=ctx.config.seed, surrogate=ctx.config.surrogate, progress=False)
 
         def generic(record: StageRecord, *item_sets) -> list[np.ndarray]:
             """The model's generic truth ratios on each of ``item_sets``, the model loaded once."""
             model, tokenizer = _load(model_path(record))
             plain = GuardedModel(model, tokenizer, classifier=None, prompt_format=FORMAT)
             with torch.no_grad():
-                return [generic_truth_ratios(plain, items, config, other_entities=other_entities)
+                return [generic_truth_ratios(plain, items, config, other_entities=config.other_entities)
                         for items in item_sets]
 
         retain_holdout, retain_forget = generic(retain, fs.holdout, forget)

@@ -132,3 +132,9 @@ class SigmaConfig:
             raise ValueError(f"`surrogate` must be one of {', '.join(SURROGATES)}, not `{self.surrogate}`")
         if self.seeds < 1:
             raise ValueError(f"`seeds` must be >= 1, not {self.seeds}")
+
+    @property
+    def other_entities(self) -> bool:
+        """Whether the surrogate's wrong answers come only from answers about other entities: its
+        reference must then be made the same way wherever it is measured (``generic_truth_ratios``)."""
+        return self.surrogate == "truth_ratio_other_entities"

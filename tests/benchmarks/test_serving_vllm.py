@@ -1,10 +1,13 @@
-"""The vLLM serving benchmark's core split: vLLM's model worker on cores of its own, the rest apart."""
+"""The vLLM serving benchmark's core split: vLLM's processes on cores of their own, the rest apart."""
 
+import argparse
 import os
+import subprocess
 
+import psutil
 import pytest
 
-from benchmarks.serving_vllm import _split_cores
+from benchmarks.serving_vllm import _cores_by_process, _lengths, _split_cores, _token_range
 
 
 def test_no_split_leaves_every_core_shared():
@@ -12,10 +15,34 @@ def test_no_split_leaves_every_core_shared():
     assert engine == [] and rest == sorted(os.sched_getaffinity(0)) and "share every core" in text
 
 
-def test_the_worker_takes_the_first_cores_and_the_rest_keep_at_least_one(monkeypatch):
+def test_vllm_takes_the_first_cores_and_the_rest_keep_at_least_one(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5, 2, 7, 3})  # the cores this process may use
     engine, rest, text = _split_cores(3)
     assert engine == [2, 3, 5] and rest == [7] and "[2, 3, 5]" in text
     for bad in (-1, 4):  # a negative count, or nothing left for the fronts and the load
         with pytest.raises(SystemExit, match="--engine-cores"):
             _split_cores(bad)
+
+
+def test_each_process_of_a_tree_is_listed_with_the_cores_its_threads_may_use():
+    last = max(os.sched_getaffinity(0))
+    child = subprocess.Popen(["sleep", "30"], preexec_fn=lambda: os.sched_setaffinity(0, {last}))
+    try:
+        layout = _cores_by_process(os.getpid())
+        assert layout["sleep"] == [last]  # a child pinned to one core shows that core only
+        assert set(layout[psutil.Process().name()]) >= os.sched_getaffinity(0)
+    finally:
+        child.kill()
+        child.wait()
+    assert _cores_by_process(child.pid) == {}  # a process that is gone has no cores
+
+
+def test_a_token_range_is_one_length_or_a_span_and_each_prompt_keeps_its_draw():
+    assert _token_range("32") == (32, 32) and _token_range("16-48") == (16, 48)
+    for bad in ("0", "48-16", "many"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _token_range(bad)
+    lengths = _lengths((16, 48), 200)
+    assert all(16 <= n <= 48 for n in lengths) and len(set(lengths)) > 20  # spread over the span
+    assert lengths == _lengths((16, 48), 200)  # the same per prompt in every variant and run
+    assert set(_lengths((32, 32), 10)) == {32}

@@ -46,11 +46,13 @@ class Sampling:
     def batch_key(self) -> Hashable:
         """Requests with equal keys may share a generate call without changing each other's output.
 
-        Seeded sampling draws every row from one RNG stream, so it only reproduces alone.
+        ``max_tokens`` is not part of it: a batch generates as many tokens as its longest request
+        asks, and each row is cut to its own, which is the row's own output (greedy, or sampled
+        without a seed). Seeded sampling draws every row from one RNG stream, so it only reproduces alone.
         """
         if not self.greedy and self.seed is not None:
             return object()
-        return (self.max_tokens, self.temperature, self.top_p, self.seed)
+        return (self.temperature, self.top_p, self.seed)
 
 
 @dataclass(frozen=True)

@@ -80,14 +80,15 @@ class HFBackend:
 
     # -- blocking work, in the batcher's and the streams' threads ------------------------------
     def _generate(self, jobs: Sequence[Job]) -> list[Completion]:
-        """One generate call for jobs that share a ``Sampling.batch_key``."""
-        sampling = jobs[0].sampling
-        with self.metrics.generation_seconds.labels("batch").time(), self._sampling_guard(sampling):
+        """One generate call for jobs that share a ``Sampling.batch_key``, as long as the longest asks;
+        each job's tokens are cut to its own ``max_tokens``."""
+        longest = max((j.sampling for j in jobs), key=lambda s: s.max_tokens)
+        with self.metrics.generation_seconds.labels("batch").time(), self._sampling_guard(longest):
             result = self.engine.guarded.generate(
-                [j.prepared.prompt for j in jobs], flags=[j.flagged for j in jobs], seed=sampling.seed,
-                **sampling.generation_kwargs(),
+                [j.prepared.prompt for j in jobs], flags=[j.flagged for j in jobs], seed=longest.seed,
+                **longest.generation_kwargs(),
             )
-        return [Completion(t, ids) for t, ids in zip(result.texts, result.token_ids, strict=True)]
+        return [self.engine.decode(ids[: j.sampling.max_tokens]) for j, ids in zip(jobs, result.token_ids, strict=True)]
 
     def stream_job(self, job: Job, streamer, cancel: threading.Event):
         """Generate one job, pushing text to ``streamer``; stops early once ``cancel`` is set."""

@@ -87,5 +87,7 @@ def test_stop_scanner_without_stops_passes_text_through():
 
 def test_seeded_sampling_runs_alone_but_greedy_requests_batch():
     assert Sampling(8, 0.0, 1.0, 3).batch_key() == Sampling(8, 0.0, 1.0, 3).batch_key()
+    assert Sampling(8, 0.0).batch_key() == Sampling(40, 0.0).batch_key()  # lengths differ: rows are cut apart
+    assert Sampling(8, 0.0, 1.0, 3).batch_key() != Sampling(8, 0.0, 1.0, 4).batch_key()  # the noise's key differs
     assert Sampling(8, 0.7, 1.0, 3).batch_key() != Sampling(8, 0.7, 1.0, 3).batch_key()
     assert Sampling(8, 0.7, 1.0, None).batch_key() == Sampling(8, 0.7, 1.0, None).batch_key()

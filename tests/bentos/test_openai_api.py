@@ -142,6 +142,34 @@ def test_concurrent_requests_are_batched_and_unchanged(server, client, model_id,
     assert total > count  # at least one generate call served several requests
 
 
+def test_requests_of_different_lengths_share_a_batch_and_each_keeps_its_own(server, client, model_id, tiny_artifact):
+    questions = [tiny_artifact.forget_prompt, tiny_artifact.retain_prompt]
+    lengths = list(range(MAX - 7, MAX + 1))  # eight requests, no two of the same length
+    jobs = [(questions[i % 2], n) for i, n in enumerate(lengths)]
+
+    def ask(job):
+        response = _chat(client, model_id, job[0], max_tokens=job[1], temperature=0)[0]
+        return response.choices[0].message.content, response.usage.completion_tokens
+
+    alone = {job: ask(job) for job in jobs}
+    before = _batched_requests(server)
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        together = list(pool.map(ask, jobs))
+    assert together == [alone[job] for job in jobs]  # each request's text and length, as if alone
+    assert all(tokens <= n for (_, tokens), n in zip(together, lengths, strict=True))
+    after = _batched_requests(server)
+    requests, calls = after[0] - before[0], after[1] - before[1]
+    assert requests == len(jobs) and calls < requests  # lengths apart, yet some shared a generate call
+
+
+def _batched_requests(server) -> tuple[float, float]:
+    """(requests, generate calls) the hf engine has served so far."""
+    metrics = _metrics(server)
+    count = float(re.search(r'eco_guard_batch_size_count\{stage="generate"\} (\S+)', metrics).group(1))
+    total = float(re.search(r'eco_guard_batch_size_sum\{stage="generate"\} (\S+)', metrics).group(1))
+    return total, count
+
+
 def _metrics(server) -> str:
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
         return response.read().decode()

@@ -136,9 +136,7 @@ def test_concurrent_requests_are_batched_and_unchanged(server, client, model_id,
             questions,
         ))
     assert together == alone * 4
-    metrics = _metrics(server)
-    count = float(re.search(r'eco_guard_batch_size_count\{stage="generate"\} (\S+)', metrics).group(1))
-    total = float(re.search(r'eco_guard_batch_size_sum\{stage="generate"\} (\S+)', metrics).group(1))
+    total, count = _batched_requests(server)
     assert total > count  # at least one generate call served several requests
 
 

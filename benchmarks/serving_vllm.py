@@ -203,13 +203,16 @@ def _cores_by_process(root: int) -> dict[str, list[int]]:
 def _vllm_counters(url: str) -> dict[str, float]:
     """vLLM's cumulative engine steps, tokens computed in them, finished requests and their seconds
     inside vLLM, from its Prometheus ``/metrics``."""
-    import httpx
+    import urllib.request
+
     from prometheus_client.parser import text_string_to_metric_families
 
     wanted = {"vllm:iteration_tokens_total_count": "steps", "vllm:iteration_tokens_total_sum": "step_tokens",
               "vllm:e2e_request_latency_seconds_count": "finished", "vllm:e2e_request_latency_seconds_sum": "seconds"}
     counters = dict.fromkeys(wanted.values(), 0.0)
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=30).text):
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in wanted:
                 counters[wanted[sample.name]] += sample.value

@@ -42,14 +42,16 @@ class Backend(Protocol):
     def ready(self) -> bool: ...
     async def complete(self, job: Job) -> Completion: ...
     async def open_stream(self, job: Job) -> Stream: ...
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class GuardedCompletions:
     def __init__(self, engine: Engine, backend: Backend, settings: ServingSettings, metrics: GuardMetrics) -> None:
         self.engine, self.backend, self.settings, self.metrics = engine, backend, settings, metrics
+        # No batching window: a classifier call is short, so a request does not wait for batch-mates;
+        # those that arrive while a call runs form the next batch (the window only added latency).
         self._classifier = MicroBatcher(
-            self._classify, max_size=settings.max_batch_size, max_wait_s=settings.max_batch_wait_ms / 1000,
+            self._classify, max_size=settings.max_batch_size, max_wait_s=0.0,
             workers=1, on_batch=metrics.batch_size.labels("classify").observe,
         )
 

@@ -105,6 +105,6 @@ class HFBackend:
     def _sampling_guard(self, sampling):
         return contextlib.nullcontext() if sampling.greedy else self._sampling_lock
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._generator.close()
         self.streams.shutdown(wait=False, cancel_futures=True)

@@ -53,7 +53,7 @@ class EcoGuardService:
         return completions is not None and completions.backend.ready()
 
     @bentoml.on_shutdown
-    def _stop_engine(self) -> None:
+    async def _stop_engine(self) -> None:
         """A vLLM this worker started stops with it."""
         if getattr(self, "completions", None) is not None:
-            self.completions.backend.close()
+            await self.completions.backend.close()

@@ -57,7 +57,7 @@ class ServingSettings:
     max_tokens_limit: int = 1024  # ECO_MAX_TOKENS: largest `max_tokens` a request may ask for
     default_max_tokens: int = 256  # ECO_DEFAULT_MAX_TOKENS: used when a request sets none
     max_batch_size: int = 16  # ECO_MAX_BATCH: requests per classifier / generate call
-    max_batch_wait_ms: int = 5  # ECO_BATCH_WAIT_MS: longest a request waits for batch-mates
+    max_batch_wait_ms: int = 5  # ECO_BATCH_WAIT_MS: longest a request waits for generate batch-mates (hf engine)
     generation_workers: int = 2  # ECO_GENERATION_WORKERS: batches generating at once
     stream_workers: int = 4  # ECO_STREAM_WORKERS: streams generating at once
     prompt_format: PromptFormat | None = None  # ECO_PROMPT_FORMAT: a name or a {question} template

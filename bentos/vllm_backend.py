@@ -17,9 +17,10 @@ import io
 import json
 import logging
 import subprocess
+import urllib.request
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import torch
 
 from bentos.engine import Completion, Engine, Job
@@ -32,6 +33,7 @@ from guards.base_model import base_model_source
 from guards.errors import GuardConfigError
 
 log = logging.getLogger("eco_guard.serving")
+UNREACHABLE = (aiohttp.ClientError, TimeoutError)  # no answer from vLLM: refused, reset, timed out
 
 
 def encode_embeddings(embeddings: torch.Tensor) -> str:
@@ -48,7 +50,7 @@ class VllmStream:
     pieces join to exactly that answer; a piece that ends inside a multi-byte character waits.
     """
 
-    def __init__(self, response: httpx.Response, backend: VllmBackend) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, backend: VllmBackend) -> None:
         self._response = response
         self._backend = backend
         self._ids: list[int] = []
@@ -56,7 +58,8 @@ class VllmStream:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         try:
-            async for line in self._response.aiter_lines():
+            async for raw in self._response.content:  # one server-sent-event line at a time
+                line = raw.decode().rstrip("\r\n")
                 if not line.startswith("data: "):
                     continue
                 data = line[len("data: "):]
@@ -69,7 +72,7 @@ class VllmStream:
                     self._ids += choice.get("token_ids") or []
                 if piece := self._new_text(final=False):
                     yield piece
-        except httpx.HTTPError as exc:
+        except UNREACHABLE as exc:
             raise RuntimeError(self._backend.unreachable(exc)) from exc
         if piece := self._new_text(final=True):
             yield piece
@@ -82,13 +85,12 @@ class VllmStream:
         return piece
 
     async def finish(self) -> int:
-        await self._response.aclose()
+        self._response.release()
         return len(self._backend.engine.guarded.trim(self._ids))
 
     def cancel(self) -> None:
         """Close the connection: vLLM aborts a request whose client has gone."""
-        if not self._response.is_closed:
-            asyncio.ensure_future(self._response.aclose())
+        self._response.close()
 
 
 class VllmBackend:
@@ -97,10 +99,9 @@ class VllmBackend:
     def __init__(self, engine: Engine, settings: ServingSettings, metrics: GuardMetrics, url: str,
                  process: subprocess.Popen | None = None) -> None:
         self.engine, self.metrics, self.url, self.process = engine, metrics, url, process
-        self.client = httpx.AsyncClient(
-            base_url=f"{self.url}/v1", timeout=httpx.Timeout(settings.vllm_timeout_s, connect=5.0),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
+        # sock_read: the longest wait for vLLM's next bytes (a whole answer, or a stream's next chunk)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=settings.vllm_timeout_s)
+        self._session: aiohttp.ClientSession | None = None  # made in the event loop, by the first request
         self.embed_dtype = engine.guarded.embedding.weight.dtype
 
     @classmethod
@@ -128,8 +129,8 @@ class VllmBackend:
         return backend
 
     def _read_model(self) -> None:
-        with httpx.Client(base_url=f"{self.url}/v1", timeout=10) as client:
-            models = client.get("/models").json()["data"]
+        with urllib.request.urlopen(f"{self.url}/v1/models", timeout=10) as response:
+            models = json.load(response)["data"]
         served = next((m for m in models if m["id"] == SERVED_NAME), models[0])
         self.model = served["id"]
         if served.get("max_model_len"):
@@ -159,33 +160,47 @@ class VllmBackend:
         """The flagged job's corrupted prompt in vLLM's wire format (blocking: run off the event loop)."""
         return encode_embeddings(self.engine.embed(job).to(self.embed_dtype))
 
-    async def _request(self, job: Job, stream: bool) -> httpx.Response:
+    def _client(self) -> aiohttp.ClientSession:
+        """One pooled session for every request. aiohttp, not httpx: httpx's pool scans every pooled
+        connection on each request, and the front's CPU per request is what holds vLLM back under load."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(self.url, timeout=self._timeout,
+                                                  connector=aiohttp.TCPConnector(limit=0))  # no cap: vLLM queues
+        return self._session
+
+    async def _request(self, job: Job, stream: bool) -> aiohttp.ClientResponse:
         body = self._body(job, stream)
         if job.flagged:
             body["prompt_embeds"] = await asyncio.get_running_loop().run_in_executor(None, self._embeds, job)
-        request = self.client.build_request("POST", "/completions", json=body)
         try:
-            response = await self.client.send(request, stream=stream)
-        except httpx.HTTPError as exc:
+            response = await self._client().post("/v1/completions", json=body)
+        except UNREACHABLE as exc:
             raise APIError(503, self.unreachable(exc), code="engine_unavailable") from exc
-        if response.status_code != 200:
-            detail = (await response.aread()).decode(errors="replace")[:500]
-            await response.aclose()
-            log.error("vLLM answered %d: %s", response.status_code, detail)
-            status = 503 if response.status_code >= 500 else 502
-            raise APIError(status, f"the vLLM engine refused the request ({response.status_code}): {detail}",
+        if response.status != 200:
+            detail = (await response.read()).decode(errors="replace")[:500]
+            response.release()
+            log.error("vLLM answered %d: %s", response.status, detail)
+            status = 503 if response.status >= 500 else 502
+            raise APIError(status, f"the vLLM engine refused the request ({response.status}): {detail}",
                            code="engine_error")
         return response
 
     async def complete(self, job: Job) -> Completion:
         with self.metrics.generation_seconds.labels("batch").time():
             response = await self._request(job, stream=False)
-            choice = response.json()["choices"][0]
+            try:
+                choice = (await response.json())["choices"][0]
+            except UNREACHABLE as exc:
+                raise APIError(503, self.unreachable(exc), code="engine_unavailable") from exc
+            finally:
+                response.release()
         return self.engine.decode(choice["token_ids"])
 
     async def open_stream(self, job: Job) -> VllmStream:
         return VllmStream(await self._request(job, stream=True), self)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
         if self.process is not None:
-            stop_vllm(self.process)
+            await asyncio.get_running_loop().run_in_executor(None, stop_vllm, self.process)

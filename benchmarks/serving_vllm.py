@@ -352,6 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
             stop_vllm(vllm)
 
     summary = {name: _median(rounds) for name, rounds in runs.items()}
+    paired = _paired_ratios(runs["vllm_guarded"], runs["vllm_unguarded"])
     unguarded_tokens = summary["vllm_unguarded"]["tokens_per_s"]
     ratio = summary["vllm_guarded"]["tokens_per_s"] / unguarded_tokens
     hf_ratio = summary["hf_guarded"]["tokens_per_s"] / summary["hf_unguarded"]["tokens_per_s"]
@@ -367,6 +368,7 @@ def main(argv: list[str] | None = None) -> dict:
         "vllm_cores_by_process": layout,
         "variants": summary,
         "vllm_guarded_to_unguarded_tokens_ratio": round(ratio, 3),
+        "vllm_ratio_per_round": paired,
         "hf_guarded_to_unguarded_tokens_ratio": round(hf_ratio, 3),
         "split_of_the_vllm_ratio": {name: round(summary[name]["tokens_per_s"] / unguarded_tokens, 3)
                                     for name in ("vllm_front_unflagged", "vllm_half_embeds")},  # fmt: skip
@@ -402,6 +404,13 @@ def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
     return {"compared": compared, "identical": identical, "differing": differing[:5]}
 
 
+def _paired_ratios(guarded: list[dict], unguarded: list[dict]) -> dict:
+    """Guarded / unguarded tokens/s round by round: the two ran back to back, so a pair shares the
+    machine's speed of that minute, which the ratio of the two medians does not."""
+    ratios = [round(g["tokens_per_s"] / u["tokens_per_s"], 3) for g, u in zip(guarded, unguarded, strict=True)]
+    return {"median": round(statistics.median(ratios), 3), "min": min(ratios), "max": max(ratios), "rounds": ratios}
+
+
 def _median(rounds: list[dict]) -> dict:
     keys = [key for key in ("throughput_rps", "tokens_per_s", "vllm_tokens_per_step", "ms_outside_vllm")
             if key in rounds[0]]
@@ -433,9 +442,12 @@ def _markdown(result: dict) -> str:
                      f"| {row.get('ms_outside_vllm', 'n/a')} | {row['errors']} "
                      f"| {row['flagged']} / {row['requests']} |")
     identity, latency = result["identity"], result["latency_ms_at_concurrency_1"]
+    paired = result["vllm_ratio_per_round"]
     lines += ["",
               f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "
               f"(target >= {TARGET_RATIO})",
+              f"- the same ratio round by round (each pair ran back to back): median {paired['median']}, "
+              f"{paired['min']} to {paired['max']} ({', '.join(map(str, paired['rounds']))})",
               f"- hf, guarded / unguarded tokens/s: {result['hf_guarded_to_unguarded_tokens_ratio']}",
               "- where the vLLM ratio goes, each against vllm_unguarded: the front with nothing flagged "
               f"{result['split_of_the_vllm_ratio']['vllm_front_unflagged']}, vLLM's embeddings path for half the "

@@ -1,4 +1,4 @@
-"""The vLLM serving benchmark's core split: vLLM's processes on cores of their own, the rest apart."""
+"""The vLLM serving benchmark's helpers: the core split, answer lengths, paired ratios."""
 
 import argparse
 import os
@@ -7,7 +7,7 @@ import subprocess
 import psutil
 import pytest
 
-from benchmarks.serving_vllm import _cores_by_process, _lengths, _split_cores, _token_range
+from benchmarks.serving_vllm import _cores_by_process, _lengths, _paired_ratios, _split_cores, _token_range
 
 
 def test_no_split_leaves_every_core_shared():
@@ -46,3 +46,12 @@ def test_a_token_range_is_one_length_or_a_span_and_each_prompt_keeps_its_draw():
     assert all(16 <= n <= 48 for n in lengths) and len(set(lengths)) > 20  # spread over the span
     assert lengths == _lengths((16, 48), 200)  # the same per prompt in every variant and run
     assert set(_lengths((32, 32), 10)) == {32}
+
+
+def test_paired_ratios_divide_each_guarded_round_by_the_unguarded_round_beside_it():
+    guarded = [{"tokens_per_s": t} for t in (90.0, 50.0, 80.0)]
+    unguarded = [{"tokens_per_s": t} for t in (100.0, 40.0, 100.0)]
+    assert _paired_ratios(guarded, unguarded) == {
+        "median": 0.9, "min": 0.8, "max": 1.25, "rounds": [0.9, 1.25, 0.8]}
+    with pytest.raises(ValueError):  # rounds missing on one side are an error, not a shorter list
+        _paired_ratios(guarded, unguarded[:2])

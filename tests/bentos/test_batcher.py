@@ -31,6 +31,35 @@ def test_concurrent_items_share_a_call_and_keys_never_mix():
     assert all(len({key for key, _ in call}) == 1 for call in calls)
 
 
+def test_without_a_window_the_first_item_runs_alone_and_arrivals_meanwhile_share_the_next_call():
+    """The classifier's setting (max_wait_s=0): no request waits for batch-mates, yet under load
+    the requests that queued while a call ran are batched."""
+    calls: list[list[int]] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def fn(items):
+        calls.append(list(items))
+        if not first_running.is_set():
+            first_running.set()
+            release.wait(5)
+        return items
+
+    async def main():
+        batcher = MicroBatcher(fn, max_size=8, max_wait_s=0.0, workers=1)
+        first = asyncio.ensure_future(batcher.submit(0))
+        while not first_running.is_set():  # the first item ran alone, without waiting for company
+            await asyncio.sleep(0.001)
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 6)]
+        await asyncio.sleep(0.05)
+        release.set()
+        results = await asyncio.gather(first, *rest)
+        batcher.close()
+        return results
+
+    assert asyncio.run(main()) == list(range(6))
+    assert calls == [[0], [1, 2, 3, 4, 5]]
+
+
 def test_a_slow_batch_does_not_hold_up_the_next():
     release = threading.Event()
 

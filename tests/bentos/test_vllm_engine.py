@@ -20,8 +20,10 @@ import openai
 import pytest
 import torch
 
+from bentos.launch import wait_ready
 from guards.bundle import load_bundle
-from tests.conftest import CANDIDATES
+from tests.bentos.conftest import VLLM_READY_TIMEOUT_S, run_vllm_server
+from tests.conftest import CANDIDATES, build_tiny_artifact, make_vllm_llama
 
 MAX = 12
 
@@ -156,6 +158,28 @@ def test_vllm_listens_on_loopback_only(vllm_artifact, vllm_server):
     assert listening == ["0100007F"]  # 127.0.0.1 only, no 0.0.0.0 or :: socket
     front_port = int(vllm_server.url.rsplit(":", 1)[1])
     assert front_port != port
+
+
+def test_a_vllm_the_front_started_stops_with_the_front(tmp_path, tiny_tokenizer):
+    """The service's shutdown hook closes its session to vLLM and stops the vLLM it started, engine
+    processes and all (a front of its own, on an artifact of its own, so the shared one stays up)."""
+    artifact = build_tiny_artifact(tmp_path / "tiny-own-vllm-0.1.0", tiny_tokenizer,
+                                   model=make_vllm_llama(tiny_tokenizer))
+    (tmp_path / "home").mkdir()
+    server = run_vllm_server(artifact, tmp_path / "home")
+    info, process = next(server)
+    try:
+        wait_ready(info.url, process, info.log, VLLM_READY_TIMEOUT_S)
+        group = os.getpgid(_vllm_pid(artifact.path))
+        assert _group_alive(group)
+        process.terminate()
+        process.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _group_alive(group), info.log.read_text()[-2000:]  # no vLLM left behind, orphaned
+    finally:
+        server.close()
 
 
 def test_when_vllm_is_down_the_front_answers_503_and_stays_up(client, vllm_server, vllm_artifact):

@@ -144,6 +144,10 @@ class VllmBackend:
         return (f"the vLLM engine at {self.url} is unreachable ({exc.__class__.__name__}: {exc}); the guard "
                 "front is up, the engine behind it is not: check the vLLM container or process")
 
+    def _unavailable(self, exc: Exception) -> APIError:
+        """The 503 a request gets when vLLM does not answer, before or while sending its reply."""
+        return APIError(503, self.unreachable(exc), code="engine_unavailable")
+
     # -- requests ----------------------------------------------------------------------------
     def _body(self, job: Job, stream: bool) -> dict:
         """vLLM's request, from the front's own fields only (a flagged job's embeddings are added apart)."""
@@ -175,7 +179,7 @@ class VllmBackend:
         try:
             response = await self._client().post("/v1/completions", json=body)
         except UNREACHABLE as exc:
-            raise APIError(503, self.unreachable(exc), code="engine_unavailable") from exc
+            raise self._unavailable(exc) from exc
         if response.status != 200:
             detail = (await response.read()).decode(errors="replace")[:500]
             response.release()
@@ -191,7 +195,7 @@ class VllmBackend:
             try:
                 choice = (await response.json())["choices"][0]
             except UNREACHABLE as exc:
-                raise APIError(503, self.unreachable(exc), code="engine_unavailable") from exc
+                raise self._unavailable(exc) from exc
             finally:
                 response.release()
         return self.engine.decode(choice["token_ids"])

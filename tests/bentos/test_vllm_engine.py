@@ -76,6 +76,14 @@ def _group_alive(group: int) -> bool:
     return False
 
 
+def _group_ends(group: int, timeout_s: float = 30.0) -> bool:
+    """Whether every process of ``group`` is gone within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _group_alive(group)
+
+
 def _argv(pid: int) -> list[str]:
     return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
 
@@ -174,10 +182,7 @@ def test_a_vllm_the_front_started_stops_with_the_front(tmp_path, tiny_tokenizer)
         assert _group_alive(group)
         process.terminate()
         process.wait(timeout=90)
-        deadline = time.monotonic() + 30
-        while _group_alive(group) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _group_alive(group), info.log.read_text()[-2000:]  # no vLLM left behind, orphaned
+        assert _group_ends(group), info.log.read_text()[-2000:]  # no vLLM left behind, orphaned
     finally:
         server.close()
 
@@ -187,10 +192,7 @@ def test_when_vllm_is_down_the_front_answers_503_and_stays_up(client, vllm_serve
     group = os.getpgid(pid)
     assert group == pid  # vLLM leads its own process group: its engine processes go with it
     os.killpg(group, signal.SIGKILL)  # a crash, engine processes and all
-    deadline = time.monotonic() + 30
-    while _group_alive(group) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _group_alive(group)
+    assert _group_ends(group)
     for _ in range(2):  # and again: the front has not gone down with it
         with pytest.raises(openai.InternalServerError, match="vLLM engine at http://127.0.0.1:.*unreachable") as err:
             client.chat.completions.create(model="tiny-guard", messages=[{"role": "user", "content": "Hello"}],

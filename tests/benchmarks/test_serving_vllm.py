@@ -1,13 +1,26 @@
-"""The vLLM serving benchmark's helpers: the core split, answer lengths, paired ratios."""
+"""The vLLM serving benchmark's helpers: the core split, answer lengths, paired ratios, the length sweep."""
 
 import argparse
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import psutil
 import pytest
 
-from benchmarks.serving_vllm import _cores_by_process, _lengths, _paired_ratios, _split_cores, _token_range
+from benchmarks.serving_vllm import (
+    _cores_by_process,
+    _length_list,
+    _lengths,
+    _markdown,
+    _paired_ratios,
+    _plot_sweep,
+    _split_cores,
+    _token_range,
+)
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 def test_no_split_leaves_every_core_shared():
@@ -55,3 +68,29 @@ def test_paired_ratios_divide_each_guarded_round_by_the_unguarded_round_beside_i
         "median": 0.9, "min": 0.8, "max": 1.25, "rounds": [0.9, 1.25, 0.8]}
     with pytest.raises(ValueError):  # rounds missing on one side are an error, not a shorter list
         _paired_ratios(guarded, unguarded[:2])
+
+
+def test_the_sweep_lengths_are_a_comma_list_and_empty_skips_the_sweep():
+    assert _length_list("16,32, 64") == (16, 32, 64) and _length_list("") == ()
+    for bad in ("16,x", "0,32"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _length_list(bad)
+
+
+def test_the_sweep_is_plotted_and_tabled_one_row_per_length(tmp_path):
+    result = json.loads((RESULTS / "serving_vllm_engine_cores.json").read_text())  # a run from before the sweep
+    result["length_sweep"] = [
+        {"max_tokens": n, "ratio": _paired_ratios([{"tokens_per_s": g} for g in guarded],
+                                                  [{"tokens_per_s": 100.0}] * len(guarded)),
+         "tokens_per_s": {"vllm_guarded": 90.0, "vllm_unguarded": 100.0},
+         "ms_outside_vllm": {"vllm_guarded": 30.0, "vllm_unguarded": 11.0},
+         "front_cpu_ms_per_request": 3.5, "errors": 0}
+        for n, guarded in ((16, (80.0, 84.0)), (128, (95.0, 97.0, 93.0)))]
+    result["length_sweep_plot"] = "x_lengths.png"
+    _plot_sweep(result["length_sweep"], tmp_path / "x_lengths.png")
+    assert (tmp_path / "x_lengths.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = _markdown(result)
+    assert "| 16 | **0.82** | 0.8 to 0.84 |" in text and "| 128 | **0.95** | 0.93 to 0.97 |" in text
+    assert "![ratio by answer length](x_lengths.png)" in text
+    result["length_sweep"] = []  # --length-sweep '': no section
+    assert "By answer length" not in _markdown(result)

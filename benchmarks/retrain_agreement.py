@@ -30,20 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.arguments import positive_list
 from benchmarks.tofu.config import RETAIN_OF
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLIT_OF = {retain: split for split, retain in RETAIN_OF.items()}  # the forget split each retain model never learned
-
-
-def _sigmas(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers, e.g. 7,10,14") from None
-    if any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"sigmas must be positive, not {text!r}")
-    return values
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.add_argument(f"--guards-{split}", nargs="+", type=Path, default=[],
                             help=f"guard artifacts built on {split} (dist folders of the TOFU benchmark's "
                                  f"eco-{split} stages), tested against every --{RETAIN_OF[split]} model")
-    parser.add_argument("--sigmas", type=_sigmas, default=(),
+    parser.add_argument("--sigmas", type=positive_list(float, "7,10,14"), default=(),
                         help="comma-separated sigmas at which each guard is measured too (its built sigma always)")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/tofu"))
     parser.add_argument("--results-name", default="retrain_agreement")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import statistics
 import subprocess
@@ -154,12 +153,26 @@ def _median(rounds: list[dict]) -> dict:
             "requests": sum(r["requests"] for r in rounds), "rounds": rounds}
 
 
-def _classifier_ms(url: str) -> float | None:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+def metric_sums(url: str, wanted: dict[str, str]) -> dict[str, float]:
+    """A server's Prometheus ``/metrics``: for each sample name in ``wanted``, the sum over its labels,
+    under ``wanted``'s short name (0 when the server has no such sample yet)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
         text = response.read().decode()
-    total = re.search(r"^eco_guard_classification_seconds_sum (\S+)", text, re.M)
-    count = re.search(r"^eco_guard_classification_seconds_count (\S+)", text, re.M)
-    return round(1000 * float(total.group(1)) / float(count.group(1)), 2) if total and count else None
+    sums = dict.fromkeys(wanted.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in wanted:
+                sums[wanted[sample.name]] += sample.value
+    return sums
+
+
+def _classifier_ms(url: str) -> float | None:
+    """The guard's mean classifier milliseconds per batch, from its own metrics."""
+    sums = metric_sums(url, {"eco_guard_classification_seconds_sum": "seconds",
+                             "eco_guard_classification_seconds_count": "batches"})
+    return round(1000 * sums["seconds"] / sums["batches"], 2) if sums["batches"] else None
 
 
 def main(argv: list[str] | None = None) -> dict:

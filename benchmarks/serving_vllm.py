@@ -48,6 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks import serving_load
+from benchmarks.arguments import positive_list
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=_token_range, default=(32, 32), metavar="N|LOW-HIGH",
                         help="new tokens per request: N for all, or LOW-HIGH, one length per prompt drawn uniformly "
                              "(seeded), so answers end at different steps, as real ones do (default 32)")
-    parser.add_argument("--length-sweep", type=_length_list, default=(16, 32, 64, 128), metavar="N,N,...",
+    parser.add_argument("--length-sweep", type=positive_list(int, "16,32,64,128"), default=(16, 32, 64, 128),
+                        metavar="N,N,...",
                         help="answer lengths for the sweep of vllm_guarded against vllm_unguarded after the main "
                              "rounds (default 16,32,64,128); '' skips it")
     parser.add_argument("--sweep-rounds", type=int, default=4, help="alternating rounds per sweep length")
@@ -105,17 +107,6 @@ def _token_range(text: str) -> tuple[int, int]:
     if not 0 < bounds[0] <= bounds[1]:
         raise argparse.ArgumentTypeError(f"{text!r}: need 0 < LOW <= HIGH")
     return bounds
-
-
-def _length_list(text: str) -> tuple[int, ...]:
-    """``"16,32,64"`` -> (16, 32, 64); ``""`` -> () (no sweep)."""
-    try:
-        lengths = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of token counts") from None
-    if any(n <= 0 for n in lengths):
-        raise argparse.ArgumentTypeError(f"{text!r}: every length must be at least 1")
-    return lengths
 
 
 def _lengths(bounds: tuple[int, int], prompts: int) -> list[int]:
@@ -223,20 +214,9 @@ def _cores_by_process(root: int) -> dict[str, list[int]]:
 def _vllm_counters(url: str) -> dict[str, float]:
     """vLLM's cumulative engine steps, tokens computed in them, finished requests and their seconds
     inside vLLM, from its Prometheus ``/metrics``."""
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
-    wanted = {"vllm:iteration_tokens_total_count": "steps", "vllm:iteration_tokens_total_sum": "step_tokens",
-              "vllm:e2e_request_latency_seconds_count": "finished", "vllm:e2e_request_latency_seconds_sum": "seconds"}
-    counters = dict.fromkeys(wanted.values(), 0.0)
-    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
-        text = response.read().decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name in wanted:
-                counters[wanted[sample.name]] += sample.value
-    return counters
+    return serving_load.metric_sums(url, {
+        "vllm:iteration_tokens_total_count": "steps", "vllm:iteration_tokens_total_sum": "step_tokens",
+        "vllm:e2e_request_latency_seconds_count": "finished", "vllm:e2e_request_latency_seconds_sum": "seconds"})
 
 
 def _round(call, items: list, n: int, lengths: list[int], processes: dict[str, int | list[int]] | None = None,

@@ -11,13 +11,13 @@ import pytest
 
 from benchmarks.serving_vllm import (
     _cores_by_process,
-    _length_list,
     _lengths,
     _markdown,
     _paired_ratios,
     _plot_sweep,
     _split_cores,
     _token_range,
+    parse_args,
 )
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
@@ -70,11 +70,13 @@ def test_paired_ratios_divide_each_guarded_round_by_the_unguarded_round_beside_i
         _paired_ratios(guarded, unguarded[:2])
 
 
-def test_the_sweep_lengths_are_a_comma_list_and_empty_skips_the_sweep():
-    assert _length_list("16,32, 64") == (16, 32, 64) and _length_list("") == ()
+def test_the_sweep_lengths_are_a_comma_list_and_empty_skips_the_sweep(capsys):
+    assert parse_args(["--length-sweep", "16,32, 64"]).length_sweep == (16, 32, 64)
+    assert parse_args(["--length-sweep", ""]).length_sweep == ()
     for bad in ("16,x", "0,32"):
-        with pytest.raises(argparse.ArgumentTypeError):
-            _length_list(bad)
+        with pytest.raises(SystemExit):
+            parse_args(["--length-sweep", bad])
+        assert "--length-sweep" in capsys.readouterr().err
 
 
 def test_the_sweep_is_plotted_and_tabled_one_row_per_length(tmp_path):
@@ -94,3 +96,40 @@ def test_the_sweep_is_plotted_and_tabled_one_row_per_length(tmp_path):
     assert "![ratio by answer length](x_lengths.png)" in text
     result["length_sweep"] = []  # --length-sweep '': no section
     assert "By answer length" not in _markdown(result)
+
+
+def test_metric_sums_add_a_sample_over_its_labels_and_zero_what_is_absent():
+    """The Prometheus text both serving benchmarks read: vLLM's counters and the guard's classifier time."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from benchmarks.serving_load import _classifier_ms, metric_sums
+
+    text = (b"# HELP eco_guard_classification_seconds Classifier latency per batch\n"
+            b"# TYPE eco_guard_classification_seconds histogram\n"
+            b'eco_guard_classification_seconds_bucket{le="+Inf"} 4.0\n'
+            b"eco_guard_classification_seconds_count 4.0\n"
+            b"eco_guard_classification_seconds_sum 0.01\n"
+            b"# TYPE vllm:e2e_request_latency_seconds histogram\n"
+            b'vllm:e2e_request_latency_seconds_count{model_name="a"} 3.0\n'
+            b'vllm:e2e_request_latency_seconds_count{model_name="b"} 2.0\n')
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(text)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert metric_sums(url, {"vllm:e2e_request_latency_seconds_count": "finished", "absent_total": "x"}) == {
+            "finished": 5.0, "x": 0.0}
+        assert _classifier_ms(url) == 2.5  # 10 ms over 4 batches
+    finally:
+        server.shutdown()

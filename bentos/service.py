@@ -8,10 +8,20 @@ loopback), or in a vLLM server this service starts on loopback from ``ECO_VLLM_P
 
 from __future__ import annotations
 
+import logging
+
 import bentoml
 
 from bentos.api import create_app
 from bentos.settings import ServingSettings
+
+
+def _show_guard_logs() -> None:
+    """BentoML's worker logs its own INFO lines and only WARNING from the rest: the guard's start-up
+    steps (what it loaded, the vLLM it starts or waits for) are INFO, so they would never show."""
+    root = logging.getLogger().level
+    logging.getLogger("eco_guard").setLevel(logging.INFO if root <= logging.WARNING else root)  # quiet: as quiet
+
 
 TRAFFIC = {"timeout": 300, "max_concurrency": 64}  # seconds for one request; requests in flight per worker
 
@@ -28,6 +38,7 @@ class EcoGuardService:
         from bentos.engine import Engine
         from bentos.metrics import GuardMetrics
 
+        _show_guard_logs()
         settings = ServingSettings.from_env()
         metrics = GuardMetrics.create()
         vllm = settings.engine == "vllm"

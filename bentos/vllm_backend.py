@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import logging
+import signal
 import subprocess
+import threading
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import torch
@@ -41,6 +44,34 @@ def encode_embeddings(embeddings: torch.Tensor) -> str:
     buffer = io.BytesIO()
     torch.save(embeddings.detach().cpu().contiguous(), buffer)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class _Stopped(Exception):
+    """A stop signal arrived while the service's start-up waited for vLLM."""
+
+
+@contextlib.contextmanager
+def _stop_signals_end_the_wait() -> Iterator[None]:
+    """Let SIGTERM and SIGINT end the wait for vLLM. uvicorn's own handlers only set a flag, which a
+    start-up blocked here never reads, so a stop (a pod deleted, Ctrl-C) would go unheard for up to
+    ``ECO_VLLM_START_TIMEOUT``; here it ends the wait and is then handed on to those handlers."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    caught: list[int] = []
+
+    def stop(signum: int, frame) -> None:
+        caught.append(signum)
+        raise _Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in caught:
+            signal.raise_signal(signum)  # the server's own handler: it shuts down as it would have
 
 
 class VllmStream:
@@ -121,10 +152,19 @@ class VllmBackend:
                              extra=settings.vllm_args)
             process = start_vllm(argv)
         backend = cls(engine, settings, metrics, url, process)
+        whose = "the vLLM this front started" if process else "nothing is started here: is vLLM running there?"
+        log.info("waiting for vLLM at %s to answer /health (%s; up to %d s, ECO_VLLM_START_TIMEOUT)",
+                 url, whose, settings.vllm_start_timeout_s)
         try:
-            wait_ready(backend.url, process, None, settings.vllm_start_timeout_s, path="/health")
+            with _stop_signals_end_the_wait():
+                wait_ready(backend.url, process, None, settings.vllm_start_timeout_s, path="/health",
+                           on_wait=lambda seconds: log.info("still waiting for vLLM at %s: %.0f s", url, seconds))
         except TimeoutError as exc:
             raise TimeoutError(f"vLLM: {exc}\n(`ECO_VLLM_START_TIMEOUT` sets the wait)") from None
+        except _Stopped as stopped:
+            if process is not None:
+                stop_vllm(process)
+            raise RuntimeError(f"stopped by {stopped} while waiting for vLLM at {url}") from None
         backend._read_model()
         return backend
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -40,5 +39,5 @@ def serve(artifact: Path, host: str, port: int, prompt_format: str | None, engin
         raise click.UsageError("--vllm-python and --vllm-url need --engine vllm")
     click.echo(f"serving {artifact} on http://{host}:{port}/v1 (OpenAI-compatible, engine {engine}); "
                "Ctrl-C stops", err=True)
-    sys.exit(run_server(artifact, host=host, port=port, prompt_format=prompt_format, engine=engine,
-                        vllm_python=vllm_python, vllm_url=vllm_url))
+    run_server(artifact, host=host, port=port, prompt_format=prompt_format, engine=engine,
+               vllm_python=vllm_python, vllm_url=vllm_url)

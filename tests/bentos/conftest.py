@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +104,24 @@ def vllm_server(vllm_server_process) -> Server:
     info, process = vllm_server_process
     wait_ready(info.url, process, info.log, VLLM_READY_TIMEOUT_S)
     return info
+
+
+def group_alive(group: int) -> bool:
+    """Whether any live (not zombie) process is in process group ``group``."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                return True
+    return False
+
+
+def group_ends(group: int, timeout_s: float = 30.0) -> bool:
+    """Whether every process of ``group`` is gone within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not group_alive(group)

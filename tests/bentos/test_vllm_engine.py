@@ -11,7 +11,6 @@ import base64
 import io
 import os
 import signal
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 
 from bentos.launch import wait_ready
 from guards.bundle import load_bundle
-from tests.bentos.conftest import VLLM_READY_TIMEOUT_S, run_vllm_server
+from tests.bentos.conftest import VLLM_READY_TIMEOUT_S, group_alive, group_ends, run_vllm_server
 from tests.conftest import CANDIDATES, build_tiny_artifact, make_vllm_llama
 
 MAX = 12
@@ -61,27 +60,6 @@ def _vllm_pid(artifact: Path) -> int:
             if b"vllm.entrypoints.openai.api_server" in argv and str(artifact / "base").encode() in argv:
                 return int(entry.name)
     raise LookupError(f"no vLLM process serves {artifact}")
-
-
-def _group_alive(group: int) -> bool:
-    """Whether any live (not zombie) process is in process group ``group``."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == group and fields[0] != "Z":
-                return True
-    return False
-
-
-def _group_ends(group: int, timeout_s: float = 30.0) -> bool:
-    """Whether every process of ``group`` is gone within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while _group_alive(group) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return not _group_alive(group)
 
 
 def _argv(pid: int) -> list[str]:
@@ -179,10 +157,10 @@ def test_a_vllm_the_front_started_stops_with_the_front(tmp_path, tiny_tokenizer)
     try:
         wait_ready(info.url, process, info.log, VLLM_READY_TIMEOUT_S)
         group = os.getpgid(_vllm_pid(artifact.path))
-        assert _group_alive(group)
+        assert group_alive(group)
         process.terminate()
         process.wait(timeout=90)
-        assert _group_ends(group), info.log.read_text()[-2000:]  # no vLLM left behind, orphaned
+        assert group_ends(group), info.log.read_text()[-2000:]  # no vLLM left behind, orphaned
     finally:
         server.close()
 
@@ -192,7 +170,7 @@ def test_when_vllm_is_down_the_front_answers_503_and_stays_up(client, vllm_serve
     group = os.getpgid(pid)
     assert group == pid  # vLLM leads its own process group: its engine processes go with it
     os.killpg(group, signal.SIGKILL)  # a crash, engine processes and all
-    assert _group_ends(group)
+    assert group_ends(group)
     for _ in range(2):  # and again: the front has not gone down with it
         with pytest.raises(openai.InternalServerError, match="vLLM engine at http://127.0.0.1:.*unreachable") as err:
             client.chat.completions.create(model="tiny-guard", messages=[{"role": "user", "content": "Hello"}],

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
-from bentos.launch import server_command
+from bentos.launch import free_port, server_command
 from bentos.settings import ServingSettings
 from bentos.vllm_process import check_loopback, vllm_argv
 from guards.errors import GuardConfigError
+from tests.bentos.conftest import group_ends
 
 
 @pytest.mark.parametrize("url", ["http://0.0.0.0:8000", "http://10.0.0.5:8000", "https://127.0.0.1:8000",
@@ -63,3 +72,31 @@ def test_serve_checks_vllm_options_before_starting(tiny_artifact, tmp_path):
     assert (env["ECO_ENGINE"], env["ECO_VLLM_URL"]) == ("vllm", "http://127.0.0.1:8001")
     result = CliRunner().invoke(cli, ["serve", str(tiny_artifact.path), "--vllm-url", "http://127.0.0.1:8001"])
     assert result.exit_code == 2 and "need --engine vllm" in result.output
+
+
+def test_a_stop_while_the_front_waits_for_vllm_ends_the_whole_server(tiny_artifact, tmp_path):
+    """`eco-pack serve` becomes the server, so SIGTERM reaches it; the worker, blocked in its start-up
+    waiting for a vLLM that never answers, stops at once instead of after ECO_VLLM_START_TIMEOUT."""
+    eco_pack = Path(sys.executable).parent / "eco-pack"
+    log = tmp_path / "server.log"
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the front waits
+    with open(log, "wb") as out:
+        server = subprocess.Popen([str(eco_pack), "serve", str(tiny_artifact.path), "--engine", "vllm",
+                                   "--vllm-url", nobody, "--port", str(free_port())],
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                  env={**os.environ, "ECO_VLLM_START_TIMEOUT": "600", "ECO_DTYPE": "float32"})
+    try:
+        deadline = time.monotonic() + 120
+        while f"waiting for vLLM at {nobody}" not in log.read_text() and time.monotonic() < deadline:
+            assert server.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        assert "nothing is started here" in log.read_text()  # the guard's own INFO lines show
+        assert Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")[1].endswith(b"bentoml")
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        assert group_ends(server.pid), log.read_text()[-2000:]  # no worker left behind
+        assert "stopped by SIGTERM while waiting for vLLM" in log.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+

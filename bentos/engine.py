@@ -118,7 +118,8 @@ class Engine:
         if prompt_format is not None:
             bundle = replace(bundle, config=replace(bundle.config, prompt_format=prompt_format))
         guarded = bundle.guarded_model(device=device, dtype=dtype, verified_base=True, embeddings_only=embeddings_only)
-        log.info("loaded guard `%s` %s from %s on %s", bundle.config.name, bundle.config.version, artifact, device)
+        config = bundle.config
+        log.info("loaded guard `%s` %s from %s on %s", config.name, config.version, artifact, guarded.device)
         return cls(guarded, name or bundle.config.name, bundle)
 
     def prepare_chat(self, messages: Sequence[Mapping[str, str]]) -> Prepared:

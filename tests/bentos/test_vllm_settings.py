@@ -66,8 +66,9 @@ def test_serve_checks_vllm_options_before_starting(tiny_artifact, tmp_path):
     # this environment's python has no vllm (its pins clash with ours): refused before a server starts
     with pytest.raises(GuardConfigError, match=r"not set, and this python .* cannot import vllm.*vllm_env"):
         server_command(tiny_artifact.path, engine="vllm")
-    with pytest.raises(GuardConfigError, match=r"`ECO_VLLM_PYTHON` is '/bin/false'.*cannot import vllm"):
-        server_command(tiny_artifact.path, engine="vllm", vllm_python="/bin/false")
+    for not_python in ("/bin/false", "/bin/true"):  # neither answers the probe, whatever its exit code
+        with pytest.raises(GuardConfigError, match=rf"`ECO_VLLM_PYTHON` is '{not_python}'.*cannot import vllm"):
+            server_command(tiny_artifact.path, engine="vllm", vllm_python=not_python)
     _, env = server_command(tiny_artifact.path, engine="vllm", vllm_url="http://127.0.0.1:8001")
     assert (env["ECO_ENGINE"], env["ECO_VLLM_URL"]) == ("vllm", "http://127.0.0.1:8001")
     result = CliRunner().invoke(cli, ["serve", str(tiny_artifact.path), "--vllm-url", "http://127.0.0.1:8001"])

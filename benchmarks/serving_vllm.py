@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
             stop_vllm(vllm)
 
     summary = {name: _median(rounds) for name, rounds in runs.items()}
+    plot = args.out.with_name(f"{args.out.stem}_lengths.png")
     paired = _paired_ratios(runs["vllm_guarded"], runs["vllm_unguarded"])
     unguarded_tokens = summary["vllm_unguarded"]["tokens_per_s"]
     ratio = summary["vllm_guarded"]["tokens_per_s"] / unguarded_tokens
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
         "vllm_guarded_errors": errors,
         "latency_ms_at_concurrency_1": latency,
         "length_sweep": sweep,
-        "length_sweep_plot": args.out.with_name(f"{args.out.stem}_lengths.png").name if sweep else None,
+        "length_sweep_plot": plot.name if sweep else None,
         "identity": identity,
         "targets": {"vllm_guarded_to_unguarded_tokens_ratio": f">= {TARGET_RATIO}", "vllm_guarded_errors": "== 0",
                     "identical_unflagged": f"{args.identity_prompts} of {args.identity_prompts}"},
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     if sweep:
-        _plot_sweep(sweep, args.out.with_name(f"{args.out.stem}_lengths.png"))
+        _plot_sweep(sweep, plot)
     args.out.with_suffix(".md").write_text(_markdown(result))
     return result
 

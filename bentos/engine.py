@@ -120,7 +120,7 @@ class Engine:
         guarded = bundle.guarded_model(device=device, dtype=dtype, verified_base=True, embeddings_only=embeddings_only)
         config = bundle.config
         log.info("loaded guard `%s` %s from %s on %s", config.name, config.version, artifact, guarded.device)
-        return cls(guarded, name or bundle.config.name, bundle)
+        return cls(guarded, name or config.name, bundle)
 
     def prepare_chat(self, messages: Sequence[Mapping[str, str]]) -> Prepared:
         prompt = self.guarded.prompt_format.format_messages(list(messages), self.tokenizer)

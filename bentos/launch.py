@@ -21,6 +21,7 @@ from guards.prompt_format import PromptFormat
 SERVICE = "bentos.service:EcoGuardService"
 VERIFIED_ENV = "ECO_ARTIFACT_VERIFIED"  # the sha256 of a manifest whose files the launcher just checked
 SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds bentos/ and guards/
+WAIT_NOTE_S = 30.0  # wait_ready's progress: how often a long wait says it is still waiting
 
 
 def check_artifact(artifact: Path) -> Path:
@@ -101,16 +102,16 @@ def responds(url: str, timeout_s: float = 2.0) -> bool:
 
 
 def wait_ready(url: str, process: subprocess.Popen | None, log: Path | None, timeout_s: float,
-               path: str = "/readyz", on_wait: Callable[[float], None] | None = None, every_s: float = 30.0) -> None:
+               path: str = "/readyz", on_wait: Callable[[float], None] | None = None) -> None:
     """Poll ``url + path`` until 200; fail with the log's tail (or a pointer to the server's own
-    output) if the server exits or times out. ``on_wait(seconds)``, every ``every_s`` seconds of
+    output) if the server exits or times out. ``on_wait(seconds)``, every ``WAIT_NOTE_S`` seconds of
     waiting: progress for a wait that can take minutes (a 7B model loading)."""
 
     def tail() -> str:
         return Path(log).read_text()[-3000:] if log is not None else "(its output is in this process's log)"
 
     started = time.monotonic()
-    deadline, next_note = started + timeout_s, started + every_s
+    deadline, next_note = started + timeout_s, started + WAIT_NOTE_S
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{tail()}")
@@ -118,6 +119,6 @@ def wait_ready(url: str, process: subprocess.Popen | None, log: Path | None, tim
             return
         if on_wait is not None and time.monotonic() >= next_note:
             on_wait(time.monotonic() - started)
-            next_note += every_s
+            next_note += WAIT_NOTE_S
         time.sleep(0.5)
     raise TimeoutError(f"server at {url} not ready after {timeout_s}s:\n{tail()}")

@@ -15,9 +15,10 @@ At each sigma: forget quality on X (median and range over noise seeds, TOFU's tr
 the retain90 model's), and the signed KS distance of the guarded generic truth ratios on X from
 (a) the subject's own on the holdout, the surrogate's reference, and (b) the retain90 model's own on
 X, the target that reference stands for. Each for the ways of making wrong answers: facts from
-the forget set's other answers (``truth_ratio``), facts from holdout answers
-(``truth_ratio_holdout_facts``), and both together (``truth_ratio_mixed_facts``). A construction
-tracks forget quality when its crossing with (b) lies where forget quality is high. Writes
+the forget set's other answers (``truth_ratio``), from its answers about other authors only
+(``truth_ratio_other_entities``, the build's default), from holdout answers
+(``truth_ratio_holdout_facts``), and both of the first and third (``truth_ratio_mixed_facts``). A
+construction tracks forget quality when its crossing with (b) lies where forget quality is high. Writes
 ``benchmarks/results/surrogate_facts*.json`` and ``.md``.
 
     python -m benchmarks.surrogate_facts --subject DIR --never-learned DIR --bundle GUARD_DIR
@@ -37,10 +38,14 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# each way of making wrong answers: what it says of them, and where their facts come from (objective.FACTS)
-CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", "forget"),
-                 "truth_ratio_holdout_facts": ("facts of holdout answers", "holdout"),
-                 "truth_ratio_mixed_facts": ("both of the above, together", "both")}  # fmt: skip
+# each way of making wrong answers: what it says of them, where their facts come from (objective.FACTS), and
+# whether only answers about other entities give them
+CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", "forget", False),
+                 "truth_ratio_other_entities": ("facts of the forget set's answers about other authors", "forget",
+                                                True),
+                 "truth_ratio_holdout_facts": ("facts of holdout answers", "holdout", False),
+                 "truth_ratio_mixed_facts": ("facts of the forget set's other answers and of holdout answers",
+                                             "both", False)}  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,8 +57,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sigmas", default="3,5,7,10,14,20,30,45")
     parser.add_argument("--noise-seeds", type=int, default=3, help="per surrogate evaluation, as the build")
     parser.add_argument("--fq-seeds", type=int, default=5)
+    parser.add_argument("--constructions", type=_constructions, default=tuple(CONSTRUCTIONS),
+                        help=f"comma-separated, of {','.join(CONSTRUCTIONS)} (default: all)")
     parser.add_argument("--results-name", default="surrogate_facts")
     return parser.parse_args(argv)
+
+
+def _constructions(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in CONSTRUCTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(CONSTRUCTIONS)}, not {text!r}")
+    return names
 
 
 def crossing(sigmas: list[float], signed: list[float]) -> float | None:
@@ -97,9 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
         reference = list(evaluate(never, fs, EvalConfig(flags="none", splits=("forget",), progress=False))
                          .splits["forget"].truth_ratios)  # fmt: skip
         objectives, medians = {}, {}
-        for name, (_, facts) in CONSTRUCTIONS.items():
+        for name in args.constructions:
+            _, facts, other_entities = CONSTRUCTIONS[name]
             surrogate = SURROGATES[name](subject, x, holdout, search)
-            target = generic_truth_ratios(never, x, search, fact_sources(facts, holdout))
+            target = generic_truth_ratios(never, x, search, fact_sources(facts, holdout), other_entities=other_entities)
             objectives[name] = {"reference": surrogate, "never_learned": SigmaObjective(
                 surrogate.rows, target, surrogate.values, search)}
             medians[name] = {"subject_on_holdout": float(np.median(surrogate.reference)),
@@ -115,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"sigma {sigma:g}: forget quality {fq['median']:.3g}, " + ", ".join(
                 f"{n} {s['reference']:+.3f} / {s['never_learned']:+.3f}" for n, s in signed.items()), flush=True)
     crossings = {name: {side: crossing(sigmas, [p["signed"][name][side] for p in points])
-                        for side in ("reference", "never_learned")} for name in CONSTRUCTIONS}  # fmt: skip
+                        for side in ("reference", "never_learned")} for name in args.constructions}  # fmt: skip
     result = {
         "command": shlex.join([sys.executable, "-m", "benchmarks.surrogate_facts", *(argv or sys.argv[1:])]),
         "design": __doc__.split("\n\n")[1].replace("\n", " "),
@@ -157,7 +173,7 @@ def markdown(result: dict) -> str:
               "model on X | sigma where it meets the reference | sigma where it meets the never-learned model |",
               "|---|---|---|---|---|---|"]
     for n in names:
-        m, c, (wrong_answers, _) = result["medians"][n], result["crossings"][n], CONSTRUCTIONS[n]
+        m, c, (wrong_answers, *_) = result["medians"][n], result["crossings"][n], CONSTRUCTIONS[n]
         lines.append(f"| {n} | {wrong_answers} | {m['subject_on_holdout']:.3f} | {m['never_learned_on_forget']:.3f} "
                      f"| {_fq_at(result['points'], c['reference'])} | {_fq_at(result['points'], c['never_learned'])} |")
     return "\n".join(lines) + "\n"

@@ -31,6 +31,8 @@ class BenchConfig:
     lr: float = 3e-3
     batch_size: int = 16
     seed: int = 0
+    exchangeable_holdout: bool = False  # set authors of full aside as the holdout (data.write_exchangeable_holdout):
+    # no model of the run learns them, and they were written as the forget authors were, unlike TOFU's holdout
     general: bool = True  # subject and retain models also learn real_authors and world_facts QA, as a pretrained
     # base would know them: model utility then measures side effects (a from-scratch model knows nothing else)
     # baselines: a sweep of learning rate x epochs (evaluated as checkpoints of one run per rate)

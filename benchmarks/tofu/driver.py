@@ -59,6 +59,9 @@ def parse_args(argv: list[str]) -> BenchConfig:
     p.add_argument("--splits", default=None, help=f"comma-separated subset of {','.join(SPLITS)}")
     p.add_argument("--methods", default=None, help=f"baselines, comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--quick", action="store_true", help="tiny smoke configuration (8 authors, tiny models)")
+    p.add_argument("--exchangeable-holdout", action=argparse.BooleanOptionalAction, default=None,
+                   help="set as many authors of full aside as forget10 holds, as every build's holdout, instead of "
+                        "TOFU's holdout subsets, which were written apart (default: off)")
     p.add_argument("--general", action=argparse.BooleanOptionalAction, default=None,
                    help="also train the models on real_authors and world_facts QA (default: on)")
     for name in ("hidden", "layers", "heads", "intermediate", "vocab", "epochs", "batch_size", "seed", "noise_seeds",
@@ -108,14 +111,24 @@ def _work_dir(config: BenchConfig) -> Path:
     return cache_root() / "benchmarks" / "tofu"
 
 
-def _data(config: BenchConfig, work: Path, console: Console) -> tuple[Path, str, StageRecord | None]:
+def _data(config: BenchConfig, work: Path, console: Console) -> tuple[Path, str, dict[str, StageRecord]]:
+    """The mirror the stages read, its fingerprint, and the stages that wrote it (none: the mirror itself)."""
     source = tofu_data.check_mirror(config.data_dir)
     key = tofu_data.fingerprint(source)
-    if not config.quick:
-        return source, key, None
-    record = run_stage(work, "data-quick", {"data": key},
-                       lambda out: {"files": tofu_data.write_quick_subset(source, out)}, console)
-    return record.path, tofu_data.fingerprint(record.path), record
+    stages: dict[str, StageRecord] = {}
+    if config.exchangeable_holdout:
+        stages["data-holdout"] = run_stage(
+            work, "data-holdout", {"data": key, "seed": config.seed},
+            lambda out: tofu_data.write_exchangeable_holdout(source, out, config.seed), console,
+            code=("benchmarks.tofu.data",))
+        source = stages["data-holdout"].path
+        key = tofu_data.fingerprint(source)
+    if config.quick:
+        stages["data-quick"] = run_stage(work, "data-quick", {"data": key},
+                                         lambda out: {"files": tofu_data.write_quick_subset(source, out)}, console)
+        source = stages["data-quick"].path
+        key = tofu_data.fingerprint(source)
+    return source, key, stages
 
 
 def plan(config: BenchConfig) -> list[Task]:
@@ -142,9 +155,8 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
     """Run (or resume) every stage for ``config`` and write the results files; returns their paths."""
     started = time.perf_counter()
     work = _work_dir(config)
-    data_dir, data_key, data_stage = _data(config, work, console)
+    data_dir, data_key, stages = _data(config, work, console)
     make_context = partial(Context, config, work, data_dir, data_key)
-    stages: dict[str, StageRecord] = {"data-quick": data_stage} if data_stage else {}
     stages |= run_tasks(plan(config), make_context, config.jobs, console)
     subject, utility = stages["finetune-full"], stages["subject-utility"]
     rows: list[dict[str, Any]] = []
@@ -189,6 +201,7 @@ def run(config: BenchConfig, command: str, console: Console) -> list[Path]:
     data = {
         "benchmark": "tofu_cpu", "quick": config.quick, "command": command,
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "holdout_authors": stages["data-holdout"].result["authors"] if "data-holdout" in stages else None,
         "subject": {k: subject.result[k] for k in ("parameters", "pairs", "tokens_per_second", "epoch_losses")},
         "subject_utility_no_rouge": utility.result["model_utility"],
         "rows": rows, "targets": report.targets(rows), "guard": guard,

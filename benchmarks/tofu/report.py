@@ -83,6 +83,7 @@ def markdown(data: dict[str, Any]) -> str:
              f"epochs on TOFU full ({data['subject']['pairs']} QA). Stage times add up to "
              f"{data['stage_seconds_total']:.0f} s (one core each; cached stages count with the time they took when "
              f"run); this invocation took {data['invocation_seconds']:.0f} s.", "",
+             *_holdout_lines(data.get("holdout_authors")),
              "| split | method | forget_quality (median, min to max over noise seeds) | KS D | "
              + " | ".join(COLUMNS[1:]) + " |", "|" + "---|" * (len(COLUMNS) + 3)]
     for row in data["rows"]:
@@ -109,6 +110,15 @@ def markdown(data: dict[str, Any]) -> str:
               "Stage timings (s): " + ", ".join(f"{k} {v['seconds']:.0f}{' (cached)' if v['cached'] else ''}"
                                                 for k, v in data["stages"].items()), ""]
     return "\n".join(lines)
+
+
+def _holdout_lines(authors: list[int] | None) -> list[str]:
+    """What the builds' surrogate read as its holdout: TOFU's subsets, or authors of full set aside."""
+    if not authors:
+        return ["Holdout (the sigma surrogate's reference): TOFU's holdout subsets.", ""]
+    return [f"Holdout (the sigma surrogate's reference): {len(authors)} authors of TOFU full set aside "
+            f"(`--exchangeable-holdout`; positions {', '.join(map(str, authors))}), learned by no model here; the "
+            "subject and retain models trained on the rest.", ""]
 
 
 def search_summary(sigma: dict) -> dict:

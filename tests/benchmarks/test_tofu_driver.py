@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmarks.tofu import report
-from benchmarks.tofu.data import BenchmarkDataError, check_mirror, write_quick_subset
+from benchmarks.tofu.data import BenchmarkDataError, check_mirror, write_exchangeable_holdout, write_quick_subset
 from benchmarks.tofu.driver import main, parse_args
 from packager.pipeline.cache import RESULT_FILE, run_stage
 
@@ -52,6 +52,55 @@ def test_quick_subset_is_nested_like_tofu(tofu_dir, tmp_path):
     assert {q for q in read["forget05_perturbed"]} == set(read["forget05"])
     assert counts["retain_perturbed"] > 0 and counts["holdout01"] == 40
     check_mirror(tmp_path)  # complete: the quick subset is a valid mirror
+
+
+def _questions(folder, name):
+    return [json.loads(line)["question"] for line in (folder / f"{name}.jsonl").read_text().splitlines()]
+
+
+def test_exchangeable_holdout_sets_authors_of_full_aside(tofu_dir, tmp_path):
+    from packager.sources import load_forget_set
+
+    made = write_exchangeable_holdout(tofu_dir, tmp_path, seed=3)
+    authors = made["authors"]
+    full, held = _questions(tofu_dir, "full"), set(_questions(tmp_path, "holdout10"))
+    author_of = {q: i // 20 for i, q in enumerate(full)}
+    busy = {author_of[q] for name in ("forget10", "retain_perturbed") for q in _questions(tofu_dir, name)}
+    assert len(authors) == 20 and not busy & set(authors)  # forget10's size; neither forgotten nor utility's
+    assert held == {q for q in full if author_of[q] in authors}
+    assert set(_questions(tmp_path, "full")) == set(full) - held  # no model of the run learns them
+    for name in ("retain90", "retain95", "retain99"):
+        assert set(_questions(tmp_path, name)) == set(_questions(tofu_dir, name)) - held
+    for name in ("forget01", "forget05", "forget10", "forget10_perturbed", "retain_perturbed", "world_facts_perturbed"):
+        assert _questions(tmp_path, name) == _questions(tofu_dir, name)
+    h10, h05, h01 = (_questions(tmp_path, f"holdout{n}") for n in ("10", "05", "01"))
+    assert h05 == h10[:200] and h01 == h10[:40]  # as many authors as each forget split, nested
+    fs = load_forget_set("tofu:forget10", data_dir=tmp_path)  # a build reads them, each under its author's name
+    assert len({qa.entity for qa in fs.holdout}) == 20 and all(qa.entity for qa in fs.holdout)
+    for seed, same in ((3, True), (4, False)):  # the run's seed draws them
+        (tmp_path / str(seed)).mkdir()
+        assert (write_exchangeable_holdout(tofu_dir, tmp_path / str(seed), seed)["authors"] == authors) == same
+    (tmp_path / "quick").mkdir()  # the quick subset of it is still nested like TOFU
+    counts = write_quick_subset(tmp_path, tmp_path / "quick")
+    assert (counts["forget01"], counts["forget05"], counts["forget10"]) == (40, 60, 80)
+    assert set(_questions(tmp_path / "quick", "forget10")) < set(_questions(tofu_dir, "forget10"))
+    assert set(_questions(tmp_path / "quick", "holdout01")) <= held
+    check_mirror(tmp_path / "quick")
+
+
+def test_a_run_reads_the_quick_subset_of_the_mirror_with_its_authors_set_aside(tofu_dir, tmp_path):
+    from rich.console import Console
+
+    from benchmarks.tofu.driver import _data
+
+    config = parse_args(["--quick", "--exchangeable-holdout", "--seed", "2", "--data-dir", str(tofu_dir)])
+    source, key, stages = _data(config, tmp_path, Console(quiet=True))
+    assert list(stages) == ["data-holdout", "data-quick"] and source == stages["data-quick"].path
+    assert set(_questions(source, "holdout10")) <= set(_questions(stages["data-holdout"].path, "holdout10"))
+    assert not set(_questions(source, "holdout10")) & set(_questions(source, "full"))
+    again = _data(config, tmp_path, Console(quiet=True))
+    assert again[1] == key and all(s.cached for s in again[2].values())  # resumes
+    assert list(_data(parse_args(["--data-dir", str(tofu_dir)]), tmp_path, Console(quiet=True))[2]) == []
 
 
 def test_missing_data_names_the_option(tmp_path, capsys):

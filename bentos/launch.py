@@ -108,17 +108,19 @@ def wait_ready(url: str, process: subprocess.Popen | None, log: Path | None, tim
     waiting: progress for a wait that can take minutes (a 7B model loading)."""
 
     def tail() -> str:
-        return Path(log).read_text()[-3000:] if log is not None else "(its output is in this process's log)"
+        if log is not None:
+            return ":\n" + Path(log).read_text()[-3000:]
+        return " (its output is in this process's log)" if process is not None else ""
 
     started = time.monotonic()
     deadline, next_note = started + timeout_s, started + WAIT_NOTE_S
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{tail()}")
+            raise RuntimeError(f"server exited with {process.returncode}{tail()}")
         if responds(f"{url}{path}"):
             return
         if on_wait is not None and time.monotonic() >= next_note:
             on_wait(time.monotonic() - started)
             next_note += WAIT_NOTE_S
         time.sleep(0.5)
-    raise TimeoutError(f"server at {url} not ready after {timeout_s}s:\n{tail()}")
+    raise TimeoutError(f"server at {url} not ready after {timeout_s}s{tail()}")

@@ -8,9 +8,13 @@ loopback), or in a vLLM server this service starts on loopback from ``ECO_VLLM_P
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 
 import bentoml
+import psutil
 
 from bentos.api import create_app
 from bentos.settings import ServingSettings
@@ -21,6 +25,19 @@ def _show_guard_logs() -> None:
     steps (what it loaded, the vLLM it starts or waits for) are INFO, so they would never show."""
     root = logging.getLogger().level
     logging.getLogger("eco_guard").setLevel(logging.INFO if root <= logging.WARNING else root)  # quiet: as quiet
+
+
+def _stop_the_server(error: BaseException) -> None:
+    """A worker whose start-up failed (a vLLM that will not start or answer, an artifact that fails its
+    checks) fails the same way again, and BentoML restarts it every few seconds, forever, outside a
+    container: stop the server (the worker's parent, ``bentoml serve``) instead, so the error is the
+    last thing it prints. A worker started some other way is left to its starter."""
+    logging.getLogger("eco_guard.serving").error("start-up failed, so the server stops (a restart would fail "
+                                                 "the same way): %s", error)
+    with contextlib.suppress(psutil.Error):
+        parent = psutil.Process(os.getppid())
+        if any(part.endswith("bentoml") for part in parent.cmdline()[:2]):
+            parent.send_signal(signal.SIGTERM)
 
 
 TRAFFIC = {"timeout": 300, "max_concurrency": 64}  # seconds for one request; requests in flight per worker
@@ -34,6 +51,13 @@ class EcoGuardService:
     """Verifies every checksum of the artifact, loads the guard and warms it up before it is ready."""
 
     def __init__(self) -> None:
+        try:
+            self._start()
+        except Exception as error:
+            _stop_the_server(error)
+            raise
+
+    def _start(self) -> None:
         from bentos.completions import GuardedCompletions
         from bentos.engine import Engine
         from bentos.metrics import GuardMetrics

@@ -101,3 +101,27 @@ def test_a_stop_while_the_front_waits_for_vllm_ends_the_whole_server(tiny_artifa
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
 
+
+def test_a_failed_start_up_stops_the_server_instead_of_restarting_the_worker(tiny_artifact, tmp_path):
+    """A vLLM that never answers within ECO_VLLM_START_TIMEOUT fails the worker's start-up; BentoML would
+    restart the worker every few seconds, forever, each time waiting again. The server stops instead,
+    the error its last word."""
+    eco_pack = Path(sys.executable).parent / "eco-pack"
+    log = tmp_path / "server.log"
+    nobody = f"http://127.0.0.1:{free_port()}"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([str(eco_pack), "serve", str(tiny_artifact.path), "--engine", "vllm",
+                                   "--vllm-url", nobody, "--port", str(free_port())],
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                  env={**os.environ, "ECO_VLLM_START_TIMEOUT": "2", "ECO_DTYPE": "float32"})
+    try:
+        server.wait(timeout=120)
+        assert group_ends(server.pid), log.read_text()[-2000:]  # no worker left behind
+        text = log.read_text()
+        assert text.count("start-up failed, so the server stops") == 1, text[-3000:]  # never restarted
+        assert text.count(f"waiting for vLLM at {nobody} to answer") == 1
+        assert "ECO_VLLM_START_TIMEOUT" in text.split("start-up failed", 1)[1]  # the cause, with its setting
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+

@@ -75,17 +75,22 @@ def test_serve_checks_vllm_options_before_starting(tiny_artifact, tmp_path):
     assert result.exit_code == 2 and "need --engine vllm" in result.output
 
 
+def _serve_waiting_for(url: str, artifact: Path, log: Path, start_timeout_s: int) -> subprocess.Popen:
+    """`eco-pack serve --engine vllm` against ``url``, in a process group of its own, its output in ``log``."""
+    eco_pack = Path(sys.executable).parent / "eco-pack"
+    with open(log, "wb") as out:
+        return subprocess.Popen([str(eco_pack), "serve", str(artifact), "--engine", "vllm", "--vllm-url", url,
+                                 "--port", str(free_port())], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "ECO_DTYPE": "float32",
+                                                             "ECO_VLLM_START_TIMEOUT": str(start_timeout_s)})
+
+
 def test_a_stop_while_the_front_waits_for_vllm_ends_the_whole_server(tiny_artifact, tmp_path):
     """`eco-pack serve` becomes the server, so SIGTERM reaches it; the worker, blocked in its start-up
     waiting for a vLLM that never answers, stops at once instead of after ECO_VLLM_START_TIMEOUT."""
-    eco_pack = Path(sys.executable).parent / "eco-pack"
     log = tmp_path / "server.log"
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the front waits
-    with open(log, "wb") as out:
-        server = subprocess.Popen([str(eco_pack), "serve", str(tiny_artifact.path), "--engine", "vllm",
-                                   "--vllm-url", nobody, "--port", str(free_port())],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                  env={**os.environ, "ECO_VLLM_START_TIMEOUT": "600", "ECO_DTYPE": "float32"})
+    server = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=600)
     try:
         deadline = time.monotonic() + 120
         while f"waiting for vLLM at {nobody}" not in log.read_text() and time.monotonic() < deadline:
@@ -106,14 +111,9 @@ def test_a_failed_start_up_stops_the_server_instead_of_restarting_the_worker(tin
     """A vLLM that never answers within ECO_VLLM_START_TIMEOUT fails the worker's start-up; BentoML would
     restart the worker every few seconds, forever, each time waiting again. The server stops instead,
     the error its last word."""
-    eco_pack = Path(sys.executable).parent / "eco-pack"
     log = tmp_path / "server.log"
     nobody = f"http://127.0.0.1:{free_port()}"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([str(eco_pack), "serve", str(tiny_artifact.path), "--engine", "vllm",
-                                   "--vllm-url", nobody, "--port", str(free_port())],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                  env={**os.environ, "ECO_VLLM_START_TIMEOUT": "2", "ECO_DTYPE": "float32"})
+    server = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=2)
     try:
         server.wait(timeout=120)
         assert group_ends(server.pid), log.read_text()[-2000:]  # no worker left behind

@@ -38,14 +38,12 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# each way of making wrong answers: what it says of them, where their facts come from (objective.FACTS), and
-# whether only answers about other entities give them
-CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", "forget", False),
-                 "truth_ratio_other_entities": ("facts of the forget set's answers about other authors", "forget",
-                                                True),
-                 "truth_ratio_holdout_facts": ("facts of holdout answers", "holdout", False),
+# each way of making wrong answers: what it says of them, and where their facts come from (objective.FACTS)
+CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", "forget"),
+                 "truth_ratio_other_entities": ("facts of the forget set's answers about other authors", "forget"),
+                 "truth_ratio_holdout_facts": ("facts of holdout answers", "holdout"),
                  "truth_ratio_mixed_facts": ("facts of the forget set's other answers and of holdout answers",
-                                             "both", False)}  # fmt: skip
+                                             "both")}  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -113,9 +111,10 @@ def main(argv: list[str] | None = None) -> dict:
                          .splits["forget"].truth_ratios)  # fmt: skip
         objectives, medians = {}, {}
         for name in args.constructions:
-            _, facts, other_entities = CONSTRUCTIONS[name]
+            _, facts = CONSTRUCTIONS[name]
             surrogate = SURROGATES[name](subject, x, holdout, search)
-            target = generic_truth_ratios(never, x, search, fact_sources(facts, holdout), other_entities=other_entities)
+            target = generic_truth_ratios(never, x, search, fact_sources(facts, holdout),
+                                          other_entities=dataclasses.replace(search, surrogate=name).other_entities)
             objectives[name] = {"reference": surrogate, "never_learned": SigmaObjective(
                 surrogate.rows, target, surrogate.values, search)}
             medians[name] = {"subject_on_holdout": float(np.median(surrogate.reference)),
@@ -173,7 +172,7 @@ def markdown(result: dict) -> str:
               "model on X | sigma where it meets the reference | sigma where it meets the never-learned model |",
               "|---|---|---|---|---|---|"]
     for n in names:
-        m, c, (wrong_answers, *_) = result["medians"][n], result["crossings"][n], CONSTRUCTIONS[n]
+        m, c, (wrong_answers, _) = result["medians"][n], result["crossings"][n], CONSTRUCTIONS[n]
         lines.append(f"| {n} | {wrong_answers} | {m['subject_on_holdout']:.3f} | {m['never_learned_on_forget']:.3f} "
                      f"| {_fq_at(result['points'], c['reference'])} | {_fq_at(result['points'], c['never_learned'])} |")
     return "\n".join(lines) + "\n"

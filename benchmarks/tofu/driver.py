@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from benchmarks.arguments import positive_list
 from benchmarks.tofu import data as tofu_data
 from benchmarks.tofu import report
 from benchmarks.tofu.config import METHODS, RETAIN_OF, SPLITS, BenchConfig
@@ -38,14 +39,6 @@ from benchmarks.tofu.stages import (
 from evaluation.quantities import forget_quality
 from guards.errors import EcoPackError
 from packager.pipeline.cache import StageRecord, run_stage
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(",") if v.strip())
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(","))
 
 
 def parse_args(argv: list[str]) -> BenchConfig:
@@ -75,10 +68,12 @@ def parse_args(argv: list[str]) -> BenchConfig:
                    help="how that search compares guarded and reference values (packager.sigma.config.DISTANCES)")
     p.add_argument("--search-optimisers", default=None,
                    help="the sweep reruns each surrogate's search with each of these, e.g. bracket,monotone")
-    p.add_argument("--unlearn-lrs", type=_floats, default=None, help="baseline sweep, e.g. 1e-4,1e-3")
-    p.add_argument("--unlearn-epochs", type=_ints, default=None, help="epoch checkpoints swept, e.g. 2,5")
+    p.add_argument("--unlearn-lrs", type=positive_list(float, "1e-4,1e-3"), default=None,
+                   help="baseline sweep, e.g. 1e-4,1e-3")
+    p.add_argument("--unlearn-epochs", type=positive_list(int, "2,5"), default=None,
+                   help="epoch checkpoints swept, e.g. 2,5")
     p.add_argument("--utility-ratio", type=float, default=None)
-    p.add_argument("--sweep-sigmas", type=_floats, default=None,
+    p.add_argument("--sweep-sigmas", type=positive_list(float, "1,10"), default=None,
                    help="re-measure each guard's forget quality at these sigmas, e.g. 1,10 ('' = no sweep)")
     args = vars(p.parse_args(argv))
     quick = args.pop("quick")

@@ -80,7 +80,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [f"# TOFU at CPU scale{' (QUICK smoke configuration, not a result)' if data['quick'] else ''}", "",
              f"Command: `{data['command']}`", "",
              f"Subject: {data['subject']['parameters']:,}-parameter Llama from scratch, {data['config']['epochs']} "
-             f"epochs on TOFU full ({data['subject']['pairs']} QA). Stage times add up to "
+             f"epochs on {_training_set(data)} ({data['subject']['pairs']} QA). Stage times add up to "
              f"{data['stage_seconds_total']:.0f} s (one core each; cached stages count with the time they took when "
              f"run); this invocation took {data['invocation_seconds']:.0f} s.", "",
              *_holdout_lines(data.get("holdout_authors")),
@@ -110,6 +110,14 @@ def markdown(data: dict[str, Any]) -> str:
               "Stage timings (s): " + ", ".join(f"{k} {v['seconds']:.0f}{' (cached)' if v['cached'] else ''}"
                                                 for k, v in data["stages"].items()), ""]
     return "\n".join(lines)
+
+
+def _training_set(data: dict[str, Any]) -> str:
+    """What the subject learned: TOFU full, less any authors set aside, with the general QA if any."""
+    authors = data.get("holdout_authors")
+    less = f" less the {len(authors)} holdout authors," if authors else ""
+    general = " plus its real_authors and world_facts QA" if data["config"].get("general") else ""
+    return f"TOFU full{less}{general}"
 
 
 def _holdout_lines(authors: list[int] | None) -> list[str]:

@@ -9,6 +9,9 @@ with ``--jobs 1`` and the other way round.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,6 +21,9 @@ from typing import Any
 from rich.console import Console
 
 from packager.pipeline.cache import StageRecord
+
+GRACE_S = 30.0  # how long an orphaned worker's stage has to clean up after its interrupt
+_orphaned = threading.Event()  # in a worker: its driver is gone
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,36 @@ def _call(task: Task, context: Any, records: dict[str, StageRecord]) -> StageRec
     return task.fn(context, *task.args, *(records[d] for d in task.deps))
 
 
+def _end_with(driver: int) -> None:
+    """A worker's initializer: stop once the driver is gone. A driver stopped by SIGTERM (``kill``,
+    ``pkill``) dies without shutting its pool down, and its workers would go on fine-tuning for an
+    hour, orphaned, on the cores the next run needs. The stage is interrupted as by Ctrl-C, so its
+    half-written folder is removed; a stage that does not stop within ``GRACE_S`` is ended outright.
+    SIGINT gets Python's own handler first: a driver started in the background (``nohup ... &``)
+    passes on SIGINT ignored, and the interrupt would be lost."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(1.0)
+        _orphaned.set()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(GRACE_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-driver", daemon=True).start()
+
+
 def _worker_call(task: Task, make_context: Callable[[Console], Any], threads: int,
                  records: dict[str, StageRecord]) -> StageRecord:
     """In a worker process: cap torch's threads, then run the stage with a context of its own."""
     os.environ.setdefault("ECO_PACK_THREADS", str(threads))
-    return _call(task, make_context(Console(stderr=True)), records)
+    try:
+        return _call(task, make_context(Console(stderr=True)), records)
+    except KeyboardInterrupt:
+        if _orphaned.is_set():  # the stage has cleaned up, and there is no driver to report to
+            os._exit(1)
+        raise
 
 
 def run_tasks(
@@ -74,7 +105,8 @@ def run_tasks(
     threads = max(1, len(os.sched_getaffinity(0)) // jobs)
     pending = list(tasks)
     running: dict[Future[StageRecord], str] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_end_with,
+                             initargs=(os.getpid(),)) as pool:
         while pending or running:
             ready = [t for t in pending if all(d in records for d in t.deps)]
             for task in ready[: jobs - len(running)]:

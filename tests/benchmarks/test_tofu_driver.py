@@ -187,11 +187,13 @@ def test_the_build_and_the_sweep_searches_name_their_optimisers():
         parse_args(["--search-optimisers", "bisect"])
 
 
-def test_sweep_sigmas_option_parses_and_can_be_turned_off():
+def test_sweep_sigmas_option_parses_and_can_be_turned_off(capsys):
     assert parse_args(["--sweep-sigmas", "1,10"]).sweep_sigmas == (1.0, 10.0)
     assert parse_args(["--sweep-sigmas", ""]).sweep_sigmas == ()
-    with pytest.raises(ValueError, match="--sweep-sigmas"):
-        parse_args(["--sweep-sigmas", "0,1"])
+    for option, value in (("--sweep-sigmas", "0,1"), ("--unlearn-epochs", "2.5"), ("--unlearn-lrs", "fast")):
+        with pytest.raises(SystemExit):  # a usage error, before any stage runs
+            parse_args([option, value])
+        assert f"argument {option}: {value!r}" in capsys.readouterr().err
 
 
 def test_sweep_section_names_the_chosen_and_the_best_sigma_and_where_each_surrogate_lands(tmp_path):

@@ -1,6 +1,9 @@
 """The TOFU benchmark's stage scheduler: dependency order, stages side by side, resume, errors."""
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -52,6 +55,26 @@ def fail(context) -> StageRecord:
     return run_stage(work, "fail", {}, run, console)
 
 
+def linger(context) -> StageRecord:
+    """Writes its pid into its half-written folder, then runs until it is stopped."""
+    work, console = context
+
+    def run(out: Path) -> dict:
+        (out / "pid").write_text(str(os.getpid()))
+        while True:
+            time.sleep(0.1)
+
+    return run_stage(work, "linger", {}, run, console)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 TASKS = [Task("left", meet, ("left", "right")), Task("right", meet, ("right", "left")),
          Task("total", total, deps=("left", "right"))]
 
@@ -89,3 +112,28 @@ def test_plan_puts_every_stage_after_what_it_reads():
     assert all(t.deps == ("tokenizer",) for t in tasks if t.name in finetunes)  # all four can train at once
     assert len(tasks) == 2 + 3 + 1 + 3 * (3 + 1 + 2)  # per split: eco, reference, premise; sweep; baselines
     assert not any(t.name.startswith("sweep") for t in plan(BenchConfig(sweep_sigmas=())))
+
+
+def test_workers_stop_and_clean_up_when_the_driver_is_killed(tmp_path):
+    """``kill`` on the driver alone (no Ctrl-C to the whole group): its workers must not run on, orphaned."""
+    repo = Path(__file__).resolve().parents[2]
+    script = ("import sys; from functools import partial; from pathlib import Path; "
+              "from benchmarks.tofu.schedule import Task, run_tasks; "
+              "from tests.benchmarks.test_tofu_schedule import _context, linger; "
+              "run_tasks([Task('linger', linger)], partial(_context, Path(sys.argv[1])), jobs=2)")
+    driver = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=repo, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (pids := list(tmp_path.glob("linger/.*/pid"))):
+            assert driver.poll() is None and time.monotonic() < deadline, "the stage never started"
+            time.sleep(0.1)
+        worker = int(pids[0].read_text())
+        driver.send_signal(signal.SIGTERM)
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker ran on after its driver was killed"
+        assert not list((tmp_path / "linger").iterdir()), "the interrupted stage left its half-written folder"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from packager.sigma.trace import crossing
+
 RESULTS = Path(__file__).resolve().parent / "results"
 # each way of making wrong answers: what it says of them, and where their facts come from (objective.FACTS)
 CONSTRUCTIONS = {"truth_ratio": ("facts of the forget set's other answers", "forget"),
@@ -67,16 +69,6 @@ def _constructions(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"choose among {', '.join(CONSTRUCTIONS)}, not {text!r}")
     return names
-
-
-def crossing(sigmas: list[float], signed: list[float]) -> float | None:
-    """The first sigma where ``signed`` turns from negative to non-negative, log-linearly interpolated."""
-    for i in range(len(sigmas) - 1):
-        (s0, s1), (d0, d1) = sigmas[i : i + 2], signed[i : i + 2]
-        if d0 < 0 <= d1:
-            t = -d0 / (d1 - d0)
-            return float(math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0))))
-    return None
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -133,7 +133,8 @@ def search_summary(sigma: dict) -> dict:
     """The build's sigma search as the results keep it: its optimiser and every evaluation, by sigma."""
     return {"optimiser": sigma["optimiser"], "noise_seeds": sigma["noise_seeds"], "evaluations": sigma["evaluations"],
             "trace": [{"sigma": p["sigma"], "distance": p["objective"], "signed": p["signed"]}
-                      for p in sorted(sigma["trace"], key=lambda p: p["sigma"])]}
+                      for p in sorted(sigma["trace"], key=lambda p: p["sigma"])],
+            "question_spread": sigma.get("question_spread")}
 
 
 DISTANCE_LABELS = {"ks": "KS distance", "mean_abs": "difference of means", "median": "difference of medians"}
@@ -146,13 +147,21 @@ def search_markdown(guard: dict, distance: str = "ks") -> list[str]:
     if not searches:
         return []
     lines = ["", "## Sigma search", "", "Every sigma each build's search evaluated: the surrogate's "
-             f"{DISTANCE_LABELS[distance]} (signed form in brackets), averaged over its noise seeds.", "",
-             "| split | optimiser | chosen | distance at each sigma |", "|---|---|---|---|"]
+             f"{DISTANCE_LABELS[distance]} (signed form in brackets), averaged over its noise seeds. Questions "
+             "drawn again: where the distance crosses zero in the central 90% of bootstrap resamples of the forget "
+             "and the reference's questions (share that never crossed in brackets).", "",
+             "| split | optimiser | chosen | questions drawn again | distance at each sigma |", "|---|---|---|---|---|"]
     lines += [f"| {split} | {s['optimiser']} ({s['evaluations']} evaluations x {s['noise_seeds']} seeds) "
-              f"| {_fmt(guard[split]['sigma'])} | "
+              f"| {_fmt(guard[split]['sigma'])} | {_spread(s.get('question_spread'))} | "
               + ", ".join(f"{_fmt(p['sigma'])}: {p['distance']:.3f} ({p['signed']:+.3f})" for p in s["trace"]) + " |"
               for split, s in searches.items()]
     return lines
+
+
+def _spread(spread: dict[str, Any] | None) -> str:
+    if spread is None:
+        return "n/a"
+    return f"{_fmt(spread['low'])} to {_fmt(spread['high'])} ({spread['unbracketed']:.0%})"
 
 
 def premise_markdown(premise: dict[str, Any]) -> list[str]:

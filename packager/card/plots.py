@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+if TYPE_CHECKING:
+    from packager.sigma.trace import QuestionSpread
 
 
 @contextmanager
@@ -28,9 +32,14 @@ def _figure(path: Path, title: str, xlabel: str, ylabel: str, legend_size: int =
         plt.close(fig)
 
 
-def sigma_trace_plot(trace: Sequence[Mapping[str, float]], chosen: float, path: Path) -> Path:
-    """Objective against sigma (log x) for every evaluation of the search, numbered in search order."""
+def sigma_trace_plot(trace: Sequence[Mapping[str, float]], chosen: float, path: Path,
+                     spread: QuestionSpread | None = None) -> Path:
+    """Objective against sigma (log x) for every evaluation of the search, numbered in search order;
+    ``spread`` shades where the crossing moves with the questions drawn again."""
     with _figure(path, "Sigma search", "sigma (noise strength)", "objective (lower is better)") as ax:
+        if spread is not None:
+            ax.axvspan(spread.low, spread.high, color="tab:orange", alpha=0.15,
+                       label=f"{spread.level:.0%} of question resamples cross here")
         sigmas = [t["sigma"] for t in trace]
         objectives = [t["objective"] for t in trace]
         ax.plot(sigmas, objectives, "o", color="tab:blue", alpha=0.7, label="evaluations")

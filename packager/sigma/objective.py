@@ -44,7 +44,7 @@ from evaluation.text_report import continuation_scores
 from guards.errors import GuardConfigError
 from guards.guarded_model import GuardedModel
 from packager.sigma.config import SigmaConfig
-from packager.sigma.trace import Measure
+from packager.sigma.trace import Measure, QuestionSpread, crossing
 
 if TYPE_CHECKING:
     from evaluation.forget_set import QA
@@ -176,14 +176,17 @@ class SigmaObjective:
 
     ``reject_distance``: with the KS distance, the statistic above which the test rejects that the
     two are equal (``ks_reject_distance``, for the reference's and the guarded side's sizes);
-    infinite for ``mean_abs`` and ``median``, which have no test.
+    infinite for ``mean_abs`` and ``median``, which have no test. ``paired``: the reference is read
+    on the same questions as the guarded values, in the same order (a retain model's), not on others.
     """
 
     def __init__(
         self, rows: CachedRows | GeneratedRows, reference: np.ndarray, values: Callable[[np.ndarray], np.ndarray],
-        config: SigmaConfig,
+        config: SigmaConfig, *, paired: bool = False,
     ) -> None:
         self.rows, self.reference, self.values, self.config = rows, np.asarray(reference), values, config
+        self.paired = paired
+        self._evaluated: dict[float, list[np.ndarray]] = {}  # sigma -> the guarded values under each noise seed
         self.distance = SIGNED_DISTANCES[config.distance]
         guarded_side = len(values(rows.values))  # as many values as any evaluation gives; no model call
         self.reject_distance = (
@@ -192,7 +195,37 @@ class SigmaObjective:
 
     def __call__(self, sigma: float) -> Measure:
         seeds = range(self.config.seed, self.config.seed + self.config.seeds)
-        return _measure([self.distance(self.reference, self.values(self.rows.at(sigma, s))) for s in seeds])
+        self._evaluated[float(sigma)] = values = [self.values(self.rows.at(sigma, s)) for s in seeds]
+        return _measure([self.distance(self.reference, v) for v in values])
+
+    def question_spread(self, resamples: int = 200, level: float = 0.9, seed: int = 0) -> QuestionSpread | None:
+        """Where the objective crosses zero with the questions drawn again: each resample draws the
+        guarded side's questions and, unless ``paired``, the reference's apart, with replacement, and
+        re-reads the signed distance at every sigma evaluated so far (no model call). A crossing
+        beyond the evaluated sigmas counts at the nearer end. None before two sigmas are evaluated."""
+        sigmas = sorted(self._evaluated)
+        if len(sigmas) < 2:
+            return None
+        rng = np.random.default_rng(seed)
+        n, m = len(self.reference), len(self._evaluated[sigmas[0]][0])
+        # the side the guarded values start on, little noise: below the reference for truth ratios,
+        # above it for answer probability and VerbMem; the crossing is the first step to the other
+        start = np.mean([self.distance(self.reference, v) for v in self._evaluated[sigmas[0]]])
+        direction = -1.0 if start > 0 else 1.0
+        crossings, unbracketed = [], 0
+        for _ in range(resamples):
+            side = rng.integers(0, m, m)
+            reference = self.reference[side if self.paired else rng.integers(0, n, n)]
+            signed = [direction * float(np.mean([self.distance(reference, v[side]) for v in self._evaluated[s]]))
+                      for s in sigmas]
+            at = crossing(sigmas, signed)
+            if at is None:  # no crossing in range: below the first sigma evaluated, or past the last
+                unbracketed += 1
+                at = sigmas[0] if signed[0] >= 0 else sigmas[-1]
+            crossings.append(at)
+        tail = (1 - level) / 2
+        low, median, high = (float(x) for x in np.quantile(crossings, [tail, 0.5, 1 - tail]))
+        return QuestionSpread(low, median, high, level, resamples, unbracketed / resamples, self.paired)
 
     @property
     def model_calls(self) -> int:
@@ -210,7 +243,8 @@ def truth_ratio_objective(
     reference = ratios_from_rows(ref_rows.values, owner, wrong, len(items))
     item_flags = decide(guarded, [qa.question for qa in items], config.flags)
     rows = CachedRows(guarded, questions, conts, [item_flags[i] for i in owner], config)
-    return SigmaObjective(rows, reference, lambda nll: ratios_from_rows(nll, owner, wrong, len(items)), config)
+    return SigmaObjective(rows, reference, lambda nll: ratios_from_rows(nll, owner, wrong, len(items)), config,
+                          paired=True)
 
 
 def surrogate_objective(

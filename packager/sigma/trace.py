@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from rich.progress import Progress
@@ -34,6 +34,43 @@ class TracePoint:
     seconds: float
 
 
+def crossing(sigmas: Sequence[float], signed: Sequence[float]) -> float | None:
+    """The first sigma (ascending) where ``signed`` turns from negative to non-negative, log-linearly
+    interpolated between the two evaluations around it; None where it never does."""
+    for i in range(len(sigmas) - 1):
+        (s0, s1), (d0, d1) = sigmas[i : i + 2], signed[i : i + 2]
+        if d0 < 0 <= d1:
+            t = -d0 / (d1 - d0)
+            return float(math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0))))
+    return None
+
+
+@dataclass(frozen=True)
+class QuestionSpread:
+    """Where the objective crosses zero when the questions are drawn again (bootstrap resamples of the
+    reference's and the guarded side's questions, over the sigmas the search evaluated).
+
+    A reference read on other questions (a holdout) differs from what it stands for by about what
+    sampling puts between two such sets, so the chosen sigma is only as sure as this interval is
+    narrow: ``low`` and ``high`` hold the central ``level`` of the resamples' crossings.
+    ``unbracketed``: the share of resamples whose objective does not cross within the evaluated
+    sigmas; each counts at the nearer end of them, so a large share means a wider spread than shown.
+    ``paired``: the reference was read on the forget questions themselves (a retain model), so the
+    two sides were drawn together.
+    """
+
+    low: float
+    median: float
+    high: float
+    level: float
+    resamples: int
+    unbracketed: float
+    paired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
 class SigmaResult:
     """The chosen sigma, its objective, the cost (objective and model evaluations) and the trace.
@@ -48,6 +85,7 @@ class SigmaResult:
     model_evaluations: int
     seconds: float
     trace: tuple[TracePoint, ...]
+    question_spread: QuestionSpread | None = None  # None for objectives without per-question values
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +96,7 @@ class SigmaResult:
             "model_evaluations": self.model_evaluations,
             "seconds": self.seconds,
             "trace": [vars(p) for p in self.trace],
+            "question_spread": self.question_spread.to_dict() if self.question_spread else None,
         }
 
 

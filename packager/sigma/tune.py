@@ -68,6 +68,7 @@ def run_search(objective: Objective, config: SigmaConfig) -> SigmaResult:
         recorder = Recorder(objective, progress)
         optimiser(recorder, config)
     best = recorder.best()
+    spread = getattr(objective, "question_spread", None)  # objectives of per-question values only
     return SigmaResult(
         optimiser=config.optimiser,
         sigma=best.sigma,
@@ -76,6 +77,7 @@ def run_search(objective: Objective, config: SigmaConfig) -> SigmaResult:
         model_evaluations=objective.model_calls - calls,
         seconds=time.perf_counter() - start,
         trace=tuple(recorder.points),
+        question_spread=spread() if spread is not None else None,
     )
 
 

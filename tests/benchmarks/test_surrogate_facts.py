@@ -1,20 +1,10 @@
-"""The surrogate-facts benchmark's reading of where a signed distance crosses zero, and its options."""
+"""The surrogate-facts benchmark's reading of forget quality near a crossing, and its options."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from benchmarks.surrogate_facts import CONSTRUCTIONS, _fq_at, crossing, parse_args
-
-
-def test_crossing_interpolates_on_log_sigma_at_the_first_sign_change():
-    assert crossing([1.0, 100.0], [-1.0, 1.0]) == pytest.approx(10.0)
-    assert crossing([1.0, 10.0, 100.0, 1000.0], [-0.5, -0.1, 0.3, -0.2]) == pytest.approx(
-        math.exp(math.log(10) + 0.25 * math.log(10)))
-    assert crossing([1.0, 10.0], [-0.5, -0.1]) is None  # never reaches the reference on the grid
-    assert crossing([1.0, 10.0], [0.2, 0.4]) is None  # above it from the first point
+from benchmarks.surrogate_facts import CONSTRUCTIONS, _fq_at, parse_args
 
 
 def test_forget_quality_is_read_at_the_grid_point_nearest_on_log_sigma():

@@ -226,8 +226,13 @@ def test_search_section_lists_every_evaluated_sigma_of_each_build():
     search = report.search_summary(sigma)
     assert [p["sigma"] for p in search["trace"]] == [1.0, 9.6, 10.0]  # by sigma, not by the order evaluated
     lines = report.search_markdown({"forget05": {"sigma": 9.6, "search": search}, "forget01": {"sigma": 2.0}})
-    assert ("| forget05 | monotone (3 evaluations x 3 seeds) | 9.600 | 1.000: 0.600 (-0.600), "
-            "9.600: 0.100 (-0.010), 10.000: 0.110 (+0.050) |") in lines
+    assert ("| forget05 | monotone (3 evaluations x 3 seeds) | 9.600 | n/a | 1.000: 0.600 (-0.600), "
+            "9.600: 0.100 (-0.010), 10.000: 0.110 (+0.050) |") in lines  # results from before the spread was kept
+    sigma["question_spread"] = {"low": 7.25, "median": 9.7, "high": 14.0, "level": 0.9, "resamples": 200,
+                                "unbracketed": 0.05, "paired": False}
+    lines = report.search_markdown({"forget05": {"sigma": 9.6, "search": report.search_summary(sigma)}})
+    assert any(line.startswith("| forget05 | monotone (3 evaluations x 3 seeds) | 9.600 | 7.250 to 14.000 (5%) |")
+               for line in lines)
     assert not any(line.startswith("| forget01") for line in lines)  # results written before searches were kept
     assert report.search_markdown({"forget01": {"sigma": 2.0}}) == []
 

@@ -109,6 +109,9 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     assert "`biographies` augmentation profile" in card.text
     guard = json.loads((path / "guard" / "eco_guard.json").read_text())
     assert guard["corruption"]["strength"] == pytest.approx(results["sigma"]["sigma"])
+    drawn_again = results["sigma"]["question_spread"]  # where the search's crossing moves with the questions
+    assert drawn_again["low"] <= drawn_again["median"] <= drawn_again["high"] and drawn_again["resamples"] == 200
+    assert "With the questions drawn again (200 bootstrap resamples of the forget questions)" in card.text
     assert guard["seed_policy"]["kind"] == "keyed"
 
     # a second build of the same inputs reuses every stage up to sigma and gets the next version;

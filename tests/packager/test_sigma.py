@@ -558,3 +558,64 @@ def test_the_median_distance_is_signed_by_which_side_sits_higher_and_ignores_the
     assert SigmaConfig(distance="median").distance == "median"
     with pytest.raises(ValueError, match="`distance` must be one of ks, mean_abs, median"):
         SigmaConfig(distance="mode")
+
+
+def test_crossing_interpolates_on_log_sigma_at_the_first_sign_change():
+    from packager.sigma.trace import crossing
+
+    assert crossing([1.0, 100.0], [-1.0, 1.0]) == pytest.approx(10.0)
+    assert crossing([1.0, 10.0, 100.0, 1000.0], [-0.5, -0.1, 0.3, -0.2]) == pytest.approx(
+        math.exp(math.log(10) + 0.25 * math.log(10)))
+    assert crossing([1.0, 10.0], [-0.5, -0.1]) is None  # never reaches the reference on the grid
+    assert crossing([1.0, 10.0], [0.2, 0.4]) is None  # above it from the first point
+
+
+class _ShiftingRows:
+    """Per-question values that move by log(sigma / at) under noise: they meet their own
+    distribution at sigma ``at`` (``sign`` -1: they fall instead of rise)."""
+
+    def __init__(self, base: np.ndarray, at: float, sign: float = 1.0) -> None:
+        self.values, self.at_sigma, self.sign, self.model_calls = base, at, sign, 0
+
+    def at(self, sigma: float, seed: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).normal(0.0, 0.05, len(self.values))
+        return self.values + self.sign * math.log(sigma / self.at_sigma) + noise
+
+
+def _spread(n: int, *, paired: bool = False, sign: float = 1.0, seed: int = 0):
+    from packager.sigma.objective import SigmaObjective
+
+    rng = np.random.default_rng(seed)
+    questions = rng.normal(0.0, 1.0, n)
+    reference = questions + rng.normal(0.0, 0.1, n) if paired else rng.normal(0.0, 1.0, n)  # other questions
+    objective = SigmaObjective(_ShiftingRows(questions, 10.0, sign), reference, lambda v: v,
+                               SigmaConfig(seeds=2, progress=False), paired=paired)
+    assert objective.question_spread() is None  # nothing evaluated yet
+    for sigma in (1.0, 3.0, 10.0, 30.0, 100.0):
+        objective(sigma)
+    return objective.question_spread(resamples=100)
+
+
+def test_the_question_spread_says_how_far_the_crossing_moves_with_the_questions_drawn():
+    few, many = _spread(40), _spread(1000)
+    for spread in (few, many):
+        assert spread.low < 10.0 < spread.high and spread.level == 0.9 and spread.resamples == 100
+    assert many.high / many.low < few.high / few.low  # more questions, a surer sigma
+    falling = _spread(1000, sign=-1.0)  # values that fall with noise (answer probability, VerbMem)
+    assert falling.low < 10.0 < falling.high and falling.unbracketed == 0.0
+    # a reference on the same questions (a retain model's) shares their draw: much narrower
+    paired = _spread(40, paired=True)
+    assert paired.high / paired.low < few.high / few.low
+
+
+def test_the_search_result_carries_the_question_spread_where_the_objective_has_one():
+    from packager.sigma.objective import SigmaObjective
+
+    config = SigmaConfig(optimiser="monotone", progress=False)
+    questions = np.random.default_rng(0).normal(0.0, 1.0, 200)
+    objective = SigmaObjective(_ShiftingRows(questions, 10.0), questions[::-1].copy(), lambda v: v, config)
+    result = run_search(objective, config)
+    spread = result.question_spread
+    assert spread is not None and spread.low <= result.sigma <= spread.high and not spread.paired
+    assert result.to_dict()["question_spread"] == spread.to_dict()
+    assert run_search(Synthetic(), config).question_spread is None  # no per-question values to draw again

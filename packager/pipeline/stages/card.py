@@ -68,7 +68,8 @@ def results(inputs: CardInputs) -> dict[str, Any]:
 
 def _plots(inputs: CardInputs, plots: Path) -> None:
     plots.mkdir()
-    sigma_trace_plot(list(inputs.sigma.trace), inputs.sigma.sigma, plots / "sigma_search.png")
+    sigma_trace_plot(list(inputs.sigma.trace), inputs.sigma.sigma, plots / "sigma_search.png",
+                     inputs.sigma.question_spread)
     reports = json.loads(inputs.evaluation.file(inputs.evaluation.reports_file).read_text())
     if inputs.data.kind == "mc":
         roles = reports["unguarded"]["roles"]
@@ -118,7 +119,8 @@ def _run(inputs: CardInputs, out: Path, session) -> CardResult:
                     "profile": inputs.classifier.profile, "entities": inputs.classifier.entities, "report": rows,
                     "forget_prompts": shipped.prompt_count, "forget_runs": len(shipped.runs)},
         sigma={"optimizer": sigma.optimiser, "reference": sigma.reference, "distance": sigma.distance,
-               "noise_seeds": sigma.noise_seeds, "evaluations": sigma.evaluations, "objective": sigma.objective},
+               "noise_seeds": sigma.noise_seeds, "evaluations": sigma.evaluations, "objective": sigma.objective,
+               "question_spread": sigma.question_spread},
         probe=inputs.probe.report,
     )  # fmt: skip
     card.save(out / CARD_FILE)

@@ -17,6 +17,7 @@ from packager.pipeline.stages.data import DataResult
 from packager.pipeline.stages.model import ModelResult
 from packager.pipeline.typed import StageResult
 from packager.sigma import SigmaConfig, tune_sigma
+from packager.sigma.trace import QuestionSpread
 
 SURROGATE_LABELS = {
     "answer_probability": "holdout surrogate (subject's answer probability on unseen questions)",
@@ -56,6 +57,7 @@ class SigmaStageResult(StageResult):
     reference: str  # what the objective compares the guarded model with
     distance: str
     noise_seeds: int
+    question_spread: QuestionSpread | None = None  # where the objective crosses with the questions drawn again
 
 
 def guarded_subject(inputs: SigmaInputs, session) -> GuardedModel:
@@ -93,6 +95,9 @@ def _run(inputs: SigmaInputs, out: Path, session) -> SigmaStageResult:
     session.console.print(
         f"sigma = {result.sigma:.4g} (objective {result.objective:.4f}, {result.evaluations} evaluations)"
     )
+    if (spread := result.question_spread) is not None:
+        session.console.print(f"  with the questions drawn again: {spread.low:.3g} to {spread.high:.3g} "
+                              f"({spread.level:.0%} of {spread.resamples} resamples)")
     return SigmaStageResult(
         sigma=result.sigma,
         objective=result.objective,
@@ -104,6 +109,7 @@ def _run(inputs: SigmaInputs, out: Path, session) -> SigmaStageResult:
         reference=_reference_label(inputs, retain is not None),
         distance=inputs.search.distance,
         noise_seeds=inputs.search.seeds,
+        question_spread=result.question_spread,
     )
 
 

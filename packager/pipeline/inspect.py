@@ -44,6 +44,10 @@ def render(info: dict[str, Any], console: Console | None = None) -> None:
     fpr = f" fpr_target={d['fpr_target']} n_negative={d['n_negative']}" if d.get("fpr_target") else ""
     config.add_row("decision", f"{d['kind']} threshold={d['threshold']:.4f} alpha={d['alpha']} n={d['n']}{fpr}")
     config.add_row("seed policy", guard["seed_policy"]["kind"])
+    spread = ((info["results"] or {}).get("sigma") or {}).get("question_spread")
+    if spread:
+        config.add_row("sigma, questions drawn again", f"{spread['low']:.3g} to {spread['high']:.3g} "
+                       f"({spread['level']:.0%} of {spread['resamples']} resamples)")
     console.print(config)
     if info["results"]:
         scores = Table("model", "scores", title=f"Scores on {info['results']['forget_set']}")

@@ -194,6 +194,8 @@ def test_inspect_and_eval_commands(built, tmp_path):
     info = json.loads(shown.output)
     assert info["guard"]["name"] == "demo-test"
     assert "guard/classifier/model.safetensors" in info["checksums"]
+    table = CliRunner().invoke(cli, ["inspect", str(path)])
+    assert table.exit_code == 0 and "questions drawn again" in table.output and "of 200 resamples" in table.output
 
     report = path.parent / "remeasured.json"
     result = CliRunner().invoke(cli, ["eval", str(path), "--max-new-tokens", "4", "--write", str(report)])

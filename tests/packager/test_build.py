@@ -112,6 +112,8 @@ def test_end_to_end_build_writes_a_complete_artifact(built, demo_models):
     drawn_again = results["sigma"]["question_spread"]  # where the search's crossing moves with the questions
     assert drawn_again["low"] <= drawn_again["median"] <= drawn_again["high"] and drawn_again["resamples"] == 200
     assert "With the questions drawn again (200 bootstrap resamples of the forget questions)" in card.text
+    inside = drawn_again["low"] <= results["sigma"]["sigma"] <= drawn_again["high"]
+    assert ("no surer than that" in card.text) == inside and ("outside that range" in card.text) == (not inside)
     assert guard["seed_policy"]["kind"] == "keyed"
 
     # a second build of the same inputs reuses every stage up to sigma and gets the next version;

@@ -60,15 +60,17 @@ def build_objective(
     return make(guarded, forget_set.forget_eval or forget_set.forget, forget_set.holdout, config)
 
 
-def run_search(objective: Objective, config: SigmaConfig) -> SigmaResult:
-    """Run ``config.optimiser`` on a built objective; the result is the best sigma evaluated."""
+def run_search(objective: Objective, config: SigmaConfig, *, question_spread: bool = False) -> SigmaResult:
+    """Run ``config.optimiser`` on a built objective; the result is the best sigma evaluated.
+    ``question_spread``: also resample the questions (``SigmaObjective.question_spread``, a few
+    seconds), for a search whose result is reported; searches only compared need not pay for it."""
     optimiser: Callable = OPTIMISERS.get(config.optimiser)
     start, calls = time.perf_counter(), objective.model_calls
     with Progress(transient=True, disable=not config.progress) as progress:
         recorder = Recorder(objective, progress)
         optimiser(recorder, config)
     best = recorder.best()
-    spread = getattr(objective, "question_spread", None)  # objectives of per-question values only
+    spread = getattr(objective, "question_spread", None) if question_spread else None  # per-question values only
     return SigmaResult(
         optimiser=config.optimiser,
         sigma=best.sigma,
@@ -92,6 +94,6 @@ def tune_sigma(
     config = config or SigmaConfig()
     original = guarded.corruption
     try:
-        return run_search(build_objective(guarded, forget_set, config, retain), config)
+        return run_search(build_objective(guarded, forget_set, config, retain), config, question_spread=True)
     finally:
         guarded.corruption = original

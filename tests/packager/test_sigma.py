@@ -614,8 +614,9 @@ def test_the_search_result_carries_the_question_spread_where_the_objective_has_o
     config = SigmaConfig(optimiser="monotone", progress=False)
     questions = np.random.default_rng(0).normal(0.0, 1.0, 200)
     objective = SigmaObjective(_ShiftingRows(questions, 10.0), questions[::-1].copy(), lambda v: v, config)
-    result = run_search(objective, config)
+    assert run_search(objective, config).question_spread is None  # only a search that is reported pays for it
+    result = run_search(objective, config, question_spread=True)
     spread = result.question_spread
     assert spread is not None and spread.low <= result.sigma <= spread.high and not spread.paired
     assert result.to_dict()["question_spread"] == spread.to_dict()
-    assert run_search(Synthetic(), config).question_spread is None  # no per-question values to draw again
+    assert run_search(Synthetic(), config, question_spread=True).question_spread is None  # no per-question values

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 from guards.bundle import load_bundle
 from guards.errors import GuardConfigError
@@ -20,6 +22,7 @@ from guards.prompt_format import PromptFormat
 
 SERVICE = "bentos.service:EcoGuardService"
 VERIFIED_ENV = "ECO_ARTIFACT_VERIFIED"  # the sha256 of a manifest whose files the launcher just checked
+STARTUP_ERROR_ENV = "ECO_STARTUP_ERROR_FILE"  # where a worker whose start-up failed writes why, for the launcher
 SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds bentos/ and guards/
 WAIT_NOTE_S = 30.0  # wait_ready's progress: how often a long wait says it is still waiting
 
@@ -69,20 +72,52 @@ def server_command(
     return argv, env
 
 
-def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None,
-          **engine: str | None) -> NoReturn:
-    """Become the server (exec): a stop signal sent to this process (Ctrl-C, ``kill``, a container's
-    stop) reaches the server itself, not a parent that would die and leave it running.
+class StartupFailed(RuntimeError):
+    """The service's start-up failed (the message says why); BentoML's server itself then exits 0."""
 
-    ``engine``: ``server_command``'s engine options. The files are hashed once, here; the server is
-    handed the verified manifest's sha256 (``ECO_ARTIFACT_VERIFIED``) and hashes only the manifest,
-    not the weights, again.
+
+class StopRequested(RuntimeError):
+    """A stop signal ended the service's start-up: the stop that was asked for, not a failure."""
+
+
+def _stop_with_parent() -> None:
+    """In the server's process, before it runs: Linux sends it SIGTERM if the launcher dies, even
+    killed outright, so no server is left behind without its launcher."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+def serve(artifact: Path, host: str = "127.0.0.1", port: int = 3000, prompt_format: str | None = None,
+          **engine: str | None) -> int:
+    """Run the server until it stops; return its exit status, or raise ``StartupFailed`` with the cause
+    when the service's start-up failed. BentoML's server exits 0 even then, so the worker writes
+    the cause to ``ECO_STARTUP_ERROR_FILE`` and the exit status comes from here.
+
+    The server runs in a session of its own, and a stop signal sent to this process (Ctrl-C,
+    ``kill``, a container's stop) is passed on to it once; SIGHUP becomes SIGTERM (BentoML reloads
+    on SIGHUP). ``engine``: ``server_command``'s engine options. The files are hashed once, here;
+    the server is handed the verified manifest's sha256 (``ECO_ARTIFACT_VERIFIED``) and hashes only
+    the manifest, not the weights, again.
     """
     argv, env = server_command(check_artifact(artifact), host, port, prompt_format, **engine)
     env[VERIFIED_ENV] = sha256_file(Path(artifact).resolve() / MANIFEST)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execvpe(argv[0], argv, env)
+    with tempfile.TemporaryDirectory(prefix="eco-serve-") as tmp:
+        failure = Path(tmp) / "start-up-error"
+        env[STARTUP_ERROR_ENV] = str(failure)
+        process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_stop_with_parent)
+
+        def pass_on(signum: int, frame) -> None:
+            process.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+        previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            code = process.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if failure.exists():
+            raise StartupFailed(failure.read_text())
+    return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
 
 
 def free_port() -> int:

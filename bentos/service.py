@@ -12,11 +12,13 @@ import contextlib
 import logging
 import os
 import signal
+from pathlib import Path
 
 import bentoml
 import psutil
 
 from bentos.api import create_app
+from bentos.launch import STARTUP_ERROR_ENV, StopRequested
 from bentos.settings import ServingSettings
 
 
@@ -31,9 +33,14 @@ def _stop_the_server(error: BaseException) -> None:
     """A worker whose start-up failed (a vLLM that will not start or answer, an artifact that fails its
     checks) fails the same way again, and BentoML restarts it every few seconds, forever, outside a
     container: stop the server (the worker's parent, ``bentoml serve``) instead, so the error is the
-    last thing it prints. A worker started some other way is left to its starter."""
+    last thing it prints. A worker started some other way is left to its starter. The server exits 0
+    regardless, so the cause of a failure (not of a requested stop) also goes to ``ECO_STARTUP_ERROR_FILE``
+    where ``eco-pack serve`` set one: it exits 1 with it."""
     logging.getLogger("eco_guard.serving").error("start-up failed, so the server stops (a restart would fail "
                                                  "the same way): %s", error)
+    if (path := os.environ.get(STARTUP_ERROR_ENV)) and not isinstance(error, StopRequested):
+        with contextlib.suppress(OSError):
+            Path(path).write_text(f"{type(error).__name__}: {error}")
     with contextlib.suppress(psutil.Error):
         parent = psutil.Process(os.getppid())
         if any(part.endswith("bentoml") for part in parent.cmdline()[:2]):

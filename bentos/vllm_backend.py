@@ -28,7 +28,7 @@ import torch
 
 from bentos.engine import Completion, Engine, Job
 from bentos.errors import APIError
-from bentos.launch import free_port, responds, wait_ready
+from bentos.launch import StopRequested, free_port, responds, wait_ready
 from bentos.metrics import GuardMetrics
 from bentos.settings import ServingSettings
 from bentos.vllm_process import SERVED_NAME, resolve_python, start_vllm, stop_vllm, vllm_argv
@@ -164,7 +164,7 @@ class VllmBackend:
         except _Stopped as stopped:
             if process is not None:
                 stop_vllm(process)
-            raise RuntimeError(f"stopped by {stopped} while waiting for vLLM at {url}") from None
+            raise StopRequested(f"stopped by {stopped} while waiting for vLLM at {url}") from None
         backend._read_model()
         return backend
 

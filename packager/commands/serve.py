@@ -33,11 +33,16 @@ def serve(artifact: Path, host: str, port: int, prompt_format: str | None, engin
       eco-pack serve dist/demo-0.1.0 --engine vllm --vllm-python .venv-vllm/bin/python
       curl localhost:3000/v1/models
     """
+    from bentos.launch import StartupFailed
     from bentos.launch import serve as run_server
 
     if engine == "hf" and (vllm_python or vllm_url):
         raise click.UsageError("--vllm-python and --vllm-url need --engine vllm")
     click.echo(f"serving {artifact} on http://{host}:{port}/v1 (OpenAI-compatible, engine {engine}); "
                "Ctrl-C stops", err=True)
-    run_server(artifact, host=host, port=port, prompt_format=prompt_format, engine=engine,
-               vllm_python=vllm_python, vllm_url=vllm_url)
+    try:
+        code = run_server(artifact, host=host, port=port, prompt_format=prompt_format, engine=engine,
+                          vllm_python=vllm_python, vllm_url=vllm_url)
+    except StartupFailed as failed:
+        raise click.ClickException(f"the server's start-up failed, so it stopped: {failed}") from None
+    raise SystemExit(code)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -85,43 +86,85 @@ def _serve_waiting_for(url: str, artifact: Path, log: Path, start_timeout_s: int
                                                              "ECO_VLLM_START_TIMEOUT": str(start_timeout_s)})
 
 
+def _server_of(launcher: subprocess.Popen, log: Path) -> int:
+    """The pid of the server that ``eco-pack serve`` started (its one child, in a session of its own)."""
+    deadline = time.monotonic() + 120
+    while not (children := psutil.Process(launcher.pid).children()) and time.monotonic() < deadline:
+        assert launcher.poll() is None, log.read_text()[-2000:]
+        time.sleep(0.1)
+    assert len(children) == 1 and children[0].cmdline()[1].endswith("bentoml"), children
+    assert os.getpgid(children[0].pid) == children[0].pid  # its own group: Ctrl-C reaches it once, from here
+    return children[0].pid
+
+
+def _wait_for_the_front(nobody: str, launcher: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while f"waiting for vLLM at {nobody}" not in log.read_text() and time.monotonic() < deadline:
+        assert launcher.poll() is None, log.read_text()[-2000:]
+        time.sleep(0.2)
+    assert "nothing is started here" in log.read_text()  # the guard's own INFO lines show
+
+
 def test_a_stop_while_the_front_waits_for_vllm_ends_the_whole_server(tiny_artifact, tmp_path):
-    """`eco-pack serve` becomes the server, so SIGTERM reaches it; the worker, blocked in its start-up
-    waiting for a vLLM that never answers, stops at once instead of after ECO_VLLM_START_TIMEOUT."""
+    """`eco-pack serve` passes SIGTERM on to the server; the worker, blocked in its start-up waiting
+    for a vLLM that never answers, stops at once instead of after ECO_VLLM_START_TIMEOUT, and the
+    launcher exits 0 (a requested stop)."""
     log = tmp_path / "server.log"
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the front waits
-    server = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=600)
+    launcher = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=600)
+    server = None
     try:
-        deadline = time.monotonic() + 120
-        while f"waiting for vLLM at {nobody}" not in log.read_text() and time.monotonic() < deadline:
-            assert server.poll() is None, log.read_text()[-2000:]
-            time.sleep(0.2)
-        assert "nothing is started here" in log.read_text()  # the guard's own INFO lines show
-        assert Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")[1].endswith(b"bentoml")
-        os.kill(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-        assert group_ends(server.pid), log.read_text()[-2000:]  # no worker left behind
+        server = _server_of(launcher, log)
+        _wait_for_the_front(nobody, launcher, log)
+        os.kill(launcher.pid, signal.SIGTERM)
+        assert launcher.wait(timeout=60) == 0, log.read_text()[-2000:]
+        assert group_ends(server), log.read_text()[-2000:]  # no worker left behind
         assert "stopped by SIGTERM while waiting for vLLM" in log.read_text()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
+        for group in (launcher.pid, server):
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.killpg(group, signal.SIGKILL)
 
 
-def test_a_failed_start_up_stops_the_server_instead_of_restarting_the_worker(tiny_artifact, tmp_path):
-    """A vLLM that never answers within ECO_VLLM_START_TIMEOUT fails the worker's start-up; BentoML would
-    restart the worker every few seconds, forever, each time waiting again. The server stops instead,
-    the error its last word."""
+def test_a_launcher_killed_outright_takes_its_server_with_it(tiny_artifact, tmp_path):
+    """SIGKILL cannot be passed on: the kernel sends the server SIGTERM when its launcher dies."""
     log = tmp_path / "server.log"
     nobody = f"http://127.0.0.1:{free_port()}"
-    server = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=2)
+    launcher = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=600)
+    server = None
     try:
-        server.wait(timeout=120)
-        assert group_ends(server.pid), log.read_text()[-2000:]  # no worker left behind
+        server = _server_of(launcher, log)
+        _wait_for_the_front(nobody, launcher, log)
+        launcher.kill()
+        launcher.wait(timeout=10)
+        assert group_ends(server, timeout_s=60), log.read_text()[-2000:]
+        assert "stopped by SIGTERM while waiting for vLLM" in log.read_text()
+    finally:
+        for group in (launcher.pid, server):
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.killpg(group, signal.SIGKILL)
+
+
+def test_a_failed_start_up_stops_the_server_and_the_launcher_exits_1(tiny_artifact, tmp_path):
+    """A vLLM that never answers within ECO_VLLM_START_TIMEOUT fails the worker's start-up; BentoML would
+    restart the worker every few seconds, forever, each time waiting again. The server stops instead,
+    the error its last word, and `eco-pack serve` exits 1 with the cause (BentoML's server exits 0)."""
+    log = tmp_path / "server.log"
+    nobody = f"http://127.0.0.1:{free_port()}"
+    launcher = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=2)
+    server = None
+    try:
+        server = _server_of(launcher, log)
+        assert launcher.wait(timeout=120) == 1, log.read_text()[-2000:]
+        assert group_ends(server), log.read_text()[-2000:]  # no worker left behind
         text = log.read_text()
         assert text.count("start-up failed, so the server stops") == 1, text[-3000:]  # never restarted
         assert text.count(f"waiting for vLLM at {nobody} to answer") == 1
         assert "ECO_VLLM_START_TIMEOUT" in text.split("start-up failed", 1)[1]  # the cause, with its setting
+        last = text.rstrip().splitlines()[-2:]  # the launcher's own last word: the cause
+        assert last[0].startswith("Error: the server's start-up failed, so it stopped: TimeoutError: vLLM"), last
+        assert "ECO_VLLM_START_TIMEOUT" in last[1]
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-
+        for group in (launcher.pid, server):
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.killpg(group, signal.SIGKILL)

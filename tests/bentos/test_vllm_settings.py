@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -76,95 +78,86 @@ def test_serve_checks_vllm_options_before_starting(tiny_artifact, tmp_path):
     assert result.exit_code == 2 and "need --engine vllm" in result.output
 
 
-def _serve_waiting_for(url: str, artifact: Path, log: Path, start_timeout_s: int) -> subprocess.Popen:
-    """`eco-pack serve --engine vllm` against ``url``, in a process group of its own, its output in ``log``."""
+@dataclass
+class _Launch:
+    """`eco-pack serve --engine vllm` against a vLLM URL where nothing listens, so the front waits."""
+
+    launcher: subprocess.Popen
+    server: int  # the pid of the `bentoml serve` it started, the leader of its own process group
+    log: Path
+    nobody: str
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def wait_for_the_front(self) -> None:
+        deadline = time.monotonic() + 120
+        while f"waiting for vLLM at {self.nobody}" not in self.text() and time.monotonic() < deadline:
+            assert self.launcher.poll() is None, self.text()[-2000:]
+            time.sleep(0.2)
+        assert "nothing is started here" in self.text()  # the guard's own INFO lines show
+
+
+@contextlib.contextmanager
+def _launched(artifact: Path, tmp_path: Path, start_timeout_s: int) -> Iterator[_Launch]:
+    """The launcher in a process group of its own, its output in a log; both groups killed at the end."""
     eco_pack = Path(sys.executable).parent / "eco-pack"
+    log, nobody = tmp_path / "server.log", f"http://127.0.0.1:{free_port()}"
     with open(log, "wb") as out:
-        return subprocess.Popen([str(eco_pack), "serve", str(artifact), "--engine", "vllm", "--vllm-url", url,
-                                 "--port", str(free_port())], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "ECO_DTYPE": "float32",
-                                                             "ECO_VLLM_START_TIMEOUT": str(start_timeout_s)})
-
-
-def _server_of(launcher: subprocess.Popen, log: Path) -> int:
-    """The pid of the server that ``eco-pack serve`` started (its one child, in a session of its own)."""
-    deadline = time.monotonic() + 120
-    while not (children := psutil.Process(launcher.pid).children()) and time.monotonic() < deadline:
-        assert launcher.poll() is None, log.read_text()[-2000:]
-        time.sleep(0.1)
-    assert len(children) == 1 and children[0].cmdline()[1].endswith("bentoml"), children
-    assert os.getpgid(children[0].pid) == children[0].pid  # its own group: Ctrl-C reaches it once, from here
-    return children[0].pid
-
-
-def _wait_for_the_front(nobody: str, launcher: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while f"waiting for vLLM at {nobody}" not in log.read_text() and time.monotonic() < deadline:
-        assert launcher.poll() is None, log.read_text()[-2000:]
-        time.sleep(0.2)
-    assert "nothing is started here" in log.read_text()  # the guard's own INFO lines show
+        launcher = subprocess.Popen([str(eco_pack), "serve", str(artifact), "--engine", "vllm", "--vllm-url", nobody,
+                                     "--port", str(free_port())], stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env={**os.environ, "ECO_DTYPE": "float32",
+                                                                 "ECO_VLLM_START_TIMEOUT": str(start_timeout_s)})
+    groups = [launcher.pid]
+    try:
+        deadline = time.monotonic() + 120
+        while not (children := psutil.Process(launcher.pid).children()) and time.monotonic() < deadline:
+            assert launcher.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.1)
+        assert len(children) == 1 and children[0].cmdline()[1].endswith("bentoml"), children
+        server = children[0].pid
+        groups.append(server)
+        assert os.getpgid(server) == server  # a group of its own: Ctrl-C reaches it once, from the launcher
+        yield _Launch(launcher, server, log, nobody)
+    finally:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
 
 
 def test_a_stop_while_the_front_waits_for_vllm_ends_the_whole_server(tiny_artifact, tmp_path):
     """`eco-pack serve` passes SIGTERM on to the server; the worker, blocked in its start-up waiting
     for a vLLM that never answers, stops at once instead of after ECO_VLLM_START_TIMEOUT, and the
     launcher exits 0 (a requested stop)."""
-    log = tmp_path / "server.log"
-    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: the front waits
-    launcher = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=600)
-    server = None
-    try:
-        server = _server_of(launcher, log)
-        _wait_for_the_front(nobody, launcher, log)
-        os.kill(launcher.pid, signal.SIGTERM)
-        assert launcher.wait(timeout=60) == 0, log.read_text()[-2000:]
-        assert group_ends(server), log.read_text()[-2000:]  # no worker left behind
-        assert "stopped by SIGTERM while waiting for vLLM" in log.read_text()
-    finally:
-        for group in (launcher.pid, server):
-            with contextlib.suppress(ProcessLookupError, TypeError):
-                os.killpg(group, signal.SIGKILL)
+    with _launched(tiny_artifact.path, tmp_path, start_timeout_s=600) as run:
+        run.wait_for_the_front()
+        os.kill(run.launcher.pid, signal.SIGTERM)
+        assert run.launcher.wait(timeout=60) == 0, run.text()[-2000:]
+        assert group_ends(run.server), run.text()[-2000:]  # no worker left behind
+        assert "stopped by SIGTERM while waiting for vLLM" in run.text()
 
 
 def test_a_launcher_killed_outright_takes_its_server_with_it(tiny_artifact, tmp_path):
     """SIGKILL cannot be passed on: the kernel sends the server SIGTERM when its launcher dies."""
-    log = tmp_path / "server.log"
-    nobody = f"http://127.0.0.1:{free_port()}"
-    launcher = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=600)
-    server = None
-    try:
-        server = _server_of(launcher, log)
-        _wait_for_the_front(nobody, launcher, log)
-        launcher.kill()
-        launcher.wait(timeout=10)
-        assert group_ends(server, timeout_s=60), log.read_text()[-2000:]
-        assert "stopped by SIGTERM while waiting for vLLM" in log.read_text()
-    finally:
-        for group in (launcher.pid, server):
-            with contextlib.suppress(ProcessLookupError, TypeError):
-                os.killpg(group, signal.SIGKILL)
+    with _launched(tiny_artifact.path, tmp_path, start_timeout_s=600) as run:
+        run.wait_for_the_front()
+        run.launcher.kill()
+        run.launcher.wait(timeout=10)
+        assert group_ends(run.server, timeout_s=60), run.text()[-2000:]
+        assert "stopped by SIGTERM while waiting for vLLM" in run.text()
 
 
 def test_a_failed_start_up_stops_the_server_and_the_launcher_exits_1(tiny_artifact, tmp_path):
     """A vLLM that never answers within ECO_VLLM_START_TIMEOUT fails the worker's start-up; BentoML would
     restart the worker every few seconds, forever, each time waiting again. The server stops instead,
     the error its last word, and `eco-pack serve` exits 1 with the cause (BentoML's server exits 0)."""
-    log = tmp_path / "server.log"
-    nobody = f"http://127.0.0.1:{free_port()}"
-    launcher = _serve_waiting_for(nobody, tiny_artifact.path, log, start_timeout_s=2)
-    server = None
-    try:
-        server = _server_of(launcher, log)
-        assert launcher.wait(timeout=120) == 1, log.read_text()[-2000:]
-        assert group_ends(server), log.read_text()[-2000:]  # no worker left behind
-        text = log.read_text()
+    with _launched(tiny_artifact.path, tmp_path, start_timeout_s=2) as run:
+        assert run.launcher.wait(timeout=120) == 1, run.text()[-2000:]
+        assert group_ends(run.server), run.text()[-2000:]  # no worker left behind
+        text = run.text()
         assert text.count("start-up failed, so the server stops") == 1, text[-3000:]  # never restarted
-        assert text.count(f"waiting for vLLM at {nobody} to answer") == 1
+        assert text.count(f"waiting for vLLM at {run.nobody} to answer") == 1
         assert "ECO_VLLM_START_TIMEOUT" in text.split("start-up failed", 1)[1]  # the cause, with its setting
         last = text.rstrip().splitlines()[-2:]  # the launcher's own last word: the cause
         assert last[0].startswith("Error: the server's start-up failed, so it stopped: TimeoutError: vLLM"), last
         assert "ECO_VLLM_START_TIMEOUT" in last[1]
-    finally:
-        for group in (launcher.pid, server):
-            with contextlib.suppress(ProcessLookupError, TypeError):
-                os.killpg(group, signal.SIGKILL)

@@ -14,6 +14,7 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,8 @@ class NoiseKeys:
         return self._key
 
     @staticmethod
-    def generator(key: bytes, token_ids: torch.Tensor, device: torch.device) -> torch.Generator:
-        payload = np.asarray(token_ids.detach().cpu(), dtype="<i8").tobytes()
+    def generator(key: bytes, token_ids: Sequence[int], device: torch.device) -> torch.Generator:
+        payload = np.asarray(token_ids, dtype="<i8").tobytes()
         digest = hmac.new(key, payload, hashlib.sha256).digest()
         seed = int.from_bytes(digest[:8], "little") & (2**63 - 1)
         return torch.Generator(device=device).manual_seed(seed)

@@ -188,3 +188,20 @@ def test_bad_arguments_are_named(tiny_llama, tiny_tokenizer):
         CorruptionConfig(method="nope")
     with pytest.raises(GuardConfigError, match="unknown token selection"):
         SelectionConfig(method="nope")
+
+
+@pytest.mark.parametrize("method", ["rand_noise_first_n", "rand_noise_rand_n", "rand_noise_top_k", "shuffle"])
+def test_one_corruption_call_for_the_batch_equals_one_per_row(tiny_llama, tiny_tokenizer, method):
+    """An accelerator corrupts the whole batch in one call, a CPU row by row: the same embeddings,
+    noise included, bit for bit, with padding and unflagged rows in the batch."""
+    g = guard(tiny_llama, tiny_tokenizer, corruption=CorruptionConfig(method=method, dims=8, strength=3.0))
+    prompts = [FORGET, "Hi", RETAIN, OTHER]
+    seqs = g._encode(prompts, special=True)
+    ids, _ = g._pad_left(seqs)
+    out = {}
+    for whole in (False, True):
+        g.corrupt_whole_batch = whole
+        with torch.inference_mode():
+            out[whole] = g._embed(ids, seqs, [True, True, False, True], seed=3)
+    assert torch.equal(out[False], out[True])
+    assert torch.equal(out[True][2], g.embedding(ids[2]))  # the unflagged row is the model's own

@@ -65,11 +65,18 @@ def _point(bench: Bench, name: str, batch: int, length: int, repeats: int) -> di
 
 
 def _commit() -> str:
-    """The repository's commit, so a figure says which guard code it measured."""
+    """The repository's commit, so a figure says which guard code it measured (a copy without git
+    history, as on the GPU machine, says so)."""
     def git(*command: str) -> str:
         return subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (" with local changes" if git("status", "--porcelain")
-                                                              else "")
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+    except OSError:
+        head = ""
+    if not head:
+        return "not a git checkout (the commit copied is not recorded)"
+    return f"commit {head}" + (" with local changes" if git("status", "--porcelain") else "")
 
 
 def _markdown(result: dict) -> str:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# benchmarks/gpu_speed.py on a GPU machine from a bare copy of the repository: the system python3
-# with torch and transformers, no venv, nothing installed, nothing downloaded (an image without anyascii,
-# rapidfuzz or bentoml gets them as wheels first: docs/gpu_speed.md). One call, < 7 minutes:
+# benchmarks/corruption_step.py (seconds), then benchmarks/gpu_speed.py, on a GPU machine from a bare copy of
+# the repository: the system python3 with torch and transformers, no venv, nothing installed, nothing
+# downloaded (an image without anyascii, rapidfuzz or bentoml gets them as wheels first: docs/gpu_speed.md).
+# One call, < 7 minutes:
 #
 #   bash benchmarks/gpu_speed.sh                    # writes $OUT/gpu_speed.json (+ .md) when $OUT is set
 #   bash benchmarks/gpu_speed.sh --out DIR/gpu_speed.json --budget-s 240
 #
-# Then copy gpu_speed.json and gpu_speed.md into benchmarks/results/ and commit them.
+# Then copy gpu_speed.json, corruption_step_cuda.json and their .md into benchmarks/results/ and commit them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
@@ -16,4 +17,6 @@ case " $* " in
   *) if [ -n "${OUT:-}" ]; then set -- "$@" --out "$OUT/gpu_speed.json"; fi ;;
 esac
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv || true
+python3 -m benchmarks.corruption_step --device cuda ${OUT:+--out "$OUT/corruption_step_cuda.json"} \
+  || echo "benchmarks.corruption_step failed (above); going on with benchmarks.gpu_speed" >&2
 exec python3 -m benchmarks.gpu_speed "$@"

@@ -27,6 +27,9 @@ def serve(artifact: Path, host: str, port: int, prompt_format: str | None, engin
           vllm_python: str | None, vllm_url: str | None) -> None:
     """Serve ARTIFACT (a built dist/<name>-<version> folder) with BentoML.
 
+    Runs until stopped (Ctrl-C, SIGTERM: passed on to the server); exits 1 with the cause when the
+    server's start-up fails (a tampered artifact, a vLLM that does not answer).
+
     \b
     Example:
       eco-pack serve dist/demo-0.1.0 --port 3000

@@ -31,6 +31,7 @@ from benchmarks.gpu_speed_bench import Bench, Plan, prompts, stats
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = {"llama-2-7b": LLAMA_7B, "smollm2-135m": SMOLLM2_135M}
+CALLS = {"device": None, "batch": True, "row": False}  # --calls -> GuardedModel.corrupt_whole_batch
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,14 +40,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batches", type=positive_list(int, "1,8,32"), default=(1, 8, 32))
     parser.add_argument("--lengths", type=positive_list(int, "64,512"), default=(64, 512), help="prompt tokens")
     parser.add_argument("--repeats", type=int, default=15, help="timed calls per variant, after 3 warm-ups")
+    parser.add_argument("--calls", choices=sorted(CALLS), default="device",
+                        help="device: the guard's own choice (one call per batch on an accelerator, one per row "
+                             "on a CPU); batch or row: force one of the two")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON path, .md beside it (default: benchmarks/results/corruption_step_<cpu|cuda>.json)")
     return parser.parse_args(argv)
 
 
 @torch.inference_mode()
-def _point(bench: Bench, name: str, batch: int, length: int, repeats: int) -> dict:
+def _point(bench: Bench, name: str, batch: int, length: int, repeats: int, calls: str) -> dict:
     guard = bench.guard(name)
+    guard.corrupt_whole_batch = CALLS[calls]
     texts = prompts(bench.words, batch, length, seed=1000 * batch + length)
     seqs = guard._encode(texts, special=True)  # generate's own steps before model.generate
     ids, _ = guard._pad_left(seqs)
@@ -86,7 +91,8 @@ def _markdown(result: dict) -> str:
         f"{p['embed_and_corrupt_ms']['max']:.4g}) | {p['corruption_ms']:.4g} | {p['per_flagged_row_us']:.4g} |"
         for p in result["points"])
     return (f"# The corruption step alone (`benchmarks/corruption_step.py`)\n\nCommand: `{result['command']}`\n\n"
-            f"Device: {result['device']}; torch {result['torch']}; dtype {result['dtype']}. Guard code: "
+            f"Device: {result['device']}; torch {result['torch']}; dtype {result['dtype']}; corruption calls: "
+            f"{result['calls']} (`--calls`). Guard code: "
             f"{result['code']}.\n\n{result['design']}\n\nMedians over {result['repeats']} calls (min-max).\n\n"
             "| subject | batch | prompt tokens | embed ms | embed + corrupt ms | corruption ms | per flagged row us |\n"
             f"|---|---|---|---|---|---|---|\n{rows}\n")
@@ -106,12 +112,12 @@ def main(argv: list[str] | None = None) -> dict:
                 serving_min_s=0.0, mode="corruption")
     with tempfile.TemporaryDirectory(prefix="eco-corruption-step-") as tmp:
         bench = Bench(plan, args.device, float("inf"), Path(tmp), "")
-        points = [_point(bench, name, b, n, args.repeats) for name in SUBJECTS for b in args.batches
+        points = [_point(bench, name, b, n, args.repeats, args.calls) for name in SUBJECTS for b in args.batches
                   for n in args.lengths]
     result = {
         "command": shlex.join([Path(sys.executable).name, "-m", "benchmarks.corruption_step", *argv]),
         "device": bench.results["environment"]["device"], "torch": torch.__version__,
-        "dtype": str(bench.dtype).removeprefix("torch."), "repeats": args.repeats,
+        "dtype": str(bench.dtype).removeprefix("torch."), "repeats": args.repeats, "calls": args.calls,
         "code": _commit(),
         "design": __doc__.split("\n\n")[1].replace("\n", " "),
         "points": points,

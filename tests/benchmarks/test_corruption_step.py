@@ -9,10 +9,12 @@ import pytest
 from benchmarks import corruption_step
 
 
-def test_the_step_is_measured_at_every_point_and_recorded_with_its_command(tmp_path):
+@pytest.mark.parametrize("calls", ["device", "batch"])
+def test_the_step_is_measured_at_every_point_and_recorded_with_its_command(tmp_path, calls):
     out = tmp_path / "corruption_step.json"
-    corruption_step.main(["--batches", "1,3", "--lengths", "8", "--repeats", "2", "--out", str(out)])
+    corruption_step.main(["--batches", "1,3", "--lengths", "8", "--repeats", "2", "--calls", calls, "--out", str(out)])
     saved = json.loads(out.read_text())
+    assert saved["calls"] == calls
     points = {(p["subject"], p["batch"], p["prompt_tokens"]): p for p in saved["points"]}
     assert set(points) == {(s, b, 8) for s in corruption_step.SUBJECTS for b in (1, 3)}
     for point in points.values():

@@ -7,7 +7,8 @@
 #   bash benchmarks/gpu_speed.sh                    # writes $OUT/gpu_speed.json (+ .md) when $OUT is set
 #   bash benchmarks/gpu_speed.sh --out DIR/gpu_speed.json --budget-s 240
 #
-# Then copy gpu_speed.json, corruption_step_cuda.json and their .md into benchmarks/results/ and commit them.
+# Then copy gpu_speed.json, corruption_step_cuda_{device,row}.json and their .md into benchmarks/results/
+# and commit them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
@@ -17,6 +18,9 @@ case " $* " in
   *) if [ -n "${OUT:-}" ]; then set -- "$@" --out "$OUT/gpu_speed.json"; fi ;;
 esac
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv || true
-python3 -m benchmarks.corruption_step --device cuda ${OUT:+--out "$OUT/corruption_step_cuda.json"} \
-  || echo "benchmarks.corruption_step failed (above); going on with benchmarks.gpu_speed" >&2
+for calls in device row; do  # the guard's own choice (one call per batch), then one call per row beside it
+  python3 -m benchmarks.corruption_step --device cuda --calls "$calls" \
+    --out "${OUT:-benchmarks/results}/corruption_step_cuda_$calls.json" \
+    || echo "benchmarks.corruption_step --calls $calls failed (above); going on" >&2
+done
 exec python3 -m benchmarks.gpu_speed "$@"

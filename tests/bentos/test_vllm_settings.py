@@ -98,6 +98,21 @@ class _Launch:
         assert "nothing is started here" in self.text()  # the guard's own INFO lines show
 
 
+def _servers_of(launcher: int) -> list[int]:
+    """The `bentoml serve` children of ``launcher`` (it may run others first: fc-list, when matplotlib
+    builds its font cache on a fresh machine)."""
+    servers = []
+    try:
+        children = psutil.Process(launcher).children()
+    except psutil.NoSuchProcess:
+        return []  # the launcher has ended: the caller reads why from its log
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if child.cmdline()[1:2] and child.cmdline()[1].endswith("bentoml"):
+                servers.append(child.pid)
+    return servers
+
+
 @contextlib.contextmanager
 def _launched(artifact: Path, tmp_path: Path, start_timeout_s: int) -> Iterator[_Launch]:
     """The launcher in a process group of its own, its output in a log; both groups killed at the end."""
@@ -111,11 +126,11 @@ def _launched(artifact: Path, tmp_path: Path, start_timeout_s: int) -> Iterator[
     groups = [launcher.pid]
     try:
         deadline = time.monotonic() + 120
-        while not (children := psutil.Process(launcher.pid).children()) and time.monotonic() < deadline:
+        while not (servers := _servers_of(launcher.pid)) and time.monotonic() < deadline:
             assert launcher.poll() is None, log.read_text()[-2000:]
             time.sleep(0.1)
-        assert len(children) == 1 and children[0].cmdline()[1].endswith("bentoml"), children
-        server = children[0].pid
+        assert len(servers) == 1, servers
+        server = servers[0]
         groups.append(server)
         assert os.getpgid(server) == server  # a group of its own: Ctrl-C reaches it once, from the launcher
         yield _Launch(launcher, server, log, nobody)

@@ -7,18 +7,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from packager.sigma.trace import QuestionSpread
 
 
 @contextmanager
-def _figure(path: Path, title: str, xlabel: str, ylabel: str, legend_size: int = 8) -> Iterator[plt.Axes]:
-    """One labelled axes, saved to ``path`` as PNG when the block ends."""
+def _figure(path: Path, title: str, xlabel: str, ylabel: str, legend_size: int = 8) -> Iterator[Axes]:
+    """One labelled axes, saved to ``path`` as PNG when the block ends. matplotlib loads here, on the
+    first plot, not with the module: every eco-pack command imports this one, few of them plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 3.6))
     try:
         yield ax

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import torch
 
 from benchmarks.arguments import positive_list
 from benchmarks.gpu_speed import LLAMA_7B, SMOLLM2_135M
-from benchmarks.gpu_speed_bench import Bench, Plan, prompts, stats
+from benchmarks.gpu_speed_bench import Bench, Plan, stats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
@@ -48,22 +47,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@torch.inference_mode()
 def _point(bench: Bench, name: str, batch: int, length: int, repeats: int, calls: str) -> dict:
     guard = bench.guard(name)
     guard.corrupt_whole_batch = CALLS[calls]
-    texts = prompts(bench.words, batch, length, seed=1000 * batch + length)
-    seqs = guard._encode(texts, special=True)  # generate's own steps before model.generate
-    ids, _ = guard._pad_left(seqs)
-    fns = {"embed": lambda: guard._embed(ids, seqs, [False] * batch, None),
-           "embed_and_corrupt": lambda: guard._embed(ids, seqs, [True] * batch, None)}
-    times: dict[str, list[float]] = {key: [] for key in fns}
-    for rep in range(repeats + 3):
-        for key, fn in fns.items():
-            elapsed = bench.timed(fn)
-            if rep >= 3:
-                times[key].append(elapsed)
-    step = max(0.0, statistics.median(times["embed_and_corrupt"]) - statistics.median(times["embed"]))
+    times, step = bench.embed_step(guard, batch, length, timed=repeats, warmup=3)
     return {"subject": name, "batch": batch, "prompt_tokens": length,
             **{f"{key}_ms": stats([1000 * t for t in v]) for key, v in times.items()},
             "corruption_ms": 1000 * step, "per_flagged_row_us": 1e6 * step / batch}

@@ -244,22 +244,35 @@ class Bench:
                 self._prefill_point(name, guard, batch, length, keep)
 
     @torch.inference_mode()
-    def _prefill_point(self, name: str, guard: GuardedModel, batch: int, length: int, keep: dict) -> None:
+    def embed_step(self, guard: GuardedModel, batch: int, length: int, timed: int, warmup: int,
+                   extra: Callable[[torch.Tensor, torch.Tensor], dict[str, Callable[[], object]]] | None = None,
+                   ) -> tuple[dict[str, list[float]], float]:
+        """generate's embedding step on ``batch`` prompts of ``length`` tokens, plain ("embed") and with
+        every row corrupted ("embed_and_corrupt"), plus the calls ``extra(ids, mask)`` builds, in
+        alternating rounds after ``warmup`` untimed ones: the seconds of each call and the
+        corruption's own (the medians' difference)."""
         texts = prompts(self.words, batch, length, seed=1000 * batch + length)
         # generate's own steps between tokenizing and model.generate: private, but exactly what it runs
         seqs = guard._encode(texts, special=True)
         ids, mask = guard._pad_left(seqs)
-        embeds = guard._embed(ids, seqs, [False] * batch, None)
         fns = {"embed": lambda: guard._embed(ids, seqs, [False] * batch, None),
                "embed_and_corrupt": lambda: guard._embed(ids, seqs, [True] * batch, None),
-               "prefill": lambda: guard.model(inputs_embeds=embeds, attention_mask=mask, use_cache=True, **keep)}
+               **(extra(ids, mask) if extra else {})}
         times: dict[str, list[float]] = {key: [] for key in fns}
-        for rep in range(self.plan.repeats + 3):  # the first round is warm-up
+        for rep in range(warmup + timed):
             for key, fn in fns.items():
                 elapsed = self.timed(fn)
-                if rep:
+                if rep >= warmup:
                     times[key].append(elapsed)
-        corruption = max(0.0, statistics.median(times["embed_and_corrupt"]) - statistics.median(times["embed"]))
+        return times, max(0.0, statistics.median(times["embed_and_corrupt"]) - statistics.median(times["embed"]))
+
+    def _prefill_point(self, name: str, guard: GuardedModel, batch: int, length: int, keep: dict) -> None:
+        def prefill(ids: torch.Tensor, mask: torch.Tensor) -> dict[str, Callable[[], object]]:
+            embeds = guard.embedding(ids)  # what the unflagged embedding step gives
+            return {"prefill": lambda: guard.model(inputs_embeds=embeds, attention_mask=mask, use_cache=True, **keep)}
+
+        times, corruption = self.embed_step(guard, batch, length, timed=self.plan.repeats + 2, warmup=1,
+                                            extra=prefill)
         self.results["subjects"][name]["prefill"].append({
             "batch": batch, "prompt_tokens": length, **{f"{key}_s": stats(v) for key, v in times.items()},
             "corruption_s": corruption, "corruption_share_of_prefill": corruption / statistics.median(times["prefill"]),

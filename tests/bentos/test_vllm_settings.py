@@ -108,7 +108,7 @@ def _servers_of(launcher: int) -> list[int]:
         return []  # the launcher has ended: the caller reads why from its log
     for child in children:
         with contextlib.suppress(psutil.Error):
-            if child.cmdline()[1:2] and child.cmdline()[1].endswith("bentoml"):
+            if any(part.endswith("bentoml") for part in child.cmdline()[:2]):  # as bentos.service tells its parent
                 servers.append(child.pid)
     return servers
 

@@ -79,7 +79,8 @@ def interleaved_latency_ms(scorers: list[PromptClassifier], repeats: int, rounds
 def _classifier_folder(dest: Path, data_dir: Path | None, encoder_layers: int | None) -> tuple[Path, str]:
     """The backbone, cut as training cuts it for the forget set (``encoder_layers``, else the default for
     its kind), with an untrained head and the set's entity matcher, as a classifier folder."""
-    from packager.classifier.config import default_backbone, saved_dtype
+    from packager.classifier.config import default_backbone
+    from packager.classifier.dtype import saved_dtype
     from packager.classifier.entities import forget_entities
     from packager.classifier.train import load_backbone
     from packager.sources import load_forget_set

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benchmarks/corruption_step.py (seconds), then benchmarks/gpu_speed.py, on a GPU machine from a bare copy of
 # the repository: the system python3 with torch and transformers, no venv, nothing installed, nothing
-# downloaded (an image without anyascii, rapidfuzz or bentoml gets them as wheels first: docs/gpu_speed.md).
+# downloaded (an image without anyascii, lazy_loader, rapidfuzz or bentoml gets them as wheels first: docs/gpu_speed.md).
 # One call, < 7 minutes:
 #
 #   bash benchmarks/gpu_speed.sh                    # writes $OUT/gpu_speed.json (+ .md) when $OUT is set

@@ -2,39 +2,19 @@
 
 This package must stay light (torch, transformers, safetensors): a serving image carries it
 without any training code. It never imports from ``packager``.
+
+Its names load on first use (lazy_loader), so a module used alone, such as ``guards.errors`` for
+the CLI or ``guards.manifest`` for the launcher's checksums, does not import torch.
 """
 
-from guards.bundle import GuardBundle, load_bundle, save_bundle
-from guards.config import (
-    BaseModelRef,
-    CorruptionConfig,
-    DecisionRule,
-    GuardConfig,
-    SeedPolicy,
-    SelectionConfig,
-)
-from guards.corruptions import CORRUPTIONS
-from guards.errors import BundleError, GuardConfigError
-from guards.guarded_model import Decision, GenerationResult, GuardedModel
-from guards.prompt_format import PromptFormat
-from guards.selection import SELECTORS
+import lazy_loader
 
-__all__ = [
-    "CORRUPTIONS",
-    "SELECTORS",
-    "BaseModelRef",
-    "BundleError",
-    "CorruptionConfig",
-    "Decision",
-    "DecisionRule",
-    "GenerationResult",
-    "GuardBundle",
-    "GuardConfig",
-    "GuardConfigError",
-    "GuardedModel",
-    "PromptFormat",
-    "SeedPolicy",
-    "SelectionConfig",
-    "load_bundle",
-    "save_bundle",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "bundle": ["GuardBundle", "load_bundle", "save_bundle"],
+    "config": ["BaseModelRef", "CorruptionConfig", "DecisionRule", "GuardConfig", "SeedPolicy", "SelectionConfig"],
+    "corruptions": ["CORRUPTIONS"],
+    "errors": ["BundleError", "GuardConfigError"],
+    "guarded_model": ["Decision", "GenerationResult", "GuardedModel"],
+    "prompt_format": ["PromptFormat"],
+    "selection": ["SELECTORS"],
+})  # fmt: skip

@@ -20,15 +20,23 @@ from packager.commands.serve import serve
 console = Console(stderr=True)
 
 
+# The commands that load models or talk to the Hub in this process. The others (serve's launcher, deploy,
+# inspect, models) load none, so they skip the quieting and its import of transformers (half a second).
+LIBRARY_COMMANDS = {"build", "eval", "finetune", "probe", "pull", "push"}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="eco-pack", prog_name="eco-pack", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Turn a language model plus a forget set into a guarded, servable model artifact (ECO).
 
     \b
     Example:
       eco-pack build --model tiny --forget demo
     """
+    if ctx.invoked_subcommand in LIBRARY_COMMANDS:
+        _quiet_libraries()
 
 
 for command in (build, deploy, eval_artifact, finetune, inspect_artifact, models, probe_command, pull, push, serve):
@@ -46,7 +54,6 @@ def _quiet_libraries() -> None:
 
 
 def main() -> None:
-    _quiet_libraries()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

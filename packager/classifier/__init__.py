@@ -1,28 +1,14 @@
-"""The prompt classifier: training, split-conformal calibration and its report."""
+"""The prompt classifier: training, split-conformal calibration and its report.
 
-from packager.classifier.calibration import (
-    CalibrationError,
-    calibrate,
-    conformal_quantile,
-    min_calibration_size,
-)
-from packager.classifier.config import ClassifierConfig, default_backbone
-from packager.classifier.data import ClassifierData, split_forget_set
-from packager.classifier.report import ClassifierReport, evaluate_classifier
-from packager.classifier.train import TrainedClassifier, calibrate_classifier, train_classifier
+Its names load on first use (lazy_loader): the build's settings read the calibration's policies
+without importing training (torch, evaluation)."""
 
-__all__ = [
-    "CalibrationError",
-    "ClassifierConfig",
-    "ClassifierData",
-    "ClassifierReport",
-    "TrainedClassifier",
-    "calibrate",
-    "calibrate_classifier",
-    "conformal_quantile",
-    "default_backbone",
-    "evaluate_classifier",
-    "min_calibration_size",
-    "split_forget_set",
-    "train_classifier",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "calibration": ["CalibrationError", "calibrate", "conformal_quantile", "min_calibration_size"],
+    "config": ["ClassifierConfig", "default_backbone"],
+    "data": ["ClassifierData", "split_forget_set"],
+    "report": ["ClassifierReport", "evaluate_classifier"],
+    "train": ["TrainedClassifier", "calibrate_classifier", "train_classifier"],
+})  # fmt: skip

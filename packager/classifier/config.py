@@ -6,9 +6,6 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from guards.base_model import DTYPES
 from guards.errors import GuardConfigError, ModelSourceError
 from packager.classifier.calibration import CONFLICT_POLICIES
 
@@ -46,22 +43,6 @@ def check_encoder_layers(config, layers: int | None, backbone: str) -> None:
         )
 
 
-def native_bfloat16() -> bool:
-    """Whether this machine multiplies bfloat16 in hardware: a CUDA GPU that supports it, or a CPU with
-    AVX512-BF16 or AMX (oneDNN's check). Elsewhere bfloat16 is emulated and slower than float32."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def saved_dtype(name: str) -> torch.dtype:
-    """The dtype a trained classifier is saved in, and so calibrated and served in: ``auto`` is
-    bfloat16 where this machine computes it natively (faster there than float32), else float32."""
-    if name == "auto":
-        return torch.bfloat16 if native_bfloat16() else torch.float32
-    return DTYPES[name]  # guards.base_model's names for torch dtypes
-
-
 @dataclass(frozen=True)
 class ClassifierConfig:
     """How the forget/keep prompt classifier is trained and calibrated."""
@@ -71,7 +52,7 @@ class ClassifierConfig:
     lr: float = 1e-4
     batch_size: int = 32
     max_length: int = 64  # prompts are questions: 64 tokens covers them and keeps CPU training fast
-    dtype: str = "auto"  # saved, calibrated and served in: auto | float32 | bfloat16 (saved_dtype)
+    dtype: str = "auto"  # saved, calibrated and served in: auto | float32 | bfloat16 (packager.classifier.dtype)
     alpha: float = 0.05  # conformal miscoverage: recall >= 1 - alpha on exchangeable forget prompts
     fpr_target: float | None = 0.01  # conformal bound on false positives; None = the recall side only
     on_conflict: str = "fpr"  # which bound wins when both cannot hold: fpr or recall (see calibration.py)

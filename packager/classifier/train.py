@@ -28,8 +28,9 @@ from guards.config import DecisionRule
 from guards.errors import BundleError, ModelSourceError
 from packager.batching import length_grouped_batches
 from packager.classifier.calibration import calibrate
-from packager.classifier.config import ClassifierConfig, check_encoder_layers, saved_dtype
+from packager.classifier.config import ClassifierConfig, check_encoder_layers
 from packager.classifier.data import ClassifierData, Labelled, split_forget_set
+from packager.classifier.dtype import saved_dtype
 from packager.classifier.entities import forget_entities
 from packager.classifier.facts import forget_facts
 from packager.classifier.forget_text import measured_text

@@ -1,8 +1,13 @@
 """The ``eco-pack build`` pipeline: data -> model -> classifier -> calibration -> sigma -> bundle ->
 evaluation -> model card -> bento, typed stages each cached by its inputs and code, so a rerun
-resumes (docs/architecture.md)."""
+resumes (docs/architecture.md).
 
-from packager.pipeline.build import run_build
-from packager.pipeline.config import BuildConfig
+Its names load on first use (lazy_loader): the CLI reads ``BuildConfig`` for its options without
+importing the stages on every command."""
 
-__all__ = ["BuildConfig", "run_build"]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "build": ["run_build"],
+    "config": ["BuildConfig"],
+})  # fmt: skip

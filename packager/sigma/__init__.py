@@ -1,32 +1,15 @@
-"""Tuning sigma (the corruption strength) by bracketing, monotone-fit or zeroth-order search (docs/sigma.md)."""
+"""Tuning sigma (the corruption strength) by bracketing, monotone-fit or zeroth-order search (docs/sigma.md).
 
-from packager.sigma.config import BracketConfig, GridConfig, SigmaConfig, ZerothOrderConfig
-from packager.sigma.objective import (
-    ChanceObjective,
-    SigmaObjective,
-    surrogate_objective,
-    truth_ratio_objective,
-    truth_ratio_surrogate_objective,
-)
-from packager.sigma.optimisers import OPTIMISERS
-from packager.sigma.trace import Measure, SigmaResult, TracePoint
-from packager.sigma.tune import build_objective, run_search, tune_sigma
+Its names load on first use (lazy_loader): the build's settings read ``packager.sigma.config``
+without importing the search (torch, evaluation)."""
 
-__all__ = [
-    "OPTIMISERS",
-    "BracketConfig",
-    "ChanceObjective",
-    "Measure",
-    "GridConfig",
-    "SigmaConfig",
-    "SigmaObjective",
-    "SigmaResult",
-    "TracePoint",
-    "ZerothOrderConfig",
-    "build_objective",
-    "run_search",
-    "surrogate_objective",
-    "truth_ratio_objective",
-    "truth_ratio_surrogate_objective",
-    "tune_sigma",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "config": ["BracketConfig", "GridConfig", "SigmaConfig", "ZerothOrderConfig"],
+    "objective": ["ChanceObjective", "SigmaObjective", "surrogate_objective", "truth_ratio_objective",
+                  "truth_ratio_surrogate_objective"],
+    "optimisers": ["OPTIMISERS"],
+    "trace": ["Measure", "SigmaResult", "TracePoint"],
+    "tune": ["build_objective", "run_search", "tune_sigma"],
+})  # fmt: skip

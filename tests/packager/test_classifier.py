@@ -38,8 +38,8 @@ from packager.classifier.augment import (
     place_swaps,
     places_in,
 )
-from packager.classifier.config import saved_dtype
 from packager.classifier.data import REFERENCES, Labelled, _without_name
+from packager.classifier.dtype import saved_dtype
 from packager.classifier.facts import forget_facts, served_facts
 from packager.classifier.forget_text import forget_text, measured_text
 from packager.classifier.shipped import shipped_files

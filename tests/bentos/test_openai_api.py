@@ -194,6 +194,13 @@ def test_server_log_has_no_prompt_text(server, client, model_id):
     assert secret not in log and "quokka" not in log
 
 
+def test_server_log_is_lines_without_progress_bars(server):
+    """A server's log is read line by line (kubectl logs): no library's progress bars, while loading the model."""
+    log = server.log.read_text()
+    assert "loaded guard" in log  # the start-up was captured
+    assert "it/s]" not in log and "\r" not in log
+
+
 @pytest.mark.parametrize("role", ["system", "earlier turn"])
 def test_a_forget_mention_outside_the_last_message_is_flagged(client, model_id, reference, tiny_artifact, role):
     """The guard reads the whole conversation: the in-scope text sits in the system message or in an

@@ -1,8 +1,8 @@
 """How long ``eco-pack`` takes to start, and what it holds in memory, per command that starts and ends at once.
 
-Every command here does no work of its own (``--help``, or the launcher's help), so the time is the
-interpreter plus what the command imports. ``eco-pack serve``'s launcher process lives as long as its
-server, so its memory is held for the server's lifetime. Each command runs ``--repeats`` times as a
+Every command here does no work of its own (``--help``), so the time is the interpreter plus what the
+command imports. (``eco-pack serve``'s running launcher, which lives as long as its server, also checks
+the bundle's settings, which imports torch: not measured here.) Each command runs ``--repeats`` times as a
 fresh process (``python -m packager.cli ...`` with the checkout first on ``PYTHONPATH``); reported: min,
 median and max wall seconds, peak resident memory, and whether torch or transformers were imported.
 ``--root`` times another checkout of eco-pack with the same interpreter, to compare two revisions.

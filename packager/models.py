@@ -14,11 +14,9 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from guards.base_model import load_base_model
 from guards.config import BaseModelRef
 from guards.errors import ModelSourceError
 from guards.prompt_format import PromptFormat
-from packager.finetune import local_prompt_format
 
 TOFU_RETAIN = {"forget01": "retain99", "forget05": "retain95", "forget10": "retain90"}
 
@@ -102,6 +100,8 @@ def resolve_model(
     refs carry no ``weights_sha256`` yet; the build hashes the subject once (``weight_digests``).
     """
     if name not in MODELS and Path(name).expanduser().is_dir():
+        from packager.finetune import local_prompt_format  # torch: loaded only for a local folder
+
         return ResolvedModel(name, _local(Path(name).expanduser()), None, local_prompt_format(Path(name)))
     if name not in MODELS and "/" in name:
         return ResolvedModel(name, BaseModelRef("hub", name), None, PromptFormat("chat_template"))
@@ -136,6 +136,8 @@ def load_model(ref: BaseModelRef | str, *, alias: str | None = None, device: str
     if isinstance(ref, str):
         alias = alias or ref
         ref = resolve_model(ref).subject
+    from guards.base_model import load_base_model  # torch and transformers: `eco-pack models` lists without them
+
     try:
         return load_base_model(ref, device=device, dtype=dtype)
     except ModelSourceError as exc:

@@ -23,6 +23,7 @@ def _imported_after(code: str) -> set[str]:
     "import packager.cli",
     "from packager.cli import cli\ncli.main(['serve', '--help'], standalone_mode=False)",
     "import bentos.launch, guards.errors, guards.manifest",
+    "from packager.cli import cli\ncli.main(['models'], standalone_mode=False)",
 ])  # fmt: skip
 def test_light_entry_points_import_no_model_library(code: str) -> None:
     assert _imported_after(code) == set()

@@ -27,6 +27,12 @@ SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds bentos/ and guards/
 WAIT_NOTE_S = 30.0  # wait_ready's progress: how often a long wait says it is still waiting
 
 
+def is_bentoml_server(cmdline: list[str]) -> bool:
+    """Whether a process's command line (``psutil.Process.cmdline()``) is ``bentoml serve``'s: the
+    script itself, or a python running it."""
+    return any(part.endswith("bentoml") for part in cmdline[:2])
+
+
 def check_artifact(artifact: Path) -> Path:
     """Fail fast, with the file at fault, before a server process is started: every file's sha256
     (once: the bundle and its base weights are covered by the artifact's manifest)."""

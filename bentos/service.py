@@ -18,7 +18,7 @@ import bentoml
 import psutil
 
 from bentos.api import create_app
-from bentos.launch import STARTUP_ERROR_ENV, StopRequested
+from bentos.launch import STARTUP_ERROR_ENV, StopRequested, is_bentoml_server
 from bentos.settings import ServingSettings
 
 
@@ -53,7 +53,7 @@ def _stop_the_server(error: BaseException) -> None:
             Path(path).write_text(f"{type(error).__name__}: {error}")
     with contextlib.suppress(psutil.Error):
         parent = psutil.Process(os.getppid())
-        if any(part.endswith("bentoml") for part in parent.cmdline()[:2]):
+        if is_bentoml_server(parent.cmdline()):
             parent.send_signal(signal.SIGTERM)
 
 

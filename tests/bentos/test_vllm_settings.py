@@ -16,7 +16,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from bentos.launch import free_port, server_command
+from bentos.launch import free_port, is_bentoml_server, server_command
 from bentos.settings import ServingSettings
 from bentos.vllm_process import check_loopback, vllm_argv
 from guards.errors import GuardConfigError
@@ -108,7 +108,7 @@ def _servers_of(launcher: int) -> list[int]:
         return []  # the launcher has ended: the caller reads why from its log
     for child in children:
         with contextlib.suppress(psutil.Error):
-            if any(part.endswith("bentoml") for part in child.cmdline()[:2]):  # as bentos.service tells its parent
+            if is_bentoml_server(child.cmdline()):  # as bentos.service tells its parent
                 servers.append(child.pid)
     return servers
 

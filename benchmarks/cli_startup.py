@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.machine import describe
+from benchmarks.machine import code_revision, describe
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
@@ -71,16 +71,11 @@ def measure(root: Path, command: tuple[str, ...], repeats: int) -> dict:
             "peak_rss_mb": round(statistics.median(r[1] for r in runs), 1), "imports": runs[-1][2]}
 
 
-def _revision(root: Path) -> str:
-    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     result = {
         "command": shlex.join([sys.executable, "-m", "benchmarks.cli_startup", *(argv or [])]),
-        "root": str(args.root), "revision": _revision(args.root), "machine": describe(), "repeats": args.repeats,
+        "root": str(args.root), "revision": code_revision(args.root), "machine": describe(), "repeats": args.repeats,
         "commands": [measure(args.root, command, args.repeats) for command in COMMANDS],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from benchmarks.arguments import positive_list
 from benchmarks.gpu_speed import LLAMA_7B, SMOLLM2_135M
 from benchmarks.gpu_speed_bench import Bench, Plan, stats
+from benchmarks.machine import code_revision
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
@@ -54,21 +54,6 @@ def _point(bench: Bench, name: str, batch: int, length: int, repeats: int, calls
     return {"subject": name, "batch": batch, "prompt_tokens": length,
             **{f"{key}_ms": stats([1000 * t for t in v]) for key, v in times.items()},
             "corruption_ms": 1000 * step, "per_flagged_row_us": 1e6 * step / batch}
-
-
-def _commit() -> str:
-    """The repository's commit, so a figure says which guard code it measured (a copy without git
-    history, as on the GPU machine, says so)."""
-    def git(*command: str) -> str:
-        return subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True).stdout.strip()
-
-    try:
-        head = git("rev-parse", "--short", "HEAD")
-    except OSError:
-        head = ""
-    if not head:
-        return "not a git checkout (the commit copied is not recorded)"
-    return f"commit {head}" + (" with local changes" if git("status", "--porcelain") else "")
 
 
 def _markdown(result: dict) -> str:
@@ -105,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": shlex.join([Path(sys.executable).name, "-m", "benchmarks.corruption_step", *argv]),
         "device": bench.results["environment"]["device"], "torch": torch.__version__,
         "dtype": str(bench.dtype).removeprefix("torch."), "repeats": args.repeats, "calls": args.calls,
-        "code": _commit(),
+        "code": code_revision(REPO),
         "design": __doc__.split("\n\n")[1].replace("\n", " "),
         "points": points,
     }

@@ -328,8 +328,8 @@ def main(argv: list[str] | None = None) -> dict:
             items = {name: prompts for name in calls}
             items["vllm_unguarded"] = token_ids
             with torch.inference_mode():
-                items["vllm_half_embeds"] = [(ids, encode_embeddings(reference.embedding(torch.tensor(ids))) if i % 2
-                                              else None) for i, ids in enumerate(token_ids)]  # fmt: skip
+                items["vllm_half_embeds"] = [(ids, encode_embeddings(reference.embedding(torch.tensor(ids))).decode()
+                                              if i % 2 else None) for i, ids in enumerate(token_ids)]  # fmt: skip
             for name, call in calls.items():
                 _round(call, items[name], 2 * CONCURRENCY, lengths)  # warm-up, not measured
             pids = {name: process.pid for name, (process, _, _) in servers.items()}

@@ -39,11 +39,19 @@ log = logging.getLogger("eco_guard.serving")
 UNREACHABLE = (aiohttp.ClientError, TimeoutError)  # no answer from vLLM: refused, reset, timed out
 
 
-def encode_embeddings(embeddings: torch.Tensor) -> str:
-    """vLLM's ``prompt_embeds`` wire format: base64 of ``torch.save`` of a dense [T, d] tensor."""
+def encode_embeddings(embeddings: torch.Tensor) -> bytes:
+    """vLLM's ``prompt_embeds`` wire format: base64 (ASCII bytes) of ``torch.save`` of a dense [T, d] tensor."""
     buffer = io.BytesIO()
     torch.save(embeddings.detach().cpu().contiguous(), buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(buffer.getvalue())
+
+
+def completion_body(fields: dict, prompt_embeds: bytes) -> bytes:
+    """vLLM's request as JSON bytes: ``fields`` with ``prompt_embeds`` (base64) spliced in as it is. The
+    base64 alphabet needs no JSON escaping, and ``json.dumps`` scanning a 7B prompt's megabytes of it
+    costs more than encoding them (``benchmarks/results/prompt_embeds_wire.md``)."""
+    head = json.dumps(fields)
+    return f"{head[:-1]}{', ' if fields else ''}\"prompt_embeds\": \"".encode() + prompt_embeds + b'"}'
 
 
 class _Stopped(Exception):
@@ -190,7 +198,8 @@ class VllmBackend:
 
     # -- requests ----------------------------------------------------------------------------
     def _body(self, job: Job, stream: bool) -> dict:
-        """vLLM's request, from the front's own fields only (a flagged job's embeddings are added apart)."""
+        """vLLM's request, from the front's own fields only (a flagged job's embeddings are spliced in
+        apart, by ``completion_body``)."""
         s = job.sampling
         body = {"model": self.model, "max_tokens": s.max_tokens, "temperature": s.temperature, "top_p": s.top_p,
                 "seed": s.seed, "stream": stream, "return_token_ids": True, "skip_special_tokens": True}
@@ -200,9 +209,10 @@ class VllmBackend:
             body["prompt"] = job.prepared.prompt_ids
         return body
 
-    def _embeds(self, job: Job) -> str:
-        """The flagged job's corrupted prompt in vLLM's wire format (blocking: run off the event loop)."""
-        return encode_embeddings(self.engine.embed(job).to(self.embed_dtype))
+    def _flagged_body(self, job: Job, fields: dict) -> bytes:
+        """The flagged job's request with its corrupted prompt as ``prompt_embeds`` (blocking: run off the
+        event loop)."""
+        return completion_body(fields, encode_embeddings(self.engine.embed(job).to(self.embed_dtype)))
 
     def _client(self) -> aiohttp.ClientSession:
         """One pooled session for every request. aiohttp, not httpx: httpx's pool scans every pooled
@@ -213,11 +223,14 @@ class VllmBackend:
         return self._session
 
     async def _request(self, job: Job, stream: bool) -> aiohttp.ClientResponse:
-        body = self._body(job, stream)
+        fields = self._body(job, stream)
         if job.flagged:
-            body["prompt_embeds"] = await asyncio.get_running_loop().run_in_executor(None, self._embeds, job)
+            body = await asyncio.get_running_loop().run_in_executor(None, self._flagged_body, job, fields)
+            send = {"data": body, "headers": {"Content-Type": "application/json"}}
+        else:
+            send = {"json": fields}
         try:
-            response = await self._client().post("/v1/completions", json=body)
+            response = await self._client().post("/v1/completions", **send)
         except UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
         if response.status != 200:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -11,7 +13,10 @@ from benchmarks import front_layers
 
 def test_each_front_is_measured_with_half_of_the_prompts_flagged_and_with_none(tmp_path):
     out = tmp_path / "front_layers.json"
-    result = front_layers.main(["--rounds", "1", "--requests", "160", "--out", str(out)])
+    # its own process: the in-process front registers the guard's Prometheus metrics, once per process
+    subprocess.run([sys.executable, "-m", "benchmarks.front_layers", "--rounds", "1", "--requests", "160",
+                    "--out", str(out)], check=True, capture_output=True)
+    result = json.loads(out.read_text())
     fronts = result["fronts"]
     assert set(fronts) == {f"{front}/{flags}" for front in front_layers.FRONTS for flags in front_layers.FLAGS}
     for name, row in fronts.items():
@@ -22,7 +27,7 @@ def test_each_front_is_measured_with_half_of_the_prompts_flagged_and_with_none(t
         assert layers["total"] == fronts[f"bento/{flags}"]["cpu_ms_per_request"]
         # the bento does all that the call in this process does, and serves HTTP besides
         assert fronts[f"bento/{flags}"]["cpu_ms_per_request"] > fronts[f"in_process/{flags}"]["cpu_ms_per_request"]
-    assert json.loads(out.read_text())["command"].endswith("--out " + str(out))
+    assert result["command"].endswith("--out " + str(out))
     markdown = out.with_suffix(".md").read_text()
     assert "| bento/half |" in markdown and "BentoML (bento - app_uvicorn)" in markdown
 

@@ -82,10 +82,20 @@ def pull(url: str, dest: Path | None, force: bool, attempts: int, s3_endpoint: s
               help="k8s with --engine vllm: the vLLM container image.")
 @click.option("--vllm-arg", "vllm_args", multiple=True, metavar="FLAG",
               help="With --engine vllm: one more vLLM flag (repeat), e.g. --vllm-arg=--max-model-len=4096.")
+@click.option("--cpu", default=DeployConfig.cpu, show_default=True,
+              help="k8s: CPU request of the serving container (with --engine vllm, of vLLM's).")
+@click.option("--memory", default=DeployConfig.memory, show_default=True,
+              help="k8s: memory request and limit of the serving container (with --engine vllm, of vLLM's).")
+@click.option("--front-cpu", help=f"k8s with --engine vllm: the guard front's CPU request [default: "
+                                  f"{DeployConfig.front_cpu}]. It grows with requests/s and with flagged prompt "
+                                  "tokens/s; docs/distribution.md gives the rule.")
+@click.option("--front-memory", help=f"k8s with --engine vllm: the guard front's memory [default: "
+                                     f"{DeployConfig.front_memory}].")
 @click.option("--dry-run", is_flag=True, help="Print the manifests instead of applying them.")
 def deploy(artifact: Path, target: str, image: str | None, artifact_url: str, namespace: str, gpus: int,
            replicas: tuple[int, int], templates: Path | None, engine: str, vllm_image: str,
-           vllm_args: tuple[str, ...], dry_run: bool) -> None:
+           vllm_args: tuple[str, ...], cpu: str, memory: str, front_cpu: str | None, front_memory: str | None,
+           dry_run: bool) -> None:
     """Render infra/ templates for ARTIFACT and apply them (kubectl, current context) or send them to BentoCloud.
 
     \b
@@ -100,10 +110,16 @@ def deploy(artifact: Path, target: str, image: str | None, artifact_url: str, na
 
     if target == "k8s" and not image:
         raise click.UsageError("--image is required for --target k8s")
+    front = {name: value for name, value in (("front_cpu", front_cpu), ("front_memory", front_memory)) if value}
+    if front and (engine != "vllm" or target != "k8s"):
+        raise click.UsageError("--front-cpu and --front-memory size the guard front's container beside vLLM's: "
+                               "they need --engine vllm and --target k8s (the hf engine's pod has one container, "
+                               "sized by --cpu and --memory)")
     try:
         config = d.config_for(read_artifact(artifact), image=image or "", artifact_url=artifact_url,
                               namespace=namespace, gpus=gpus, min_replicas=replicas[0], max_replicas=replicas[1],
-                              engine=engine, vllm_image=vllm_image, vllm_args=vllm_args)
+                              engine=engine, vllm_image=vllm_image, vllm_args=vllm_args, cpu=cpu, memory=memory,
+                              **front)
     except (ValueError, GuardConfigError) as exc:
         raise click.UsageError(str(exc)) from None
     text = d.render(target, config, templates or d.INFRA)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shlex
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ from packager.distribution.artifact import Artifact
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 POD_ARTIFACT = "/artifact/current"  # where the init container puts the artifact (infra/k8s/deployment.yaml.j2)
+# a Kubernetes resource quantity above 0: 2, 0.5, 500m, 16Gi, 1e3 (CPU or memory)
+QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE]\d+|[mkMGTPE]|[KMGTPE]i)?")
 TARGETS = {"k8s": ("k8s/deployment.yaml.j2", "k8s/service.yaml.j2", "k8s/hpa.yaml.j2", "k8s/pdb.yaml.j2"),
            "bentocloud": ("bentocloud/deployment.yaml.j2",)}
 
@@ -62,6 +65,11 @@ class DeployConfig:
     front_memory: str = "4Gi"                   # classifier); `cpu` and `memory` go to the vLLM container
 
     def __post_init__(self) -> None:
+        for name in ("cpu", "memory", "front_cpu", "front_memory"):
+            value = getattr(self, name)
+            match = QUANTITY.fullmatch(value)
+            if not match or float(match.group(1)) <= 0:
+                raise ValueError(f"`{name}` {value!r} is not a Kubernetes quantity above 0 (e.g. 2, 500m, 16Gi)")
         if self.gpus < 0:
             raise ValueError("`gpus` must be >= 0")
         if not 1 <= self.min_replicas <= self.max_replicas:

@@ -153,3 +153,28 @@ def test_bentocloud_vllm_config_starts_the_bentos_own_vllm(artifact):
     envs = {e["name"]: e["value"] for e in yaml.safe_load(result.output)["envs"]}
     assert envs["ECO_ENGINE"] == "vllm" and envs["ECO_VLLM_PYTHON"] == "/opt/vllm/bin/python"
     assert envs["ECO_VLLM_ARGS"] == "--max-model-len 4096" and "ECO_VLLM_URL" not in envs
+
+
+@pytest.mark.parametrize("version", [K8S_VERSION, kubernetes_validate.utils.latest_version()])
+def test_each_container_is_sized_by_its_options(artifact, version):
+    docs, _ = render_k8s(artifact, "--engine", "vllm", "--cpu", "8", "--memory", "48Gi", "--front-cpu", "3500m",
+                         "--front-memory", "6Gi")
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    guard, vllm = docs[0]["spec"]["template"]["spec"]["containers"]
+    assert guard["resources"]["requests"] == {"cpu": "3500m", "memory": "6Gi"}
+    assert vllm["resources"]["requests"] == {"cpu": "8", "memory": "48Gi"}
+    docs, _ = render_k8s(artifact, "--cpu", "6", "--memory", "24Gi")  # the hf engine: one serving container
+    (server,) = docs[0]["spec"]["template"]["spec"]["containers"]
+    assert server["resources"]["requests"] == {"cpu": "6", "memory": "24Gi"}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--engine", "vllm", "--front-cpu", "2 cores"], "`front_cpu` '2 cores' is not a Kubernetes quantity"),
+    (["--memory", "0Gi"], "`memory` '0Gi' is not a Kubernetes quantity above 0"),
+    (["--front-cpu", "4"], "need --engine vllm"),  # the hf engine's pod has no front container
+])
+def test_bad_sizes_are_usage_errors_naming_the_option(artifact, options, message):
+    result = CliRunner().invoke(cli, ["deploy", str(artifact), "--image", IMAGE, "--artifact-url", URL,
+                                      "--dry-run", *options])
+    assert result.exit_code == 2 and message in result.output, result.output

@@ -47,7 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks import serving_load
+from benchmarks import machine, serving_load
 from benchmarks.arguments import positive_list
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -276,6 +276,7 @@ def _client(url: str, model_id: str | None = None):
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     engine_cores, other_cores, cores_text = _split_cores(args.engine_cores)  # bad values fail before any work
+    described = machine.describe()  # its load before this benchmark's own servers add to it
     import torch
 
     from bentos.launch import free_port, wait_ready
@@ -361,6 +362,7 @@ def main(argv: list[str] | None = None) -> dict:
     errors = sum(r["errors"] for r in runs["vllm_guarded"])
     result = {
         "command": shlex.join([sys.executable, "-m", "benchmarks.serving_vllm", *(argv or [])]),
+        "code": machine.code_revision(REPO), "machine": described,
         "model": str(args.model) if args.model else TINY_MODEL,
         "classifier": "tiny random BERT (hidden 32, 1 layer), untrained; threshold at the prompts' median score",
         "dtype": args.dtype, "device": args.device, "vllm_args": args.vllm_args, "engine_cores": args.engine_cores,
@@ -472,7 +474,8 @@ def _median(rounds: list[dict]) -> dict:
 
 
 def _markdown(result: dict) -> str:
-    lines = ["# Serving on vLLM (`benchmarks/serving_vllm.py`)", "", f"Command: `{result['command']}`", "",
+    measured = f" ({result['code']}; {result['machine']})" if "code" in result else ""  # older files lack them
+    lines = ["# Serving on vLLM (`benchmarks/serving_vllm.py`)", "", f"Command: `{result['command']}`{measured}", "",
              f"Model: {result['model']}; dtype {result['dtype']}; vLLM flags `{result['vllm_args']}`. "
              f"Classifier: {result['classifier']}. Concurrency {result['concurrency']}, "
              f"{result['max_tokens']} new tokens per request, greedy.", "", result["design"], "",

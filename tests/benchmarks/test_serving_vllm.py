@@ -94,7 +94,10 @@ def test_the_sweep_is_plotted_and_tabled_one_row_per_length(tmp_path):
     text = _markdown(result)
     assert "| 16 | **0.82** | 0.8 to 0.84 |" in text and "| 128 | **0.95** | 0.93 to 0.97 |" in text
     assert "![ratio by answer length](x_lengths.png)" in text
+    assert "Command: `" in text and "; Intel" not in text  # a file from before the code and machine were recorded
     result["length_sweep"] = []  # --length-sweep '': no section
+    result.update(code="commit abc1234", machine="Intel(R) Xeon(R), AVX512, 2 cores, load 0.3")
+    assert "` (commit abc1234; Intel(R) Xeon(R), AVX512, 2 cores, load 0.3)" in _markdown(result)
     assert "By answer length" not in _markdown(result)
 
 

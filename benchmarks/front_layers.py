@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
     from bentos.launch import free_port, wait_ready
     from bentos.metrics import GuardMetrics
 
-    with tempfile.TemporaryDirectory(prefix="eco-front-cpu-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="eco-front-layers-") as tmp:
         work = Path(tmp)
         base, classifier, prompts = serving_load._tiny_models(work, per_role=64, general=32, hidden=256, layers=4,
                                                               positions=1024, classifier_init=0.5)

@@ -7,7 +7,6 @@ a vLLM server). Blocking, thread-safe calls only; ``bentos.completions`` runs th
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -87,9 +86,9 @@ class Engine:
         self.name = name
         self.bundle = bundle  # where the base model is found, for an engine that loads it itself
         self.tokenizer = guarded.tokenizer
-        # A fast (Rust) tokenizer used from two threads at once fails ("Already borrowed"): the event
-        # loop encodes and decodes while the vLLM backend's executor threads embed.
-        self._tokenizer_lock = threading.Lock()
+        # the event loop encodes and decodes while the backends' threads embed or generate: one lock for
+        # every call to the shared tokenizer, the model's own (see GuardedModel)
+        self._tokenizer_lock = guarded.tokenizer_lock
         config = guarded.model.config
         window = getattr(config, "max_position_embeddings", None) or getattr(self.tokenizer, "model_max_length", 0)
         self.context_window = int(window)  # a backend may lower it to what its engine allows
@@ -142,9 +141,7 @@ class Engine:
     def embed(self, job: Job) -> torch.Tensor:
         """The job's prompt as the model would read it, [length, dim]: corrupted when flagged, with
         the noise keyed as in ``GuardedModel.generate`` (the same request gets the same noise)."""
-        with self._tokenizer_lock:
-            return self.guarded.prompt_embeddings([job.prepared.prompt], flags=[job.flagged],
-                                                  seed=job.sampling.seed)[0]
+        return self.guarded.prompt_embeddings([job.prepared.prompt], flags=[job.flagged], seed=job.sampling.seed)[0]
 
     def decode(self, token_ids: Sequence[int]) -> Completion:
         """Generated ids cut at the first EOS and decoded as ``GuardedModel.generate`` does."""

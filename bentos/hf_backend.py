@@ -28,12 +28,28 @@ class _Cancelled(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+class _LockedStreamer(AsyncTextIteratorStreamer):
+    """Decodes each new token in the generating thread under the tokenizer's lock: the event loop uses
+    the same tokenizer meanwhile (see ``GuardedModel.tokenizer_lock``)."""
+
+    def __init__(self, tokenizer, lock: threading.Lock) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self._lock = lock
+
+    def put(self, value: torch.Tensor) -> None:
+        with self._lock:
+            super().put(value)
+
+    def end(self) -> None:
+        with self._lock:
+            super().end()
+
+
 class HFStream:
     """One streamed generation: text pieces as they decode, then ``finish()`` gives the token count."""
 
     def __init__(self, backend: HFBackend, job: Job) -> None:
-        self._streamer = AsyncTextIteratorStreamer(backend.engine.tokenizer, skip_prompt=True,
-                                                   skip_special_tokens=True)
+        self._streamer = _LockedStreamer(backend.engine.tokenizer, backend.engine.guarded.tokenizer_lock)
         self._cancel = threading.Event()
         self._work = asyncio.get_running_loop().run_in_executor(
             backend.streams, backend.stream_job, job, self._streamer, self._cancel

@@ -11,6 +11,7 @@ input, so selection runs over all of it, as the ECO reference code does when it 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -76,6 +77,10 @@ class GuardedModel:
         self._keys = NoiseKeys(seed_policy or SeedPolicy())
         self.embedding = model.get_input_embeddings()
         self._fast = bool(getattr(tokenizer, "is_fast", False))
+        # A fast (Rust) tokenizer used from two threads at once fails ("Already borrowed"). Every call
+        # to it takes this lock, here and in a server that shares the tokenizer (bentos.engine), and
+        # only for the call: embedding, corruption and generation run outside it, in parallel.
+        self.tokenizer_lock = threading.Lock()
         # None: the whole batch in one corruption call on an accelerator, a row at a time on a CPU
         self.corrupt_whole_batch: bool | None = None
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -120,7 +125,8 @@ class GuardedModel:
 
     # -- encoding ----------------------------------------------------------------------------
     def _encode(self, texts: Sequence[str], special: bool) -> list[_Encoded]:
-        enc = self.tokenizer(list(texts), add_special_tokens=special, return_offsets_mapping=self._fast)
+        with self.tokenizer_lock:
+            enc = self.tokenizer(list(texts), add_special_tokens=special, return_offsets_mapping=self._fast)
         offsets = enc.get("offset_mapping") if self._fast else None
         return [
             _Encoded(list(ids), text, torch.tensor(offsets[i], dtype=torch.long).reshape(-1, 2) if offsets else None)
@@ -211,7 +217,8 @@ class GuardedModel:
         with self._sampling_seed(seed):
             out = self.model.generate(input_ids=ids, inputs_embeds=embeds, attention_mask=mask, **generation_kwargs)
         new_tokens = [self.trim(row) for row in out[:, ids.shape[1] :].tolist()]
-        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        with self.tokenizer_lock:
+            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return GenerationResult(texts=texts, token_ids=new_tokens, decisions=decisions)
 
     @torch.inference_mode()

@@ -101,14 +101,19 @@ def _die_with_parent() -> None:
         pass
 
 
+# vLLM's output joins the server's log, read line by line: its progress bars (loading the weights, the
+# Hub's downloads) would print there as carriage-return noise; an operator's own setting wins
+QUIET_PROGRESS = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
 def start_vllm(argv: Sequence[str], log_path: Path | None = None) -> subprocess.Popen:
-    """Start vLLM; its output goes to ``log_path`` or to this process's own output."""
+    """Start vLLM; its output, without progress bars, goes to ``log_path`` or to this process's own output."""
     log.info("starting vLLM: %s", " ".join(argv))
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 (the child holds it)
     try:
         # its own process group, so that stopping it stops its engine-core and worker processes too
         return subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT if out else None,
-                                start_new_session=True,
+                                env={**QUIET_PROGRESS, **os.environ}, start_new_session=True,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     finally:
         if out is not None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from bentos.launch import free_port, is_bentoml_server, server_command
 from bentos.settings import ServingSettings
-from bentos.vllm_process import check_loopback, vllm_argv
+from bentos.vllm_process import check_loopback, start_vllm, vllm_argv
 from guards.errors import GuardConfigError
 from tests.bentos.conftest import group_ends
 
@@ -176,3 +176,14 @@ def test_a_failed_start_up_stops_the_server_and_the_launcher_exits_1(tiny_artifa
         last = text.rstrip().splitlines()[-2:]  # the launcher's own last word: the cause
         assert last[0].startswith("Error: the server's start-up failed, so it stopped: TimeoutError: vLLM"), last
         assert "ECO_VLLM_START_TIMEOUT" in last[1]
+
+
+def test_a_vllm_started_here_prints_no_progress_bars_unless_the_operator_wants_them(tmp_path, monkeypatch):
+    bar = [sys.executable, "-c", "from tqdm import tqdm\nfor _ in tqdm(range(3), desc='loading weights'): pass\n"
+                                 "import os; print('hub bars off:', os.environ['HF_HUB_DISABLE_PROGRESS_BARS'])"]
+    quiet = start_vllm(bar, tmp_path / "quiet.log")
+    assert quiet.wait(60) == 0
+    assert (tmp_path / "quiet.log").read_text() == "hub bars off: 1\n"  # a line, no carriage-return bar
+    monkeypatch.setenv("TQDM_DISABLE", "")  # an operator's own setting wins (tqdm reads any other value as true)
+    shown = start_vllm(bar, tmp_path / "shown.log")
+    assert shown.wait(60) == 0 and "loading weights" in (tmp_path / "shown.log").read_text()

@@ -136,6 +136,8 @@ def test_vllm_pod_validates_strictly_and_keeps_vllm_on_loopback(artifact, versio
     # the GPU goes to vLLM; the front holds the tokenizer, the embedding matrix and the classifier
     assert vllm["resources"]["limits"]["nvidia.com/gpu"] == 1 and "nvidia.com/gpu" not in guard["resources"]["limits"]
     assert vllm["securityContext"]["readOnlyRootFilesystem"] is True
+    vllm_env = {e["name"]: e.get("value") for e in vllm["env"]}
+    assert vllm_env["TQDM_DISABLE"] == "1"  # its log is read line by line: no progress bars
 
 
 def test_vllm_flags_that_would_expose_it_are_refused(artifact):

@@ -35,10 +35,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from benchmarks import machine, serving_load
-from benchmarks.serving_vllm import CONCURRENCY, _chat, _client, _median_threshold, _round, _split_cores
+from benchmarks.serving_vllm import (
+    CONCURRENCY,
+    _chat,
+    _client,
+    _median_threshold,
+    _own_cpu_seconds,
+    _round,
+    _split_cores,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
@@ -146,10 +155,9 @@ def _local_round(loop: asyncio.AbstractEventLoop, front, prompts: list[str], n: 
         gate = asyncio.Semaphore(CONCURRENCY)
         return await asyncio.gather(*(one(i, gate) for i in range(n)))
 
-    cpu, started = os.times(), time.perf_counter()
+    cpu, started = _own_cpu_seconds(), time.perf_counter()
     results = loop.run_until_complete(all_of_them())
-    wall, after = time.perf_counter() - started, os.times()
-    used = (after.user + after.system) - (cpu.user + cpu.system)
+    wall, used = time.perf_counter() - started, _own_cpu_seconds() - cpu
     return {"requests": n, "throughput_rps": round(n / wall, 3),
             "cpu_ms_per_request": {"front": round(1000 * used / n, 3)},
             "errors": sum(not ok for ok, _ in results), "flagged": sum(h.startswith("flagged=1") for _, h in results)}
@@ -187,8 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
             local = {flags: _local_front(artifact, vllm_url, metrics) for flags, artifact in artifacts.items()}
             calls = {name: _http_call(url, process.pid, prompts, args.max_tokens)
                      for name, (process, url, _, _) in servers.items()}
-            calls |= {f"in_process/{flags}": (lambda f: lambda n: _local_round(loop, f, prompts, n, args.max_tokens))(
-                front) for flags, front in local.items()}
+            calls |= {f"in_process/{flags}": partial(_local_round, loop, front, prompts, max_tokens=args.max_tokens)
+                      for flags, front in local.items()}
             names = [f"{front}/{flags}" for front in FRONTS for flags in FLAGS]
             for name in names:
                 calls[name](2 * CONCURRENCY)  # warm-up, not measured

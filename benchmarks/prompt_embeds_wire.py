@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 
 from benchmarks import machine
 from benchmarks.arguments import positive_list
+from benchmarks.gpu_speed_bench import stats
 from bentos.vllm_backend import completion_body, encode_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -60,7 +60,7 @@ def _timed_ms(call, repeats: int) -> dict:
         started = time.perf_counter()
         call()
         times.append(1000 * (time.perf_counter() - started))
-    return {"min": round(min(times), 3), "median": round(statistics.median(times), 3), "max": round(max(times), 3)}
+    return stats(times)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -99,11 +99,9 @@ def _markdown(result: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for row in result["rows"]:
         encode, dumps, spliced = row["encode_ms"], row["json_dumps_ms"], row["spliced_ms"]
-        before, now = round(encode["median"] + dumps["median"], 3), round(encode["median"] + spliced["median"], 3)
-        lines.append(f"| {row['tokens']} | {row['body_mb']} | {encode['median']} ({encode['min']} to {encode['max']}) "
-                     f"| {dumps['median']} ({dumps['min']} to {dumps['max']}) "
-                     f"| {spliced['median']} ({spliced['min']} to {spliced['max']}) "
-                     f"| {before} | **{now}** |")
+        cells = [f"{t['median']:.3f} ({t['min']:.3f} to {t['max']:.3f})" for t in (encode, dumps, spliced)]
+        lines.append(f"| {row['tokens']} | {row['body_mb']} | {' | '.join(cells)} "
+                     f"| {encode['median'] + dumps['median']:.3f} | **{encode['median'] + spliced['median']:.3f}** |")
     return "\n".join([*lines, ""])
 
 

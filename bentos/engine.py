@@ -86,9 +86,6 @@ class Engine:
         self.name = name
         self.bundle = bundle  # where the base model is found, for an engine that loads it itself
         self.tokenizer = guarded.tokenizer
-        # the event loop encodes and decodes while the backends' threads embed or generate: one lock for
-        # every call to the shared tokenizer, the model's own (see GuardedModel)
-        self._tokenizer_lock = guarded.tokenizer_lock
         config = guarded.model.config
         window = getattr(config, "max_position_embeddings", None) or getattr(self.tokenizer, "model_max_length", 0)
         self.context_window = int(window)  # a backend may lower it to what its engine allows
@@ -132,7 +129,7 @@ class Engine:
         return Prepared(prompt, prompt, self.encode(prompt))
 
     def encode(self, text: str) -> list[int]:
-        with self._tokenizer_lock:
+        with self.guarded.tokenizer_lock:  # the event loop's call; the backends' threads tokenize too
             return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def classify(self, queries: Sequence[str]) -> list[Decision]:
@@ -146,7 +143,7 @@ class Engine:
     def decode(self, token_ids: Sequence[int]) -> Completion:
         """Generated ids cut at the first EOS and decoded as ``GuardedModel.generate`` does."""
         kept = self.guarded.trim(list(token_ids))
-        with self._tokenizer_lock:
+        with self.guarded.tokenizer_lock:
             return Completion(self.tokenizer.decode(kept, skip_special_tokens=True), kept)
 
 

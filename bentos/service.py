@@ -29,16 +29,6 @@ def _show_guard_logs() -> None:
     logging.getLogger("eco_guard").setLevel(logging.INFO if root <= logging.WARNING else root)  # quiet: as quiet
 
 
-def _quiet_progress_bars() -> None:
-    """A server's log is read line by line (kubectl logs, BentoCloud): transformers' and the Hub's progress
-    bars (loading weights, downloads) would print there as carriage-return noise. Their warnings stay."""
-    from huggingface_hub.utils import disable_progress_bars
-    from transformers.utils import logging as hf_logging
-
-    disable_progress_bars()
-    hf_logging.disable_progress_bar()
-
-
 def _stop_the_server(error: BaseException) -> None:
     """A worker whose start-up failed (a vLLM that will not start or answer, an artifact that fails its
     checks) fails the same way again, and BentoML restarts it every few seconds, forever, outside a
@@ -78,9 +68,10 @@ class EcoGuardService:
         from bentos.completions import GuardedCompletions
         from bentos.engine import Engine
         from bentos.metrics import GuardMetrics
+        from guards.progress import quiet_progress_bars
 
         _show_guard_logs()
-        _quiet_progress_bars()
+        quiet_progress_bars()  # their warnings stay
         settings = ServingSettings.from_env()
         metrics = GuardMetrics.create()
         vllm = settings.engine == "vllm"

@@ -45,12 +45,12 @@ for command in (build, deploy, eval_artifact, finetune, inspect_artifact, models
 
 def _quiet_libraries() -> None:
     """Our rich progress is the progress; the libraries' own bars and load reports are noise."""
-    from huggingface_hub.utils import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
-    disable_progress_bars()
+    from guards.progress import quiet_progress_bars
+
+    quiet_progress_bars()
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
 
 
 def main() -> None:
